@@ -1,0 +1,453 @@
+"""The `guidewatch` command line.
+
+Exit codes (a contract other tools rely on): 0 success, 1 `check` found stale sources,
+2 usage or configuration errors, always with a one-line message and never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from . import __version__
+from .config import CONFIG_NAME, CONFIG_TEMPLATE, Config, ConfigError, load_config, parse_duration
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_OK, EXIT_STALE, EXIT_USAGE = 0, 1, 2
+
+
+class UserError(click.ClickException):
+    """A problem the user can fix; shown as one line, exit 2."""
+
+    exit_code = EXIT_USAGE
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"guidewatch: error: {self.format_message()}", err=True)
+
+
+def _user_errors(fn: F) -> F:
+    """Turn the known error types into one-line messages with exit 2."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from .guides import GuideError
+        from .profiles import ProfileError
+        from .store import LockHeld, StoreError
+
+        try:
+            return fn(*args, **kwargs)
+        except (ConfigError, GuideError, ProfileError, StoreError, LockHeld, LookupError) as exc:
+            msg = str(exc.args[0]) if isinstance(exc, LookupError) and exc.args else str(exc)
+            raise UserError(msg) from None
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+        except OSError as exc:
+            raise UserError(f"{getattr(exc, 'filename', '') or ''}: {exc.strerror or exc}".lstrip(": ")) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+class Ctx:
+    def __init__(self, config_path: Path | None, verbose: int) -> None:
+        self.config_path = config_path
+        self.verbose = verbose
+        self._config: Config | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.config_path)
+        return self._config
+
+    def workspace(self, *, sync: bool = True) -> Any:
+        from .pipeline import open_workspace
+
+        return open_workspace(self.config, sync=sync)
+
+
+pass_ctx = click.make_pass_decorator(Ctx)
+
+
+def _since(value: str | None) -> datetime | None:
+    """--since takes a date (2026-11-01), a date-time, or a duration back from now (7d)."""
+    if not value:
+        return None
+    try:
+        return datetime.now(UTC) - parse_duration(value)
+    except ValueError:
+        pass
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"expected a date (2026-11-01), date-time or duration (7d), got {value!r}") \
+            from None
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
+              help=f"Config file (default: ./{CONFIG_NAME}).")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.version_option(__version__, prog_name="guidewatch")
+@click.pass_context
+def main(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
+    """Watch the official pages your patient guides cite, and tell editors what to re-read."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    ctx.obj = Ctx(config_path, verbose)
+
+
+# --- init and guides ----------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("directory", required=False, type=click.Path(path_type=Path, file_okay=False), default=".")
+@click.option("--force", is_flag=True, help="Overwrite an existing guidewatch.toml.")
+@_user_errors
+def init(directory: Path, force: bool) -> None:
+    """Write a commented guidewatch.toml and the snapshots/, alerts/ and guides/ directories."""
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / CONFIG_NAME
+    if target.exists() and not force:
+        raise UserError(f"{target}: already exists (use --force to overwrite)")
+    target.write_text(CONFIG_TEMPLATE, encoding="utf-8")
+    for sub in ("snapshots", "alerts", "guides"):
+        (directory / sub).mkdir(exist_ok=True)
+    click.echo(f"wrote {target}")
+    click.echo("next: add your guides under [[guides]], then run `guidewatch guides` and `guidewatch crawl`")
+
+
+@main.command()
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--sections/--no-sections", default=True, help="List every section, not only those citing sources.")
+@pass_ctx
+@_user_errors
+def guides(ctx: Ctx, fmt: str, sections: bool) -> None:
+    """List guides, their sections and the sources each section cites."""
+    from .pipeline import load_guides
+
+    loaded = load_guides(ctx.config)
+    if fmt == "json":
+        out = [{"guide": g.slug, "title": g.title, "source": g.source, "format": g.format,
+                "editors": list(g.editors),
+                "sections": [{"id": s.id, "heading": s.heading, "level": s.level,
+                              "cites": [c.url for c in g.citations if c.section == s.id and not c.internal],
+                              "internal_links": [c.url for c in g.citations if c.section == s.id and c.internal],
+                              "mentions": [m.body for m in g.mentions if m.section == s.id]}
+                             for s in g.sections]} for g in loaded]
+        click.echo(json.dumps(out, indent=2))
+        return
+    if not loaded:
+        click.echo(f"no guides configured: add [[guides]] entries to {ctx.config.path}")
+        return
+    for g in loaded:
+        mains = [s for s in g.sections if s.level == 1]
+        subs = [s for s in g.sections if s.level >= 2]
+        ext = g.external_citations
+        click.echo(f"{g.slug}  {g.title}")
+        click.echo(f"  {g.source} ({g.format}); {len(mains)} sections, {len(subs)} sub-sections, "
+                   f"{len({c.url for c in ext})} cited sources; editors: {', '.join(g.editors) or '(none)'}")
+        for s in g.sections:
+            cites = [c for c in g.citations if c.section == s.id]
+            if not sections and not any(not c.internal for c in cites):
+                continue
+            indent = "    " + "  " * max(0, s.level - 1)
+            click.echo(f"{indent}#{s.id}  {s.heading}")
+            for c in cites:
+                mark = "internal" if c.internal else "cites"
+                click.echo(f"{indent}    {mark}: {c.url}")
+        click.echo("")
+
+
+# --- crawl and changes --------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--all", "all_sources", is_flag=True, help="Crawl every source now, not only those due.")
+@click.option("--source", "source", metavar="URL", help="Crawl just this source.")
+@click.option("--quiet", "-q", is_flag=True, help="Only the summary line.")
+@pass_ctx
+@_user_errors
+def crawl(ctx: Ctx, all_sources: bool, source: str | None, quiet: bool) -> None:
+    """Fetch due (or all) cited sources now, detect changes and open alerts."""
+    from .pipeline import crawl as run_crawl
+    from .pipeline import select_sources
+    from .schedule import single_instance
+
+    if all_sources and source:
+        raise UserError("--all and --source cannot be used together")
+    ws = ctx.workspace()
+    try:
+        with single_instance(ws.store, "crawl"):
+            chosen = select_sources(ws, all_sources=all_sources, source=source)
+            if not chosen:
+                click.echo("no sources are due (use --all to crawl every source now)")
+                return
+            total, done = len(chosen), [0]
+
+            def progress(outcome: Any, verdict: str) -> None:
+                done[0] += 1
+                if not quiet:
+                    click.echo(f"[{done[0]}/{total}] {outcome.url}: {verdict}", err=True)
+
+            if not quiet:
+                click.echo(f"crawling {total} source(s)...", err=True)
+            summary = run_crawl(ws, chosen, progress=progress)
+            click.echo(summary.headline())
+    finally:
+        ws.close()
+
+
+def _change_json(rec: Any) -> dict[str, Any]:
+    c = rec.change
+    return {"id": c.id, "source": rec.source_url, "detected_at": rec.detected_at.isoformat(timespec="seconds"),
+            "kind": c.kind, "severity": c.severity, "reason": c.reason, "scope": c.scope,
+            "source_section": list(c.source_section), "old": c.old, "new": c.new,
+            "affects": [{"guide": i.guide, "section": i.section, "heading": i.heading, "score": round(i.score, 3),
+                         "evidence": list(i.evidence)} for i in rec.impacts]}
+
+
+@main.command()
+@click.option("--since", help="Only changes detected since this date (2026-11-01) or duration (7d).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--source", "source", metavar="URL", help="Only this source's changes.")
+@click.option("--all", "show_all", is_flag=True, help="Include cosmetic changes.")
+@pass_ctx
+@_user_errors
+def changes(ctx: Ctx, since: str | None, fmt: str, source: str | None, show_all: bool) -> None:
+    """Show detected changes and the guide sections they affect."""
+    from .digest import text_ops
+
+    ws = ctx.workspace(sync=False)
+    try:
+        recs = ws.store.changes(since=_since(since), source_url=source)
+    finally:
+        ws.close()
+    if not show_all:
+        recs = [r for r in recs if r.change.severity != "cosmetic"]
+    if fmt == "json":
+        click.echo(json.dumps([_change_json(r) for r in recs], indent=2))
+        return
+    if not recs:
+        click.echo("no changes detected" + (f" since {since}" if since else ""))
+        return
+    for r in recs:
+        c = r.change
+        where = " > ".join(c.source_section) or "(whole page)"
+        click.echo(f"{c.id} {r.detected_at:%Y-%m-%d %H:%M} {c.severity.upper()} {c.kind}: {r.source_url}")
+        click.echo(f"   section: {where}")
+        click.echo(f"   why: {c.reason}")
+        if c.ops:
+            click.echo("   diff: " + text_ops(c.ops)[:600])
+        for i in r.impacts:
+            click.echo(f"   -> {i.guide}#{i.section} ({i.score:.2f}) {i.heading}")
+            if i.evidence:
+                click.echo(f"      evidence: {'; '.join(i.evidence[:3])[:300]}")
+        click.echo("")
+
+
+# --- digest and accept --------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--since", help="Only alerts opened since this date (2026-11-01) or duration (7d).")
+@click.option("--format", "fmt", type=click.Choice(["md", "html", "text", "json"]), multiple=True,
+              help="Formats to write (repeatable; default: [alerts] formats in the config).")
+@click.option("--send", is_flag=True, help="Also deliver to editors (e-mail) and the webhook.")
+@click.option("--stdout", "to_stdout", is_flag=True, help="Print the digest (first format) as well.")
+@pass_ctx
+@_user_errors
+def digest(ctx: Ctx, since: str | None, fmt: tuple[str, ...], send: bool, to_stdout: bool) -> None:
+    """Build the editors' digest of open alerts into alerts/ and, with --send, deliver it."""
+    from .alerts import render_digest, run_digest
+    from .digest import summary
+
+    ws = ctx.workspace()
+    try:
+        run = run_digest(ws.store, ws.config, ws.guides, since=_since(since), formats=fmt or None, send=send)
+    finally:
+        ws.close()
+    click.echo(summary(run.digest))
+    for p in run.files:
+        click.echo(f"wrote {p}")
+    if send:
+        if not run.queued and not run.sent and not run.failed:
+            click.echo("nothing new to send (every open alert was already delivered)")
+        for s in run.sent:
+            click.echo(f"sent {s}")
+        for f in run.failed:
+            click.echo(f"delivery failed, will retry: {f}", err=True)
+    if to_stdout:
+        click.echo(render_digest(run.digest, (fmt or ws.config.alerts.formats)[0]))
+
+
+@main.command()
+@click.argument("source_url", required=False)
+@click.option("--all", "all_sources", is_flag=True, help="Accept every source with open alerts.")
+@click.option("--by", "by", required=True, help="Who reviewed it (recorded in the audit trail).")
+@click.option("--note", help="What was checked or changed in the guide.")
+@pass_ctx
+@_user_errors
+def accept(ctx: Ctx, source_url: str | None, all_sources: bool, by: str, note: str | None) -> None:
+    """Record that the guide was reviewed against a source's current version."""
+    from .pipeline import sync_snapshot_files
+
+    if bool(source_url) == bool(all_sources):
+        raise UserError("give a SOURCE_URL or --all (one of the two)")
+    if not by.strip():
+        raise UserError("--by must name the reviewer")
+    ws = ctx.workspace()
+    try:
+        if all_sources:
+            urls = sorted({a.change.source_url for a in ws.store.alerts(status="open")})
+            if not urls:
+                click.echo("no open alerts: nothing to accept")
+                return
+        else:
+            urls = [source_url or ""]
+        for url in urls:
+            review, snap = ws.store.accept(url, by=by.strip(), note=note)
+            version = f"version {snap.content_hash[:12]} fetched {snap.fetched_at:%Y-%m-%d %H:%M}" if snap \
+                else "no stored version"
+            click.echo(f"accepted {review.source_url} ({version}) by {review.reviewed_by}; "
+                       f"{review.alerts_closed} alert(s) closed")
+        sync_snapshot_files(ws)
+    finally:
+        ws.close()
+
+
+@main.command()
+@click.argument("source_url", required=False)
+@pass_ctx
+@_user_errors
+def history(ctx: Ctx, source_url: str | None) -> None:
+    """Show the review audit trail: who reviewed which version of which source, and when."""
+    ws = ctx.workspace(sync=False)
+    try:
+        reviews = ws.store.reviews(source_url)
+    finally:
+        ws.close()
+    if not reviews:
+        click.echo("no reviews recorded")
+    for r in reviews:
+        h = (r.content_hash or "-")[:12]
+        click.echo(f"{r.reviewed_at:%Y-%m-%d %H:%M} {r.reviewed_by}: {r.source_url} version {h}; "
+                   f"{r.alerts_closed} alert(s) closed" + (f"; note: {r.note}" if r.note else ""))
+
+
+# --- check, run, daemon -------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--max-age", default=None, help="Stale when not checked successfully for this long (30d).")
+@click.option("--offline", is_flag=True, help="Use what is stored; fetch nothing.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "junit", "github"]), default="text",
+              show_default=True)
+@click.option("--output", type=click.Path(path_type=Path, dir_okay=False), help="Write the report here too.")
+@pass_ctx
+@_user_errors
+def check(ctx: Ctx, max_age: str | None, offline: bool, fmt: str, output: Path | None) -> None:
+    """CI gate: exit 1 when a cited source is stale (changed since review, gone, moved, ...)."""
+    from .check import render_report, run_check
+
+    age = ctx.config.check.max_age
+    if max_age:
+        try:
+            age = parse_duration(max_age)
+        except ValueError as exc:
+            raise UserError(f"--max-age: {exc}") from None
+    ws = ctx.workspace()
+    try:
+        report = run_check(ws, max_age=age, offline=offline)
+    finally:
+        ws.close()
+    text = render_report(report, fmt)
+    if output:
+        output.write_text(text, encoding="utf-8")
+    click.echo(text, nl=not text.endswith("\n"))
+    sys.exit(EXIT_STALE if report.stale else EXIT_OK)
+
+
+@main.command("run")
+@pass_ctx
+@_user_errors
+def run_once(ctx: Ctx) -> None:
+    """One full cycle for cron: crawl due sources, detect, link, alert, deliver."""
+    from .schedule import run_cycle
+
+    result = run_cycle(ctx.config)
+    click.echo(result)
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Run one crawl and one digest, then exit.")
+@pass_ctx
+@_user_errors
+def daemon(ctx: Ctx, once: bool) -> None:
+    """Run crawls and digests on their cron schedules (APScheduler) until stopped."""
+    from .schedule import run_daemon
+
+    sys.exit(run_daemon(ctx.config, once=once))
+
+
+# --- compare and demo ---------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("old", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.argument("new", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--guide", "guide_ref", required=True, help="Guide file (.md/.html/.txt) or configured guide slug.")
+@click.option("--url", help="Which cited source these files are (picks the profile and citation).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
+@_user_errors
+def compare(click_ctx: click.Context, old: Path, new: Path, guide_ref: str, url: str | None, fmt: str) -> None:
+    """Offline: diff two saved versions of a source page and say which guide sections it affects."""
+    from .compare import compare_files, render_text
+    from .guides import load_guide
+    from .profiles import load_profiles
+
+    ctx: Ctx = click_ctx.obj
+    path = Path(guide_ref)
+    if path.exists():
+        guide = load_guide(path)
+        extra = []
+    else:
+        from .pipeline import load_guides
+
+        found = [g for g in load_guides(ctx.config) if g.slug == guide_ref]
+        if not found:
+            raise UserError(f"{guide_ref}: no such guide file or configured guide slug")
+        guide = found[0]
+        extra = [ctx.config.profiles_dir] if ctx.config.profiles_dir else []
+    result = compare_files(old, new, guide, url=url, profiles=load_profiles(extra))
+    if fmt == "json":
+        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+    else:
+        click.echo(render_text(result))
+
+
+@main.command()
+@click.option("--dir", "directory", type=click.Path(path_type=Path, file_okay=False),
+              help="Workspace to build the demo in (default: a new temporary directory).")
+@click.option("--keep/--no-keep", default=True, help="Keep the workspace afterwards.")
+@_user_errors
+def demo(directory: Path | None, keep: bool) -> None:
+    """The whole pipeline on the bundled ATMP guide and example pages, served locally."""
+    from .demo import run_demo
+
+    sys.exit(run_demo(directory, keep=keep, echo=click.echo))
+
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,563 @@
+"""`guidewatch.toml`: read once with tomllib, validated into typed, frozen objects.
+
+Every error names the file, the line where the key sits (when it can be found) and what is
+wrong, in one line. Secrets are never in the file: the file names the environment
+variables that hold them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+CONFIG_NAME = "guidewatch.toml"
+MAX_CONFIG_BYTES = 1024 * 1024
+SEVERITIES = ("cosmetic", "minor", "substantive")
+DIGEST_FORMATS = ("md", "html", "text", "json")
+
+
+class ConfigError(ValueError):
+    """Bad configuration; str() is the one-line message shown to the user."""
+
+
+@dataclass(frozen=True)
+class GuideConfig:
+    path: str  # file path (relative to the config file) or http(s) URL
+    slug: str
+    editors: tuple[str, ...] = ()
+    base_url: str | None = None  # resolves the guide's relative links (kept as internal links)
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    url: str
+    profile: str | None = None
+    schedule: str | None = None  # cron expression; overrides the profile's and the default
+    ignore: tuple[str, ...] = ()  # "css:<selector>" or a regular expression of text to drop
+
+
+@dataclass(frozen=True)
+class FetchConfig:
+    user_agent: str = "guidewatch/0.1 (patient-guide source monitor)"
+    contact_url: str = ""
+    concurrency: int = 8
+    per_host: int = 2
+    download_delay: float = 1.0
+    timeout: float = 30.0
+    retries: int = 3
+    max_bytes: int = 10 * 1024 * 1024
+    obey_robots: bool = True
+    autothrottle: bool = True
+    allow_private: bool = False  # only for local testing: follow 127.0.0.1 and private addresses
+    crawl_timeout: float = 1800.0  # the child crawl process is killed after this many seconds
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    crawl: str = "0 6 * * *"
+    digest: str = "30 7 * * 1-5"
+    timezone: str = "UTC"
+    profiles: dict[str, str] = field(default_factory=dict)  # profile name -> cron
+    misfire_grace: int = 3600
+
+
+@dataclass(frozen=True)
+class EmailConfig:
+    host: str
+    port: int = 25
+    sender: str = "guidewatch@localhost"
+    username: str | None = None
+    password_env: str = "GUIDEWATCH_SMTP_PASSWORD"
+    security: str = "none"  # none | starttls | ssl
+    timeout: float = 30.0
+
+    @property
+    def password(self) -> str | None:
+        return os.environ.get(self.password_env) or None
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    url: str
+    token_env: str = "GUIDEWATCH_WEBHOOK_TOKEN"
+    style: str = "json"  # json | slack
+    timeout: float = 10.0
+
+    @property
+    def token(self) -> str | None:
+        return os.environ.get(self.token_env) or None
+
+
+@dataclass(frozen=True)
+class AlertsConfig:
+    formats: tuple[str, ...] = ("md", "html", "json")
+    min_severity: str = "minor"
+    email: EmailConfig | None = None
+    webhook: WebhookConfig | None = None
+    max_attempts: int = 10
+    retry_base: float = 60.0  # seconds; back-off doubles per failed attempt
+
+
+@dataclass(frozen=True)
+class CheckConfig:
+    max_age: timedelta = timedelta(days=30)
+    unreachable_after: int = 3  # consecutive failed checks before a source counts as unreachable
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path | None
+    root: Path  # directory relative paths are resolved against
+    store: str
+    snapshots_dir: Path
+    alerts_dir: Path
+    profiles_dir: Path | None
+    guides: tuple[GuideConfig, ...]
+    sources: tuple[SourceConfig, ...]
+    fetch: FetchConfig
+    schedule: ScheduleConfig
+    alerts: AlertsConfig
+    check: CheckConfig
+
+    def source(self, url: str) -> SourceConfig | None:
+        for s in self.sources:
+            if s.url == url:
+                return s
+        return None
+
+    def guide_path(self, guide: GuideConfig) -> Path:
+        return (self.root / guide.path).resolve()
+
+
+# --- validation ---------------------------------------------------------------------------
+
+
+class _Reader:
+    """Typed access to one TOML table that reports the offending key with its line."""
+
+    def __init__(self, file: str, text: str, data: dict[str, Any], prefix: str) -> None:
+        self.file, self.text, self.data, self.prefix = file, text, data, prefix
+        self.used: set[str] = set()
+
+    def fail(self, key: str, problem: str) -> ConfigError:
+        dotted = f"{self.prefix}{key}" if key else self.prefix.rstrip(".")
+        line = _line_of(self.text, key.split("[")[0] or self.prefix.rstrip(".").split(".")[-1])
+        where = f"{self.file}:{line}" if line else self.file
+        return ConfigError(f"{where}: {dotted}: {problem}")
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any = None, *, required: bool = False) -> Any:
+        self.used.add(key)
+        if key not in self.data:
+            if required:
+                raise self.fail(key, "is required")
+            return default
+        value = self.data[key]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if float in kinds and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            names = " or ".join(_type_name(k) for k in kinds)
+            raise self.fail(key, f"expected {names}, got {_type_name(type(value))} {value!r:.60}")
+        return value
+
+    def strings(self, key: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+        value = self.get(key, list, None)
+        if value is None:
+            return default
+        for item in value:
+            if not isinstance(item, str):
+                raise self.fail(key, f"expected a list of strings, found {_type_name(type(item))} {item!r:.60}")
+        return tuple(value)
+
+    def table(self, key: str) -> _Reader | None:
+        value = self.get(key, dict, None)
+        if value is None:
+            return None
+        return _Reader(self.file, self.text, value, f"{self.prefix}{key}.")
+
+    def positive(self, key: str, kind: type, default: Any) -> Any:
+        value = self.get(key, kind, default)
+        if value is not None and value <= 0:
+            raise self.fail(key, f"must be greater than 0, got {value!r}")
+        return value
+
+    def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
+        value = self.get(key, str, default)
+        if value not in choices:
+            raise self.fail(key, f"must be one of {', '.join(choices)}, got {value!r}")
+        return value
+
+    def finish(self) -> None:
+        unknown = sorted(set(self.data) - self.used)
+        if unknown:
+            raise self.fail(unknown[0], "unknown key (check the spelling; see `guidewatch init` for all keys)")
+
+
+def _type_name(kind: type) -> str:
+    return {str: "a string", int: "an integer", float: "a number", bool: "true/false", list: "a list",
+            dict: "a table"}.get(kind, kind.__name__)
+
+
+def _line_of(text: str, key: str) -> int | None:
+    pattern = re.compile(rf"^\s*(\[+\s*)?[\w.\"-]*\b{re.escape(key)}\b", re.M)
+    m = pattern.search(text)
+    return text.count("\n", 0, m.start()) + 1 if m else None
+
+
+_CRON_FIELD = re.compile(r"^[\d*/,\-a-zA-Z?]+$")
+
+
+def _cron(reader: _Reader, key: str, value: str | None) -> str | None:
+    if value is None:
+        return None
+    if value.startswith("every "):
+        try:
+            if parse_duration(value[6:]).total_seconds() < 1:
+                raise ValueError("an interval of at least 1s")
+        except ValueError as exc:
+            raise reader.fail(key, f"bad interval {value!r}: {exc}") from None
+        return value
+    parts = value.split()
+    if len(parts) != 5 or not all(_CRON_FIELD.match(p) for p in parts):
+        raise reader.fail(key, f"expected a 5-field cron expression like '0 6 * * *' or an interval like 'every 6h', got {value!r}")
+    try:
+        from apscheduler.triggers.cron import CronTrigger
+
+        CronTrigger.from_crontab(value)
+    except ValueError as exc:
+        raise reader.fail(key, f"invalid cron expression {value!r}: {exc}") from None
+    return value
+
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+
+
+def parse_duration(value: str) -> timedelta:
+    """'30d', '12h', '90m', '2w' -> timedelta; raises ValueError with the accepted forms."""
+    m = _DURATION.match(value)
+    if not m:
+        raise ValueError(f"expected a duration like 30d, 12h, 90m or 2w, got {value!r}")
+    n, unit = int(m.group(1)), m.group(2)
+    return {"s": timedelta(seconds=n), "m": timedelta(minutes=n), "h": timedelta(hours=n),
+            "d": timedelta(days=n), "w": timedelta(weeks=n)}[unit]
+
+
+def _url(reader: _Reader, key: str, value: str) -> str:
+    if not re.match(r"^https?://[^\s/]+", value):
+        raise reader.fail(key, f"expected an http(s) URL, got {value!r:.80}")
+    return value
+
+
+def _guides(root: _Reader, file_dir: Path) -> tuple[GuideConfig, ...]:
+    items = root.get("guides", list, [])
+    out: list[GuideConfig] = []
+    slugs: set[str] = set()
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise root.fail(f"guides[{i}]", "each [[guides]] entry must be a table")
+        r = _Reader(root.file, root.text, item, f"guides[{i}].")
+        path = r.get("path", str, required=True)
+        slug = r.get("slug", str, None) or Path(path.split("?")[0]).stem
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", slug):
+            raise r.fail("slug", f"must be lower case letters, digits and hyphens, got {slug!r}")
+        if slug in slugs:
+            raise r.fail("slug", f"duplicate guide slug {slug!r}")
+        slugs.add(slug)
+        editors = r.strings("editors")
+        for e in editors:
+            if "@" not in e:
+                raise r.fail("editors", f"expected e-mail addresses, got {e!r}")
+        base_url = r.get("base_url", str, None)
+        if base_url:
+            _url(r, "base_url", base_url)
+        r.finish()
+        out.append(GuideConfig(path=path, slug=slug, editors=editors, base_url=base_url))
+    return tuple(out)
+
+
+def _sources(root: _Reader) -> tuple[SourceConfig, ...]:
+    items = root.get("sources", list, [])
+    out: list[SourceConfig] = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise root.fail(f"sources[{i}]", "each [[sources]] entry must be a table")
+        r = _Reader(root.file, root.text, item, f"sources[{i}].")
+        url = _url(r, "url", r.get("url", str, required=True))
+        ignore = r.strings("ignore")
+        for rule in ignore:
+            if not rule.startswith("css:"):
+                try:
+                    re.compile(rule)
+                except re.error as exc:
+                    raise r.fail("ignore", f"bad regular expression {rule!r}: {exc}") from None
+        src = SourceConfig(url=url, profile=r.get("profile", str, None),
+                           schedule=_cron(r, "schedule", r.get("schedule", str, None)), ignore=ignore)
+        r.finish()
+        out.append(src)
+    return tuple(out)
+
+
+def _fetch(root: _Reader) -> FetchConfig:
+    r = root.table("fetch")
+    if r is None:
+        return FetchConfig()
+    d = FetchConfig()
+    cfg = FetchConfig(
+        user_agent=r.get("user_agent", str, d.user_agent),
+        contact_url=r.get("contact_url", str, d.contact_url),
+        concurrency=r.positive("concurrency", int, d.concurrency),
+        per_host=r.positive("per_host", int, d.per_host),
+        download_delay=r.get("download_delay", float, d.download_delay),
+        timeout=r.positive("timeout", float, d.timeout),
+        retries=r.get("retries", int, d.retries),
+        max_bytes=r.positive("max_bytes", int, d.max_bytes),
+        obey_robots=r.get("obey_robots", bool, d.obey_robots),
+        autothrottle=r.get("autothrottle", bool, d.autothrottle),
+        allow_private=r.get("allow_private", bool, d.allow_private),
+        crawl_timeout=r.positive("crawl_timeout", float, d.crawl_timeout),
+    )
+    if cfg.download_delay < 0:
+        raise r.fail("download_delay", "must not be negative")
+    if cfg.retries < 0:
+        raise r.fail("retries", "must not be negative")
+    r.finish()
+    return cfg
+
+
+def _schedule(root: _Reader) -> ScheduleConfig:
+    r = root.table("schedule")
+    if r is None:
+        return ScheduleConfig()
+    d = ScheduleConfig()
+    profiles: dict[str, str] = {}
+    pr = r.table("profiles")
+    if pr is not None:
+        for name in list(pr.data):
+            profiles[name] = _cron(pr, name, pr.get(name, str)) or ""
+    tz = r.get("timezone", str, d.timezone)
+    try:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(tz)
+    except Exception:
+        raise r.fail("timezone", f"unknown time zone {tz!r}") from None
+    cfg = ScheduleConfig(
+        crawl=_cron(r, "crawl", r.get("crawl", str, d.crawl)) or d.crawl,
+        digest=_cron(r, "digest", r.get("digest", str, d.digest)) or d.digest,
+        timezone=tz,
+        profiles=profiles,
+        misfire_grace=r.positive("misfire_grace", int, d.misfire_grace),
+    )
+    r.finish()
+    return cfg
+
+
+def _alerts(root: _Reader) -> AlertsConfig:
+    r = root.table("alerts")
+    if r is None:
+        return AlertsConfig()
+    d = AlertsConfig()
+    formats = r.strings("formats", d.formats)
+    for f in formats:
+        if f not in DIGEST_FORMATS:
+            raise r.fail("formats", f"unknown format {f!r} (choose from {', '.join(DIGEST_FORMATS)})")
+    email = None
+    er = r.table("email")
+    if er is not None:
+        ed = EmailConfig(host="")
+        email = EmailConfig(
+            host=er.get("host", str, required=True),
+            port=er.positive("port", int, ed.port),
+            sender=er.get("sender", str, ed.sender),
+            username=er.get("username", str, None),
+            password_env=er.get("password_env", str, ed.password_env),
+            security=er.choice("security", ("none", "starttls", "ssl"), ed.security),
+            timeout=er.positive("timeout", float, ed.timeout),
+        )
+        if "password" in er.data:
+            raise er.fail("password", f"secrets do not belong in the file: set {email.password_env} instead")
+        er.finish()
+    webhook = None
+    wr = r.table("webhook")
+    if wr is not None:
+        wd = WebhookConfig(url="")
+        webhook = WebhookConfig(
+            url=_url(wr, "url", wr.get("url", str, required=True)),
+            token_env=wr.get("token_env", str, wd.token_env),
+            style=wr.choice("style", ("json", "slack"), wd.style),
+            timeout=wr.positive("timeout", float, wd.timeout),
+        )
+        if "token" in wr.data:
+            raise wr.fail("token", f"secrets do not belong in the file: set {webhook.token_env} instead")
+        wr.finish()
+    cfg = AlertsConfig(
+        formats=formats,
+        min_severity=r.choice("min_severity", ("minor", "substantive"), d.min_severity),
+        email=email,
+        webhook=webhook,
+        max_attempts=r.positive("max_attempts", int, d.max_attempts),
+        retry_base=r.positive("retry_base", float, d.retry_base),
+    )
+    r.finish()
+    return cfg
+
+
+def _check(root: _Reader) -> CheckConfig:
+    r = root.table("check")
+    if r is None:
+        return CheckConfig()
+    raw = r.get("max_age", str, "30d")
+    try:
+        max_age = parse_duration(raw)
+    except ValueError as exc:
+        raise r.fail("max_age", str(exc)) from None
+    cfg = CheckConfig(max_age=max_age, unreachable_after=r.positive("unreachable_after", int, 3))
+    r.finish()
+    return cfg
+
+
+def _path(root: _Reader, key: str, default: str, base: Path) -> Path:
+    value = root.get(key, str, default)
+    return (base / value).resolve()
+
+
+def parse_config(text: str, *, file: str, base: Path, env: Callable[[str], str | None] = os.environ.get) -> Config:
+    """Validate config text; `base` is the directory that relative paths are resolved against."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = getattr(exc, "lineno", None) or _line_from_message(str(exc))
+        msg = str(exc).split(" (at line")[0]
+        raise ConfigError(f"{file}:{line}: invalid TOML: {msg}" if line else f"{file}: invalid TOML: {msg}") from None
+    root = _Reader(file, text, data, "")
+    default_store = "sqlite:///" + str((base / "guidewatch.db").resolve())
+    store = env("GUIDEWATCH_STORE") or root.get("store", str, default_store)
+    if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", store):
+        raise root.fail("store", f"expected a sqlite:/// or postgresql:// URL, got {store!r:.80}")
+    if store.startswith("sqlite:///") and not store.startswith("sqlite:////") and store != "sqlite:///:memory:":
+        store = "sqlite:///" + str((base / store[len("sqlite:///"):]).resolve())
+    profiles_dir = root.get("profiles_dir", str, None)
+    cfg = Config(
+        path=Path(file) if file else None,
+        root=base,
+        store=store,
+        snapshots_dir=_path(root, "snapshots_dir", "snapshots", base),
+        alerts_dir=_path(root, "alerts_dir", "alerts", base),
+        profiles_dir=(base / profiles_dir).resolve() if profiles_dir else None,
+        guides=_guides(root, base),
+        sources=_sources(root),
+        fetch=_fetch(root),
+        schedule=_schedule(root),
+        alerts=_alerts(root),
+        check=_check(root),
+    )
+    root.finish()
+    return cfg
+
+
+def _line_from_message(message: str) -> int | None:
+    m = re.search(r"line (\d+)", message)
+    return int(m.group(1)) if m else None
+
+
+def load_config(path: Path | None = None, *, cwd: Path | None = None) -> Config:
+    """Load `path`, or `guidewatch.toml` in the working directory."""
+    cwd = cwd or Path.cwd()
+    explicit = path is not None
+    path = path or cwd / CONFIG_NAME
+    if not path.exists():
+        if explicit:
+            raise ConfigError(f"{path}: config file not found")
+        raise ConfigError(f"{path}: no {CONFIG_NAME} here; run `guidewatch init` or pass --config FILE")
+    try:
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: config file is {size} bytes; larger than {MAX_CONFIG_BYTES} bytes")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc.strerror or exc}") from None
+    if b"\x00" in data:
+        raise ConfigError(f"{path}: config file is binary (contains NUL bytes), expected TOML text")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}:{line}: config is not valid UTF-8") from None
+    return parse_config(text, file=str(path), base=path.parent.resolve())
+
+
+CONFIG_TEMPLATE = '''\
+# guidewatch configuration. Every key is optional unless marked "required".
+# Relative paths are relative to this file. Secrets never go in this file: name the
+# environment variables that hold them (password_env, token_env).
+
+# Where guidewatch keeps its state: a SQLite file (default) or a PostgreSQL URL,
+# e.g. "postgresql://guidewatch@db.example.org/guidewatch". GUIDEWATCH_STORE overrides it.
+store = "sqlite:///guidewatch.db"
+
+# Reviewed snapshots of each source (commit these next to your guides) and digests.
+snapshots_dir = "snapshots"
+alerts_dir = "alerts"
+
+# Extra site profiles (TOML files like the built-in govuk.toml / nhsuk.toml).
+# profiles_dir = "spiders"
+
+# One [[guides]] table per guide: a .md, .html or .txt file, or an http(s) URL.
+# [[guides]]
+# path = "guides/gene-therapy-atmps-uk.md"      # required
+# slug = "gene-therapy-atmps-uk"                 # default: the file name
+# editors = ["editor@example.org"]               # who receives this guide's alerts
+# base_url = "https://www.example.org"           # resolves relative links to your own guides
+
+# Per-source overrides (optional): every external link in a guide is watched anyway.
+# [[sources]]
+# url = "https://www.gov.uk/guidance/advanced-therapy-medicinal-products-regulation-and-licensing"
+# profile = "govuk"                              # default: chosen by host
+# schedule = "0 */6 * * *"                       # cron, overrides [schedule]
+# ignore = ["css:.app-c-banner", "Share this page"]  # css: selectors or text regexes to drop
+
+[fetch]
+user_agent = "guidewatch/0.1 (patient-guide source monitor)"
+contact_url = ""          # put a URL or e-mail site owners can reach you at
+concurrency = 8
+per_host = 2
+download_delay = 1.0      # seconds between requests to one host (AutoThrottle adapts it)
+timeout = 30.0
+retries = 3
+max_bytes = 10485760
+obey_robots = true
+
+[schedule]
+crawl = "0 6 * * *"       # cron: when the daemon crawls due sources
+digest = "30 7 * * 1-5"   # cron: when it sends digests
+timezone = "Europe/London"
+# [schedule.profiles]
+# nhsuk = "0 5 * * 1"     # per-profile crawl schedules
+
+[alerts]
+formats = ["md", "html", "json"]
+min_severity = "minor"    # minor | substantive
+
+# [alerts.email]
+# host = "smtp.example.org"
+# port = 587
+# security = "starttls"   # none | starttls | ssl
+# sender = "guidewatch@example.org"
+# username = "guidewatch"
+# password_env = "GUIDEWATCH_SMTP_PASSWORD"
+
+# [alerts.webhook]
+# url = "https://hooks.example.org/guidewatch"
+# style = "json"          # json | slack
+# token_env = "GUIDEWATCH_WEBHOOK_TOKEN"
+
+[check]
+max_age = "30d"           # a source not checked successfully for this long is stale
+unreachable_after = 3     # consecutive failed checks before a source counts as unreachable
+'''

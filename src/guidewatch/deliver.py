@@ -1,0 +1,362 @@
+"""Delivering digests: files in ``alerts/``, e-mail over SMTP, a JSON (or Slack) webhook.
+
+Each function does one delivery attempt and either returns or raises `DeliveryError`
+with a readable, secret-free message and a ``transient`` flag (worth retrying later).
+Retrying, and never sending twice, is the caller's job (the alert outbox); the
+idempotency key travels with every delivery (``X-Guidewatch-Digest`` and a
+deterministic Message-ID for e-mail, ``Idempotency-Key`` for webhooks) so a receiver can
+also recognise a repeat.
+
+Secrets (SMTP password, webhook token, the webhook URL's path, which for Slack *is* the
+secret) never appear in exceptions, logs or reprs.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import ipaddress
+import json
+import logging
+import os
+import secrets
+import smtplib
+import socket
+import ssl
+import urllib.error
+import urllib.request
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import formatdate, parseaddr
+from pathlib import Path
+from typing import Any, Literal, NoReturn
+from urllib.parse import urlsplit
+
+from . import __version__
+from .digest import FORMATS, Digest, Format, digest_filename, render, safe_url, subject, to_json_dict
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = f"guidewatch/{__version__} (+digest delivery)"
+SLACK_TEXT_LIMIT = 2900  # Slack rejects section text over 3000 characters
+SLACK_MAX_BLOCKS = 48  # Slack allows 50 blocks per message
+
+
+class DeliveryError(RuntimeError):
+    """One delivery attempt failed; ``transient`` says whether a later retry may succeed."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+def _scrub(text: str, secret_values: Iterable[str | None]) -> str:
+    """Replace any secret (and its base64 forms, as SMTP AUTH sends it) with ***."""
+    for value in secret_values:
+        if not value:
+            continue
+        forms = {value, base64.b64encode(value.encode()).decode()}
+        for form in sorted(forms, key=len, reverse=True):
+            text = text.replace(form, "***")
+    return text
+
+
+# --- SMTP -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    sender: str
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)  # from an env var; never logged
+    security: Literal["none", "starttls", "ssl"] = "none"
+    timeout: float = 30
+    ca_file: str | None = None  # trust this CA bundle instead of the system store (private relays)
+
+    def _secrets(self) -> list[str | None]:
+        plain = f"\0{self.username or ''}\0{self.password}" if self.password else None
+        return [self.password, plain]
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_header(name: str, value: str) -> None:
+    if "\r" in value or "\n" in value:
+        raise DeliveryError(f"refusing to send: the {name} header contains a line break")
+
+
+def make_message_id(key: str, sender: str) -> str:
+    """Deterministic Message-ID from the digest key, so a repeat is recognisably the same."""
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "guidewatch.invalid"
+    return f"<{key}@{domain}>"
+
+
+def _key_from_message_id(message_id: str) -> str:
+    return message_id.strip().strip("<>").partition("@")[0]
+
+
+def build_message(
+    settings: SmtpSettings, to: str, subject_line: str, text: str, html: str, *, message_id: str, key: str
+) -> EmailMessage:
+    """multipart/alternative: the text part first, the HTML part preferred by mail readers."""
+    for name, value in (("To", to), ("Subject", subject_line), ("Message-ID", message_id),
+                        ("From", settings.sender), ("X-Guidewatch-Digest", key)):
+        _check_header(name, value)
+    if "@" not in parseaddr(to)[1]:
+        raise DeliveryError(f"refusing to send: {to!r} is not an e-mail address")
+    msg = EmailMessage()
+    msg["From"] = settings.sender
+    msg["To"] = to
+    msg["Subject"] = subject_line
+    msg["Date"] = formatdate(usegmt=True)
+    msg["Message-ID"] = message_id if message_id.startswith("<") else f"<{message_id}>"
+    msg["X-Guidewatch-Digest"] = key
+    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies to a robot
+    msg.set_content(text)
+    msg.add_alternative(html, subtype="html")
+    return msg
+
+
+def _tls_context(settings: SmtpSettings) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=settings.ca_file)
+
+
+def _open(settings: SmtpSettings) -> smtplib.SMTP:
+    if settings.security == "ssl":
+        return smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout,
+                                context=_tls_context(settings))
+    smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
+    if settings.security == "starttls":
+        smtp.ehlo()
+        smtp.starttls(context=_tls_context(settings))
+        smtp.ehlo()
+    return smtp
+
+
+def _smtp_reason(exc: BaseException) -> tuple[str, bool]:
+    """A readable reason and whether retrying later may help."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        code, resp = next(iter(exc.recipients.values()), (0, b""))
+        return f"recipient refused: {code} {_decode(resp)}", 400 <= code < 500
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return f"login refused: {exc.smtp_code} {_decode(exc.smtp_error)}", False
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return f"server answered {exc.smtp_code} {_decode(exc.smtp_error)}", 400 <= exc.smtp_code < 500
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        return f"server does not support what was asked ({exc}); check `security`", False
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return f"server closed the connection ({exc})", True
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"TLS certificate not trusted ({exc.verify_message}); set ca_file for a private CA", False
+    if isinstance(exc, ssl.SSLError):
+        return (f"TLS handshake failed ({exc.reason or exc}); is the port right for "
+                f"security='ssl' (implicit TLS, usually 465) vs 'starttls' (usually 587)?"), False
+    if isinstance(exc, socket.gaierror):
+        return f"cannot resolve host ({exc.strerror})", True
+    if isinstance(exc, TimeoutError):
+        return "timed out", True
+    if isinstance(exc, OSError):
+        return f"cannot connect ({exc.strerror or exc})", True
+    return f"{type(exc).__name__}: {exc}", False
+
+
+def _decode(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def send_email(
+    settings: SmtpSettings, to: str, subject: str, text: str, html: str, *, message_id: str,
+    key: str | None = None,
+) -> None:
+    """Send one multipart/alternative message; ``key`` defaults to the Message-ID's local part."""
+    key = key or _key_from_message_id(message_id)
+    where = f"smtp://{settings.host}:{settings.port}"
+    msg = build_message(settings, to, subject, text, html, message_id=message_id, key=key)
+    if settings.password and settings.security == "none" and not _is_loopback(settings.host):
+        raise DeliveryError(f"refusing to send the SMTP password unencrypted to {where}; "
+                            "use security='starttls' or 'ssl'")
+    try:
+        with _open(settings) as smtp:
+            if settings.username:
+                smtp.login(settings.username, settings.password or "")
+            smtp.send_message(msg, from_addr=parseaddr(settings.sender)[1], to_addrs=[parseaddr(to)[1]])
+    except (smtplib.SMTPException, OSError) as exc:
+        reason, transient = _smtp_reason(exc)
+        message = _scrub(f"cannot deliver digest {key} to {to} via {where}: {reason}", settings._secrets())
+        log.warning("%s", message)
+        raise DeliveryError(message, transient=transient) from None  # the cause may quote secrets
+    log.info("sent digest %s to %s via %s", key, to, where)
+
+
+def send_digest_email(settings: SmtpSettings, digest: Digest, to: str | None = None) -> None:
+    """Render and send a digest to its recipient (or ``to``)."""
+    recipient = to or digest.recipient
+    if not recipient:
+        raise DeliveryError(f"digest {digest.key} has no recipient to e-mail")
+    send_email(settings, recipient, subject(digest), render(digest, "text"), render(digest, "html"),
+               message_id=make_message_id(digest.key, settings.sender), key=digest.key)
+
+
+# --- webhook ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, repr=False)
+class WebhookSettings:
+    url: str  # for Slack the path is the secret: only scheme://host is ever shown
+    token: str | None = None  # from an env var; sent as Authorization: Bearer
+    style: Literal["json", "slack"] = "json"
+    timeout: float = 10
+
+    def __repr__(self) -> str:
+        token = "***" if self.token else None
+        return (f"WebhookSettings(url={redact_url(self.url)!r}, token={token!r}, "
+                f"style={self.style!r}, timeout={self.timeout!r})")
+
+    def _secrets(self) -> list[str | None]:
+        parts = urlsplit(self.url)
+        return [self.token, parts.path if len(parts.path) > 1 else None, parts.query or None]
+
+
+def redact_url(url: str) -> str:
+    """scheme://host[:port]/… — enough to say where, without the secret part."""
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    port = f":{parts.port}" if parts.port else ""
+    tail = "/…" if parts.path.strip("/") or parts.query else ""
+    return f"{parts.scheme}://{host}{port}{tail}"
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect would carry the Authorization header elsewhere: fail instead."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def _slack_escape(text: str) -> str:
+    """Slack mrkdwn control characters; also stops page text forming <!channel> or links."""
+    return " ".join(str(text).split()).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _slack_link(url: str, title: str) -> str:
+    label = _slack_escape(title or url).replace("|", "¦")
+    link = safe_url(url)
+    return f"<{link}|{label}>" if link and "|" not in link and ">" not in link else label
+
+
+def _slack_guide_text(guide: dict[str, Any]) -> str:
+    lines = [f"*{_slack_escape(guide['title'])}*"]
+    for section in guide["sections"]:
+        for item in section["items"]:
+            change = item["change"]
+            where = " › ".join(item["source_section"])
+            lines.append(
+                f"• *{_slack_escape(section['heading'])}* ← "
+                f"{_slack_link(item['source']['url'], item['source']['title'])}"
+                f"{' › ' + _slack_escape(where) if where else ''}: "
+                f"_{_slack_escape(change['severity'])}_ {_slack_escape(change['reason'])}"
+            )
+    text = ""
+    for n, line in enumerate(lines):
+        if len(text) + len(line) + 40 > SLACK_TEXT_LIMIT:
+            return text + f"\n…and {len(lines) - n} more"
+        text += ("\n" if text else "") + line
+    return text
+
+
+def slack_payload(digest_json: dict[str, Any]) -> dict[str, Any]:
+    """Compact Slack message: summary as text (notifications), one section per guide."""
+    summary = str(digest_json.get("summary", "guidewatch digest"))
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": summary[:150]}},
+    ]
+    guides = digest_json.get("guides", [])
+    for guide in guides[:SLACK_MAX_BLOCKS - 2]:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _slack_guide_text(guide)}})
+    extra = len(guides) - (SLACK_MAX_BLOCKS - 2)
+    note = f"digest {digest_json.get('key', '')} · {digest_json.get('generated_at', '')}"
+    if extra > 0:
+        note += f" · {extra} more guides in the full digest"
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _slack_escape(note)}]})
+    return {"text": summary, "blocks": blocks}
+
+
+def post_webhook(settings: WebhookSettings, digest_json: dict[str, Any], *, key: str) -> None:
+    """POST the digest JSON (or its Slack form); any non-2xx answer is a DeliveryError."""
+    where = redact_url(settings.url)
+    if urlsplit(settings.url).scheme not in ("http", "https"):
+        raise DeliveryError(f"webhook URL must be http or https, not {where}")
+    _check_header("Idempotency-Key", key)
+    payload = slack_payload(digest_json) if settings.style == "slack" else digest_json
+    headers = {"Content-Type": "application/json; charset=utf-8", "Idempotency-Key": key,
+               "User-Agent": USER_AGENT}
+    if settings.token:
+        _check_header("Authorization", settings.token)
+        headers["Authorization"] = f"Bearer {settings.token}"
+    body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    request = urllib.request.Request(settings.url, data=body, headers=headers, method="POST")
+    opener = urllib.request.build_opener(_NoRedirect)
+    try:
+        with opener.open(request, timeout=settings.timeout) as response:
+            response.read(65536)
+    except urllib.error.HTTPError as exc:
+        detail = _decode(exc.read(300) or b"").strip() if exc.fp else ""
+        reason = (f"redirected ({exc.code}); not followed so the token stays put; configure the final URL"
+                  if 300 <= exc.code < 400 else f"answered {exc.code} {exc.reason}")
+        _fail(settings, key, where, reason + (f": {' '.join(detail.split())}" if detail else ""),
+              transient=exc.code in (408, 425, 429) or exc.code >= 500)
+    except (urllib.error.URLError, OSError) as exc:
+        cause = getattr(exc, "reason", exc)
+        _fail(settings, key, where, f"cannot connect ({cause})", transient=True)
+    log.info("posted digest %s to webhook %s", key, where)
+
+
+def _fail(settings: WebhookSettings, key: str, where: str, reason: str, *, transient: bool) -> NoReturn:
+    message = _scrub(f"cannot deliver digest {key} to webhook {where}: {reason}", settings._secrets())
+    log.warning("%s", message)
+    raise DeliveryError(message, transient=transient) from None
+
+
+def post_digest_webhook(settings: WebhookSettings, digest: Digest) -> None:
+    post_webhook(settings, to_json_dict(digest), key=digest.key)
+
+
+# --- files -----------------------------------------------------------------------------------
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Readers (a web server, a CI artefact upload) never see a half-written digest."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # umask applies
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+def write_files(digest: Digest, directory: Path, formats: Sequence[Format] = FORMATS) -> list[Path]:
+    """Write the digest in each format; all are rendered before any file is touched."""
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise ValueError(f"unknown digest format(s) {', '.join(map(str, unknown))}; use {', '.join(FORMATS)}")
+    rendered = [(directory / digest_filename(digest, f), render(digest, f)) for f in dict.fromkeys(formats)]
+    directory.mkdir(parents=True, exist_ok=True)
+    for path, text in rendered:
+        _atomic_write(path, text.encode("utf-8"))
+    return [path for path, _ in rendered]

@@ -1,0 +1,279 @@
+"""One crawl: due sources -> fetch -> normalise -> record -> diff -> link -> alerts.
+
+Each outcome is processed as soon as the child crawl process streams it back, so a crawl
+that is killed part-way keeps everything it had already recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import Request, urlopen
+
+from .config import Config, parse_duration
+from .diff import diff_pages
+from .events import gone_event, metadata_events, moved_event, unreachable_event, withdrawn_event
+from .fetch import FetchSettings, fetch_sources
+from .guides import GuideError, guide_format, load_guide, parse_guide
+from .link import link_changes
+from .model import Change, FetchOutcome, FetchRequest, Guide, Page
+from .normalise import normalise
+from .profiles import Profile, api_url_for, load_profiles, profile_for_url
+from .snapshots import write_snapshots
+from .store import SourceState, Store, utcnow
+
+log = logging.getLogger("guidewatch.crawl")
+
+
+@dataclass
+class Workspace:
+    """Everything a command needs, loaded once from the validated config."""
+
+    config: Config
+    store: Store
+    guides: list[Guide]
+    profiles: dict[str, Profile]
+
+    def close(self) -> None:
+        self.store.close()
+
+    def profile(self, source: SourceState) -> Profile:
+        return self.profiles.get(source.profile) or profile_for_url(source.url, self.profiles)
+
+
+def load_guides(config: Config) -> list[Guide]:
+    guides = []
+    for gc in config.guides:
+        if gc.path.startswith(("http://", "https://")):
+            guides.append(_fetch_guide(gc.path, gc.slug, gc.base_url, gc.editors))
+        else:
+            guides.append(load_guide(config.guide_path(gc), slug=gc.slug, base_url=gc.base_url, editors=gc.editors))
+    return guides
+
+
+def _fetch_guide(url: str, slug: str, base_url: str | None, editors: tuple[str, ...]) -> Guide:
+    fmt = guide_format(url)
+    try:
+        with urlopen(Request(url, headers={"User-Agent": "guidewatch"}), timeout=30) as resp:  # noqa: S310
+            text = resp.read(5 * 1024 * 1024).decode("utf-8", "replace")
+    except OSError as exc:
+        raise GuideError(f"{url}: cannot fetch guide: {exc}") from None
+    return parse_guide(text, slug=slug, fmt=fmt, source=url, base_url=base_url, editors=editors)
+
+
+def open_workspace(config: Config, *, sync: bool = True) -> Workspace:
+    guides = load_guides(config)
+    profiles = load_profiles([config.profiles_dir] if config.profiles_dir else [])
+    store = Store(config.store)
+    if sync:
+        store.sync_guides(guides, [(s.url, s.profile or "") for s in config.sources])
+    return Workspace(config, store, guides, profiles)
+
+
+def fetch_settings(config: Config) -> FetchSettings:
+    f = config.fetch
+    return FetchSettings(
+        user_agent=f.user_agent + (f" (+{f.contact_url})" if f.contact_url else ""),
+        contact_url=f.contact_url,
+        concurrency=f.concurrency,
+        per_host=f.per_host,
+        download_delay=f.download_delay,
+        autothrottle=f.autothrottle,
+        retries=f.retries,
+        timeout_s=f.timeout,
+        max_bytes=f.max_bytes,
+        obey_robots=f.obey_robots,
+        allow_private=f.allow_private,
+    )
+
+
+def next_due(config: Config, source: SourceState, now: datetime) -> datetime:
+    from apscheduler.triggers.cron import CronTrigger
+
+    sc = config.source(source.url)
+    cron = (sc.schedule if sc and sc.schedule else None) or config.schedule.profiles.get(source.profile) \
+        or config.schedule.crawl
+    if cron.startswith("every "):
+        return now + parse_duration(cron[6:])
+    trigger = CronTrigger.from_crontab(cron, timezone=config.schedule.timezone)
+    nxt = trigger.get_next_fire_time(None, now)
+    return nxt.astimezone(UTC) if nxt else now + timedelta(days=1)
+
+
+@dataclass
+class CrawlSummary:
+    counts: Counter[str] = field(default_factory=Counter)
+    new_alerts: list[int] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)  # one per source: what happened
+
+    def headline(self) -> str:
+        keys = ("fetched", "unchanged", "changed", "moved", "gone", "failed")
+        return ", ".join(f"{self.counts.get(k, 0)} {k}" for k in keys) + f"; {len(self.new_alerts)} new alerts"
+
+
+def select_sources(ws: Workspace, *, all_sources: bool = False, source: str | None = None) -> list[SourceState]:
+    if source:
+        found = ws.store.source(source)
+        if found is None or not found.active:
+            raise LookupError(f"{source}: not a watched source (see `guidewatch guides`)")
+        return [found]
+    return ws.store.sources() if all_sources else ws.store.due_sources()
+
+
+def build_request(ws: Workspace, src: SourceState) -> FetchRequest:
+    profile = ws.profile(src)
+    # Only ask for a 304 when we hold the text it would confirm.
+    conditional = src.current_snapshot_id is not None and src.state not in ("gone",)
+    return FetchRequest(
+        url=src.url,
+        profile=profile.name,
+        etag=src.etag if conditional else None,
+        last_modified=src.last_modified if conditional else None,
+        api_url=api_url_for(src.url, profile),
+        allowed_hosts=tuple(profile.hosts),
+    )
+
+
+def crawl(ws: Workspace, sources: Sequence[SourceState], *,
+          progress: Callable[[FetchOutcome, str], None] | None = None, today: date | None = None) -> CrawlSummary:
+    """Fetch the sources in a child process and process each outcome as it arrives."""
+    summary = CrawlSummary()
+    by_url = {s.url: s for s in sources}
+    requests = [build_request(ws, s) for s in sources]
+
+    def handle(outcome: FetchOutcome) -> None:
+        src = by_url.get(outcome.url)
+        if src is None:
+            return
+        try:
+            verdict = process_outcome(ws, src, outcome, summary, today=today)
+        except Exception as exc:  # one bad page must not stop the crawl
+            log.exception("processing %s failed", outcome.url)
+            summary.counts["failed"] += 1
+            verdict = f"failed: internal error while processing ({type(exc).__name__}: {exc})"
+        summary.lines.append(f"{outcome.url}: {verdict}")
+        if progress:
+            progress(outcome, verdict)
+
+    fetch_sources(requests, fetch_settings(ws.config), on_outcome=handle, timeout=ws.config.fetch.crawl_timeout)
+    return summary
+
+
+def process_outcome(ws: Workspace, src: SourceState, outcome: FetchOutcome, summary: CrawlSummary, *,
+                    today: date | None = None) -> str:
+    """Record one outcome and derive its changes; returns a short verdict for the progress line."""
+    cfg = ws.config
+    now = outcome.fetched_at or utcnow()
+    today = today or now.date()
+    page: Page | None = None
+    if outcome.status == "ok":
+        sc = cfg.source(src.url)
+        profile = ws.profiles.get(outcome.via_api and src.profile or "") or ws.profile(src)
+        try:
+            page = normalise(outcome.body, url=outcome.final_url or outcome.url, profile=profile,
+                             content_type=outcome.headers.get("content-type"), via_api=outcome.via_api,
+                             ignore=sc.ignore if sc else ())
+        except Exception as exc:
+            # An unparseable body is a failed check, never a content change.
+            outcome.status, outcome.error, outcome.transient = "failed", f"could not parse page: {exc}", True
+        if page is not None and page.metadata.get("soft_404"):
+            outcome.status = "soft_404"
+            page = None
+        elif page is not None and not page.blocks and "html" in (outcome.headers.get("content-type") or "html"):
+            # An empty 200 (maintenance page, truncated body) must not wipe the snapshot.
+            outcome.status, outcome.error, outcome.transient = "failed", "page had no main content", True
+            page = None
+    result = ws.store.record_fetch(outcome, page, unreachable_after=cfg.check.unreachable_after,
+                                   next_due_at=next_due(cfg, src, now))
+    state = result.source
+    summary.counts["fetched"] += 1 if outcome.status not in ("failed", "blocked") else 0
+    events: list[Change] = []
+    verdict: str
+    if outcome.status in ("failed", "blocked"):
+        summary.counts["failed"] += 1
+        verdict = f"failed ({outcome.error or outcome.status})"
+        if state.state == "unreachable":
+            events.append(unreachable_event(src.url, state.consecutive_failures, state.first_failed_at,
+                                            state.last_error or ""))
+            verdict += f"; unreachable after {state.consecutive_failures} tries"
+        elif outcome.transient:
+            verdict += f"; transient, try {state.consecutive_failures} of {cfg.check.unreachable_after}"
+    elif outcome.status in ("gone", "soft_404"):
+        summary.counts["gone"] += 1
+        events.append(gone_event(src.url, outcome.http_status or 200))
+        verdict = "gone" + (" (page says it was not found)" if outcome.status == "soft_404" else
+                            f" (HTTP {outcome.http_status})")
+    else:
+        verdict = "unchanged" if outcome.status == "not_modified" else ""
+        if outcome.moved:
+            summary.counts["moved"] += 1
+            events.append(moved_event(src.url, outcome.final_url or ""))
+            verdict = f"moved to {outcome.final_url}"
+        if page is not None and page.metadata.get("withdrawn_at"):
+            events.append(withdrawn_event(page))
+    block_changes: list[Change] | None = None
+    reviewed = ws.store.snapshot(state.reviewed_snapshot_id)
+    if result.new_snapshot is not None and reviewed is not None and reviewed.id != result.new_snapshot.id:
+        block_changes = diff_pages(reviewed.page(), result.new_snapshot.page())
+        summary.counts["changed"] += 1
+        real = [c for c in block_changes if c.severity != "cosmetic"]
+        verdict = (verdict + "; " if verdict else "") + (
+            f"changed: {len(real)} change(s) to review" if real else "changed (cosmetic only)")
+    elif result.new_snapshot is not None:
+        verdict = verdict or "baseline recorded"
+    elif outcome.status in ("ok", "not_modified"):
+        summary.counts["unchanged"] += 1
+        verdict = verdict or "unchanged"
+    if page is not None:
+        current = result.new_snapshot or ws.store.snapshot(state.current_snapshot_id)
+        events.extend(metadata_events(reviewed.meta if reviewed else None, current.meta if current else
+                                      page.metadata, today=today))
+    changes = (block_changes or []) + events
+    _number(changes)
+    if changes or block_changes is not None:
+        linked = link_changes(changes, src.url, [g for g in ws.guides if _cites(g, src.url)])
+        pairs = [(c, linked.get(c.id, [])) for c in changes]
+        summary.new_alerts += ws.store.record_changes(
+            state.id, reviewed.id if reviewed else None, state.current_snapshot_id, pairs,
+            min_alert_severity=cfg.alerts.min_severity, replace_open=block_changes is not None)
+    if result.new_snapshot is not None or block_changes is not None:
+        current = result.new_snapshot or ws.store.snapshot(state.current_snapshot_id)
+        last = ws.store.last_review(state.id)
+        write_snapshots(cfg.snapshots_dir, src.url, reviewed, current,
+                        reviewed_by=last.reviewed_by if last else None, reviewed_at=last.reviewed_at if last else None)
+    return verdict
+
+
+def _number(changes: list[Change]) -> None:
+    for i, c in enumerate(changes, 1):
+        c.id = f"c{i}"
+
+
+def _norm_url(url: str) -> str:
+    p = urlparse(url)
+    return (p.netloc.lower().removeprefix("www.") + p.path.rstrip("/")).lower()
+
+
+def _cites(guide: Guide, url: str) -> bool:
+    key = _norm_url(url)
+    return any(_norm_url(c.url) == key for c in guide.external_citations)
+
+
+def sync_snapshot_files(ws: Workspace, root: Path | None = None) -> None:
+    """Rewrite every source's snapshot files from the store (after accept, or to repair)."""
+    for src in ws.store.sources(active_only=False):
+        reviewed = ws.store.snapshot(src.reviewed_snapshot_id)
+        current = ws.store.snapshot(src.current_snapshot_id)
+        last = ws.store.last_review(src.id)
+        write_snapshots(root or ws.config.snapshots_dir, src.url, reviewed, current,
+                        reviewed_by=last.reviewed_by if last else None,
+                        reviewed_at=last.reviewed_at if last else None)
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)

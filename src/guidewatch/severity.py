@@ -1,0 +1,422 @@
+"""How much a text change matters to a patient guide: cosmetic, minor or substantive.
+
+Editors re-read a guide only when a source says something different, so the rules look
+for the tokens that carry meaning in regulatory and health guidance (numbers, dates,
+money, durations, negation, modal verbs, named bodies, links, whole sentences) and treat
+everything else as wording. A change that survives white-space, typography, case and
+punctuation normalisation, or that only touches page furniture (review dates, cookie
+banner, navigation), is cosmetic.
+
+`classify(old, new)` returns the severity and one short phrase saying why; either side
+may be empty for a whole block added or removed.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Iterable
+from difflib import SequenceMatcher
+
+from .model import Severity
+
+RANK: dict[str, int] = {"cosmetic": 0, "minor": 1, "substantive": 2}
+
+
+def worst(*severities: Severity) -> Severity:
+    """The most serious of several severities (for changes built from several parts)."""
+    return max(severities, key=RANK.__getitem__)
+
+
+# --- normalisation ------------------------------------------------------------------------
+
+_TYPOGRAPHY = str.maketrans(
+    {
+        "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "`": "'",
+        "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"',
+        "\u00ab": '"', "\u00bb": '"',
+        "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-",
+        "\u2015": "-", "\u2212": "-",
+        "\u00ad": None, "\u200b": None, "\u200c": None, "\u200d": None, "\u2060": None,
+        "\ufeff": None,
+    }
+)  # fmt: skip
+
+
+def squash(text: str) -> str:
+    """Collapse runs of white space (incl. no-break spaces) so spacing never counts."""
+    return " ".join(text.split())
+
+
+def typography(text: str) -> str:
+    """Curly quotes, dashes, ligatures, no-break and zero-width spaces to plain ASCII forms."""
+    return squash(unicodedata.normalize("NFKC", text).translate(_TYPOGRAPHY))
+
+
+_PUNCT = re.compile(r"(?<!\d)[^\w\s£$€%]|[^\w\s£$€%](?!\d)")
+
+
+def _unpunctuated(text: str) -> str:
+    """Drop punctuation, except inside numbers ("1.5", "3,000") and currency/percent signs."""
+    return squash(_PUNCT.sub(" ", text))
+
+
+# --- token patterns -----------------------------------------------------------------------
+
+_MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+)
+_DATE_SRC = (
+    rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}\s+\d{{4}}\b"
+    rf"|\b{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}\b"
+    rf"|\b{_MONTH}\s+\d{{4}}\b"
+    r"|\b\d{4}-\d{2}-\d{2}(?:T[\d:.]+(?:Z|[+-]\d{2}:?\d{2})?)?"
+    r"|\b\d{1,2}/\d{1,2}/\d{2,4}\b"
+)
+DATE = re.compile(_DATE_SRC, re.I)
+
+_URL = re.compile(
+    r"(?:https?://|www\.)[^\s<>\"')\]]+"
+    r"|\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
+    r"|\b(?:[\w-]+\.)+(?:gov\.uk|nhs\.uk|org\.uk|co\.uk|ac\.uk|nhs\.net|org|com|net|eu|int)"
+    r"(?:/[^\s<>\"')\]]*)?",
+    re.I,
+)
+
+_NUMBER_WORDS = {
+    "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8",
+    "nine": "9", "ten": "10", "eleven": "11", "twelve": "12", "twenty": "20", "thirty": "30",
+    "forty": "40", "fifty": "50", "sixty": "60", "ninety": "90", "hundred": "100",
+}  # fmt: skip
+_NUM = r"(?:\d[\d,]*(?:\.\d+)?|" + "|".join(_NUMBER_WORDS) + r")"
+_MONEY = re.compile(
+    r"[£€$]\s?\d[\d,]*(?:\.\d+)?(?:\s?(?:million|billion|bn|m|k)\b)?"
+    r"|\b\d[\d,]*(?:\.\d+)?\s?(?:pounds|euros|pence)\b",
+    re.I,
+)
+_PERCENT = re.compile(rf"\b{_NUM}\s?(?:%|per\s?cent\b)", re.I)
+_UNIT = r"(?:second|minute|hour|day|week|month|year)s?"
+_DURATION = re.compile(
+    rf"\b{_NUM}(?:\s?(?:-|to|or)\s?{_NUM})?\s+(?:(?:working|calendar|business|clear)\s+)?{_UNIT}\b", re.I
+)
+_NUMBER = re.compile(rf"\b{_NUM}\b", re.I)
+_TIME_WORD = re.compile(r"\b(?:daily|weekly|monthly|yearly|annual(?:ly)?|day|week|month|year|hour)s?\b", re.I)
+
+_NEGATIONS = frozenset({"not", "no", "never", "none", "nor", "neither"})
+_MODALS = frozenset(
+    {"must", "should", "may", "might", "can", "could", "will", "would", "shall", "ought",
+     "required", "require", "requires", "mandatory", "optional"}
+)  # fmt: skip
+_CONTRACTIONS = [
+    (re.compile(r"\bcan't\b|\bcannot\b"), "can not"),
+    (re.compile(r"\bwon't\b"), "will not"),
+    (re.compile(r"\bshan't\b"), "shall not"),
+    (re.compile(r"\b(\w+)n't\b"), r"\1 not"),
+]
+
+_BODY_NAMES: dict[str, re.Pattern[str]] = {
+    "MHRA": re.compile(r"Medicines and Healthcare products Regulatory Agency", re.I),
+    "NICE": re.compile(r"National Institute for Health and Care Excellence", re.I),
+    "NIHR": re.compile(r"National Institute for Health and Care Research", re.I),
+    "HTA": re.compile(r"Human Tissue Authority", re.I),
+    "HRA": re.compile(r"Health Research Authority", re.I),
+    "CQC": re.compile(r"Care Quality Commission", re.I),
+    "EMA": re.compile(r"European Medicines Agency", re.I),
+    "CHM": re.compile(r"Commission on Human Medicines", re.I),
+    "DHSC": re.compile(r"Department of Health and Social Care", re.I),
+    "UKHSA": re.compile(r"UK Health Security Agency", re.I),
+    "NHS England": re.compile(r"\bNHS England\b"),
+    "Innovation Office": re.compile(r"\bInnovation Office\b", re.I),
+}
+# Acronyms and products in capitals: MHRA, CAR-T, ATMPs, COVID-19, UK, GB.
+_CAPS = re.compile(r"\b[A-Z][A-Z0-9]*(?:[-/][A-Z0-9]+)*[A-Z0-9](?:s\b)?")
+
+_STOPWORDS = frozenset(
+    "a an and or the of to in on for with by at from as is are was were be been being this that "
+    "these those it its your you we our us their they them he she his her if which who whom what "
+    "when where how than then there here so such into about also any all each other some more most "
+    "do does did has have had i my me".split()
+)
+
+# --- page furniture -----------------------------------------------------------------------
+
+_DATE_FURNITURE = re.compile(
+    rf"^(?:(?:page\s+)?(?:last\s+(?:reviewed|updated)|next\s+review(?:\s+due)?|(?:first\s+)?published"
+    rf"|updated|reviewed)\s*:?\s*(?:on\s+)?(?:{_DATE_SRC})[\s.,;|-]*(?:see all updates[\s.]*)?)+$",
+    re.I,
+)
+_CHROME = re.compile(
+    r"^(?:cookies on (?:gov\.uk|the nhs website)"
+    r"|.*\bcookies?\b.*\b(?:accept|reject|essential|additional|analytics?|settings|preferences|website"
+    r"|gov\.uk|remember|improve)\w*\b.*"
+    r"|.*\b(?:accept|reject|view|change)\w*\s+(?:(?:additional|analytics?|your|all)\s+)?cookies?\b.*"
+    r"|skip to (?:main )?content|back to top|print (?:this )?page|is this page useful\??"
+    r"|report a problem with this page|hide (?:this )?message|see all updates|show all updates"
+    r"|hide all updates|sign up for emails(?: or print this page)?|get emails about this page"
+    r"|share this page|contents|menu|search(?: gov\.uk| the nhs website)?)[\s.!?]*$",
+    re.I,
+)
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
+
+
+def sentences(text: str) -> list[str]:
+    """Split text into sentences (lines first), for comparing and for reading context."""
+    out: list[str] = []
+    for raw in text.splitlines():
+        line = typography(raw)
+        if line:
+            out.extend(s for s in _SENTENCE_END.split(line) if s)
+    return out
+
+
+def _furniture_label(sentence: str) -> str | None:
+    if _DATE_FURNITURE.match(sentence):
+        return "review dates"
+    if _CHROME.match(sentence):
+        return "cookie banner or navigation"
+    return None
+
+
+def _strip_furniture(text: str) -> tuple[str, set[str]]:
+    """Text without its furniture sentences, and which kinds of furniture were dropped."""
+    kept: list[str] = []
+    dropped: set[str] = set()
+    for s in sentences(text):
+        label = _furniture_label(s)
+        if label:
+            dropped.add(label)
+        else:
+            kept.append(s)
+    return "\n".join(kept), dropped
+
+
+# --- cosmetic -----------------------------------------------------------------------------
+
+
+def _cosmetic_reason(old: str, new: str) -> str | None:
+    """Why two texts differ only cosmetically, or None when a reader could see a difference."""
+    if squash(old) == squash(new):
+        return "white space only"
+    t_old, t_new = typography(old), typography(new)
+    if t_old == t_new:
+        return "white space and typography only"
+    if t_old.casefold() == t_new.casefold():
+        return "capitalisation only"
+    if _unpunctuated(t_old.casefold()) == _unpunctuated(t_new.casefold()) and _links(old) == _links(new):
+        return "punctuation only"
+    return None
+
+
+# --- meaning-bearing tokens ---------------------------------------------------------------
+
+
+def _links(text: str) -> set[str]:
+    return {m.group().rstrip(".,;:").lower() for m in _URL.finditer(typography(text))}
+
+
+def _masked(text: str) -> str:
+    """Typography-normalised text with links removed, so their digits and words do not count."""
+    return _URL.sub(" ", typography(text))
+
+
+def _take(pattern: re.Pattern[str], text: str) -> tuple[list[str], str]:
+    """Matches of `pattern` (normalised), and the text with them blanked out."""
+    found = [_norm_token(m.group()) for m in pattern.finditer(text)]
+    return found, pattern.sub(" ", text)
+
+
+def _norm_token(token: str) -> str:
+    token = squash(re.sub(r"(?<=\d),(?=\d{3})", "", token).replace(",", " ")).lower()
+    token = re.sub(r"(\d)(?:st|nd|rd|th)\b", r"\1", token)
+    return " ".join(_NUMBER_WORDS.get(w, w) for w in token.split())
+
+
+def _quantities(text: str) -> dict[str, list[str]]:
+    """Dates, amounts, percentages, durations and plain numbers, each masked before the next."""
+    rest = _masked(text)
+    out: dict[str, list[str]] = {}
+    for label, pattern in (
+        ("date", DATE),
+        ("amount", _MONEY),
+        ("percentage", _PERCENT),
+        ("duration", _DURATION),
+        ("number", _NUMBER),
+        ("time period", _TIME_WORD),
+    ):
+        found, rest = _take(pattern, rest)
+        if label == "time period":
+            found = [w.rstrip("s").replace("annual", "year") for w in found]
+        out[label] = found
+    return out
+
+
+def _words(text: str) -> list[str]:
+    """Lower-case words with dates and links masked and contractions expanded ("can't" → can not)."""
+    low = DATE.sub(" ", _masked(text)).lower()
+    for pattern, repl in _CONTRACTIONS:
+        low = pattern.sub(repl, low)
+    return re.findall(r"[a-z]+", low)
+
+
+def _bodies(text: str) -> set[str]:
+    rest = _masked(text)
+    found: set[str] = set()
+    for name, pattern in _BODY_NAMES.items():
+        if pattern.search(rest):
+            found.add(name)
+            rest = pattern.sub(" ", rest)
+    for m in _CAPS.finditer(rest):
+        token = m.group()
+        token = token[:-1] if token.endswith("s") else token
+        if token.lower() not in _STOPWORDS | _NEGATIONS | _MODALS and len(token) > 1:
+            found.add(token)
+    return found
+
+
+def _quote(items: Iterable[str]) -> str:
+    return ", ".join(f"'{i}'" for i in items)
+
+
+def _delta(label: str, removed: list[str], added: list[str], quote: bool = False) -> str | None:
+    """'number changed: 30 → 15', 'date added: 1 May 2025', ... or None when nothing moved."""
+    if not removed and not added:
+        return None
+    fmt = _quote if quote else ", ".join
+    if len(removed) == 1 and len(added) == 1:
+        return f"{label} changed: {fmt(removed)} → {fmt(added)}"
+    if not removed:
+        return f"{label} added: {fmt(added)}"
+    if not added:
+        return f"{label} removed: {fmt(removed)}"
+    return f"{label}s changed: {fmt(removed)} → {fmt(added)}"
+
+
+def _counter_delta(old: list[str], new: list[str]) -> tuple[list[str], list[str]]:
+    o, n = Counter(old), Counter(new)
+    return list((o - n).elements()), list((n - o).elements())
+
+
+# --- substantive checks (in order of how well they explain a change) ----------------------
+
+
+def _content_words(sentence: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z0-9]+", sentence.casefold()) if w not in _STOPWORDS}
+
+
+def _novel(span: list[str], other: list[str]) -> int:
+    """Sentences in `span` (3+ content words) mostly made of words absent from `other`."""
+    pool = set().union(*(_content_words(s) for s in other)) if other else set()
+    count = 0
+    for s in span:
+        words = _content_words(s)
+        if len(words) >= 3 and len(words & pool) / len(words) < 0.5:
+            count += 1
+    return count
+
+
+def _check_sentences(old: str, new: str) -> str | None:
+    s_old, s_new = sentences(old), sentences(new)
+    k_old = [_unpunctuated(s.casefold()) for s in s_old]
+    k_new = [_unpunctuated(s.casefold()) for s in s_new]
+    added = removed = 0
+    for tag, i1, i2, j1, j2 in SequenceMatcher(None, k_old, k_new, autojunk=False).get_opcodes():
+        if tag != "equal":
+            added += _novel(s_new[j1:j2], s_old[i1:i2])
+            removed += _novel(s_old[i1:i2], s_new[j1:j2])
+    if added and removed:
+        return "sentence replaced" if added == removed == 1 else f"{added} added, {removed} removed sentences"
+    if added:
+        return "sentence added" if added == 1 else f"{added} sentences added"
+    if removed:
+        return "sentence removed" if removed == 1 else f"{removed} sentences removed"
+    return None
+
+
+def _check_negation(old: str, new: str) -> str | None:
+    o = [w for w in _words(old) if w in _NEGATIONS]
+    n = [w for w in _words(new) if w in _NEGATIONS]
+    if len(o) == len(n):
+        return None
+    removed, added = _counter_delta(o, n)
+    if len(n) > len(o):
+        return f"negation added ({_quote(dict.fromkeys(added))})"
+    return f"negation removed ({_quote(dict.fromkeys(removed))})"
+
+
+def _check_modals(old: str, new: str) -> str | None:
+    removed, added = _counter_delta(
+        [w for w in _words(old) if w in _MODALS], [w for w in _words(new) if w in _MODALS]
+    )
+    if not removed and not added:
+        return None
+    if removed and added:
+        return f"{_quote(removed)} became {_quote(added)}"
+    return f"{_quote(added)} added" if added else f"{_quote(removed)} removed"
+
+
+def _quantity_checks() -> list[Callable[[str, str], str | None]]:
+    def make(label: str) -> Callable[[str, str], str | None]:
+        def check(old: str, new: str) -> str | None:
+            return _delta(label, *_counter_delta(_quantities(old)[label], _quantities(new)[label]))
+
+        return check
+
+    return [make(label) for label in ("amount", "percentage", "duration", "date", "number")]
+
+
+def _check_bodies(old: str, new: str) -> str | None:
+    o, n = _bodies(old), _bodies(new)
+    return _delta("named body or product", sorted(o - n), sorted(n - o), quote=True)
+
+
+def _check_links(old: str, new: str) -> str | None:
+    o, n = _links(old), _links(new)
+    return _delta("link", sorted(o - n), sorted(n - o))
+
+
+def _check_time_words(old: str, new: str) -> str | None:
+    removed, added = _counter_delta(_quantities(old)["time period"], _quantities(new)["time period"])
+    return _delta("time period", removed, added, quote=True)
+
+
+_CHECKS: list[Callable[[str, str], str | None]] = [
+    _check_sentences,
+    _check_negation,
+    _check_modals,
+    *_quantity_checks(),
+    _check_bodies,
+    _check_links,
+    _check_time_words,
+]
+
+
+def substantive_reasons(old: str, new: str) -> list[str]:
+    """Every meaning-bearing difference between two texts, most telling first."""
+    return [r for r in (check(old, new) for check in _CHECKS) if r]
+
+
+# --- entry point --------------------------------------------------------------------------
+
+
+def classify(old: str, new: str) -> tuple[Severity, str]:
+    """Severity of changing `old` into `new`, and one phrase saying why."""
+    if old == new:
+        return "cosmetic", "no change"
+    reason = _cosmetic_reason(old, new)
+    if reason:
+        return "cosmetic", reason
+    old_body, old_furniture = _strip_furniture(old)
+    new_body, new_furniture = _strip_furniture(new)
+    if _cosmetic_reason(old_body, new_body):
+        labels = sorted(old_furniture | new_furniture)
+        return "cosmetic", "page furniture only: " + " and ".join(labels)
+    reasons = substantive_reasons(old_body, new_body)
+    if reasons:
+        more = f" (+{len(reasons) - 1} more)" if len(reasons) > 1 else ""
+        return "substantive", reasons[0] + more
+    if not old_body.strip() or not new_body.strip():
+        return "minor", "short text added" if new_body.strip() else "short text removed"
+    return "minor", "wording changed"

@@ -1,0 +1,905 @@
+"""The store: SQLAlchemy 2 models and the only code that touches them.
+
+Callers get plain dataclasses back (model.py and the records below), never ORM objects.
+Schema changes go through the Alembic migrations in `guidewatch/migrations`, which are
+applied automatically the first time a store is opened.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    select,
+    update,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+from .model import Change, DiffOp, FetchOutcome, Guide, Impact, Page, Section, parse_blocks
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on SQLite as well as PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class GuideRow(Base):
+    __tablename__ = "guides"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(200), unique=True)
+    title: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text)
+    format: Mapped[str] = mapped_column(String(10))
+    editors: Mapped[list[str]] = mapped_column(JSON, default=list)
+    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SectionRow(Base):
+    __tablename__ = "sections"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    guide_id: Mapped[int] = mapped_column(ForeignKey("guides.id", ondelete="CASCADE"), index=True)
+    sid: Mapped[str] = mapped_column(String(300))
+    heading: Mapped[str] = mapped_column(Text)
+    level: Mapped[int] = mapped_column(Integer)
+    path: Mapped[list[str]] = mapped_column(JSON)
+    own_text: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    ord: Mapped[int] = mapped_column(Integer)
+    parent: Mapped[str | None] = mapped_column(String(300), nullable=True)
+
+
+class CitationRow(Base):
+    __tablename__ = "citations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    guide_id: Mapped[int] = mapped_column(ForeignKey("guides.id", ondelete="CASCADE"), index=True)
+    section: Mapped[str] = mapped_column(String(300))
+    url: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    internal: Mapped[bool] = mapped_column(Boolean, default=False)
+    mention: Mapped[str | None] = mapped_column(String(100), nullable=True)  # a named body without a link
+
+
+class SourceRow(Base):
+    __tablename__ = "sources"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000), unique=True)
+    profile: Mapped[str] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(20), default="new")  # new|ok|gone|moved|withdrawn|unreachable
+    final_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    title: Mapped[str | None] = mapped_column(Text, nullable=True)
+    etag: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_modified: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_ok_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    first_failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    current_snapshot_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    reviewed_snapshot_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)  # still cited by a guide or configured
+
+
+class FetchRow(Base):
+    __tablename__ = "fetches"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(20))
+    http_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    final_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    elapsed_ms: Mapped[int] = mapped_column(Integer, default=0)
+    headers: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    content_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    transient: Mapped[bool] = mapped_column(Boolean, default=False)
+    via_api: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class SnapshotRow(Base):
+    __tablename__ = "snapshots"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(Text)
+    profile: Mapped[str] = mapped_column(String(100))
+    url: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    meta: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+
+
+class ChangeRow(Base):
+    __tablename__ = "changes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    old_snapshot_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    new_snapshot_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    detected_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    passage: Mapped[str] = mapped_column(String(64), index=True)  # identity of the changed passage
+    kind: Mapped[str] = mapped_column(String(20))
+    severity: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text)
+    scope: Mapped[str] = mapped_column(String(10), default="block")
+    source_section: Mapped[list[str]] = mapped_column(JSON, default=list)
+    old: Mapped[str] = mapped_column(Text)
+    new: Mapped[str] = mapped_column(Text)
+    ops: Mapped[list[list[Any]]] = mapped_column(JSON, default=list)
+    context: Mapped[str] = mapped_column(Text, default="")
+
+
+class ImpactRow(Base):
+    __tablename__ = "impacts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    change_id: Mapped[int] = mapped_column(ForeignKey("changes.id", ondelete="CASCADE"), index=True)
+    guide: Mapped[str] = mapped_column(String(200))
+    section: Mapped[str] = mapped_column(String(300))
+    heading: Mapped[str] = mapped_column(Text)
+    score: Mapped[float] = mapped_column(Float)
+    evidence: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class AlertRow(Base):
+    __tablename__ = "alerts"
+    __table_args__ = (UniqueConstraint("guide", "change_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    guide: Mapped[str] = mapped_column(String(200), index=True)
+    change_id: Mapped[int] = mapped_column(ForeignKey("changes.id", ondelete="CASCADE"), index=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="open", index=True)  # open|accepted|superseded
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    closed_by: Mapped[str | None] = mapped_column(Text, nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    superseded_by: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class DeliveryRow(Base):
+    """The outbox: one row per digest, recipient and channel; the key makes a resend impossible."""
+
+    __tablename__ = "deliveries"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), unique=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    recipient: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)  # pending|sending|sent|dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    subject: Mapped[str] = mapped_column(Text, default="")
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # rendered bodies, frozen at creation
+    alert_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+
+
+class ReviewRow(Base):
+    """Audit trail: who reviewed which version of which source, and when. Never deleted."""
+
+    __tablename__ = "reviews"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    snapshot_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    content_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reviewed_by: Mapped[str] = mapped_column(Text)
+    reviewed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    alerts_closed: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class LockRow(Base):
+    __tablename__ = "locks"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    holder: Mapped[str] = mapped_column(Text)
+    pid: Mapped[int] = mapped_column(Integer)
+    host: Mapped[str] = mapped_column(Text)
+    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# --- records handed to callers ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SourceState:
+    id: int
+    url: str
+    profile: str
+    state: str
+    final_url: str | None
+    title: str | None
+    etag: str | None
+    last_modified: str | None
+    last_checked_at: datetime | None
+    last_ok_at: datetime | None
+    consecutive_failures: int
+    first_failed_at: datetime | None
+    last_error: str | None
+    current_snapshot_id: int | None
+    reviewed_snapshot_id: int | None
+    next_due_at: datetime | None
+    active: bool
+
+
+@dataclass(frozen=True)
+class SnapshotRecord:
+    id: int
+    source_id: int
+    url: str
+    fetched_at: datetime
+    content_hash: str
+    title: str
+    profile: str
+    text: str
+    meta: dict[str, str]
+
+    def page(self) -> Page:
+        return Page(url=self.url, profile=self.profile, title=self.title, blocks=parse_blocks(self.text),
+                    metadata=dict(self.meta))
+
+
+@dataclass(frozen=True)
+class ChangeRecord:
+    id: int
+    source_id: int
+    source_url: str
+    source_title: str
+    detected_at: datetime
+    change: Change
+    impacts: tuple[Impact, ...]
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    id: int
+    guide: str
+    status: str
+    created_at: datetime
+    closed_at: datetime | None
+    closed_by: str | None
+    note: str | None
+    change: ChangeRecord
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    id: int
+    key: str
+    channel: str
+    recipient: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    subject: str
+    payload: dict[str, Any]
+    alert_ids: tuple[int, ...]
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ReviewRecord:
+    id: int
+    source_url: str
+    snapshot_id: int | None
+    content_hash: str | None
+    reviewed_by: str
+    reviewed_at: datetime
+    note: str | None
+    alerts_closed: int
+
+
+@dataclass
+class RecordResult:
+    """What recording one fetch did to the store."""
+
+    source: SourceState
+    new_snapshot: SnapshotRecord | None = None
+    previous_snapshot: SnapshotRecord | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+class StoreError(RuntimeError):
+    pass
+
+
+class LockHeld(StoreError):
+    pass
+
+
+# --- the store ----------------------------------------------------------------------------
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split(":///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revision (idempotent, safe to run every start)."""
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def _passage_key(source_id: int, change: Change) -> str:
+    raw = json.dumps([source_id, change.scope, change.kind if change.scope == "page" else "",
+                      list(change.source_section), change.old if change.scope == "block" else ""])
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class Store:
+    def __init__(self, url: str, *, auto_migrate: bool = True) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        if auto_migrate:
+            migrate(self.engine)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self._sessions.begin() as s:
+            yield s
+
+    # -- guides ---------------------------------------------------------------------------
+
+    def sync_guides(self, guides: Sequence[Guide], extra_sources: Sequence[tuple[str, str]] = ()) -> list[str]:
+        """Replace stored guides with these, and make sure every cited source exists.
+
+        `extra_sources` are (url, profile) pairs from the config. Returns the active source URLs.
+        """
+        from .profiles import load_profiles, profile_for_url
+
+        profiles = load_profiles()
+        now = utcnow()
+        wanted: dict[str, str] = {}
+        for g in guides:
+            for c in g.external_citations:
+                wanted.setdefault(c.url, profile_for_url(c.url, profiles).name)
+        for url, profile in extra_sources:
+            wanted[url] = profile or wanted.get(url) or profile_for_url(url, profiles).name
+        with self.session() as s:
+            slugs = {g.slug for g in guides}
+            for row in s.scalars(select(GuideRow)):
+                if row.slug not in slugs:
+                    s.delete(row)
+            for g in guides:
+                row = s.scalar(select(GuideRow).where(GuideRow.slug == g.slug))
+                if row is None:
+                    row = GuideRow(slug=g.slug)
+                    s.add(row)
+                row.title, row.source, row.format = g.title, g.source, g.format
+                row.editors, row.loaded_at = list(g.editors), now
+                s.flush()
+                s.query(SectionRow).filter(SectionRow.guide_id == row.id).delete()
+                s.query(CitationRow).filter(CitationRow.guide_id == row.id).delete()
+                for sec in g.sections:
+                    s.add(SectionRow(guide_id=row.id, sid=sec.id, heading=sec.heading, level=sec.level,
+                                     path=list(sec.path), own_text=sec.own_text, text=sec.text, ord=sec.order,
+                                     parent=sec.parent))
+                for c in g.citations:
+                    s.add(CitationRow(guide_id=row.id, section=c.section, url=c.url, text=c.text,
+                                      internal=c.internal))
+                for m in g.mentions:
+                    s.add(CitationRow(guide_id=row.id, section=m.section, url="", text=m.body, internal=True,
+                                      mention=m.body))
+            for src in s.scalars(select(SourceRow)):
+                src.active = src.url in wanted
+            existing = {r.url for r in s.scalars(select(SourceRow))}
+            for url, profile in wanted.items():
+                if url not in existing:
+                    s.add(SourceRow(url=url, profile=profile, state="new", next_due_at=now))
+                else:
+                    s.execute(update(SourceRow).where(SourceRow.url == url).values(profile=profile))
+        return sorted(wanted)
+
+    def guides(self) -> list[Guide]:
+        from .model import Citation, Mention
+
+        out: list[Guide] = []
+        with self.session() as s:
+            for row in s.scalars(select(GuideRow).order_by(GuideRow.slug)):
+                secs = s.scalars(select(SectionRow).where(SectionRow.guide_id == row.id).order_by(SectionRow.ord))
+                sections = [Section(row.slug, r.sid, r.heading, r.level, tuple(r.path), r.own_text, r.text, r.ord,
+                                    r.parent) for r in secs]
+                cits = list(s.scalars(select(CitationRow).where(CitationRow.guide_id == row.id)
+                                      .order_by(CitationRow.id)))
+                citations = [Citation(row.slug, c.section, c.url, c.text, c.internal) for c in cits if not c.mention]
+                mentions = [Mention(row.slug, c.section, c.mention) for c in cits if c.mention]
+                out.append(Guide(row.slug, row.title, row.source, row.format, sections,  # type: ignore[arg-type]
+                                 citations, mentions, tuple(row.editors or ())))
+        return out
+
+    # -- sources --------------------------------------------------------------------------
+
+    @staticmethod
+    def _source(row: SourceRow) -> SourceState:
+        return SourceState(row.id, row.url, row.profile, row.state, row.final_url, row.title, row.etag,
+                           row.last_modified, row.last_checked_at, row.last_ok_at, row.consecutive_failures,
+                           row.first_failed_at, row.last_error, row.current_snapshot_id,
+                           row.reviewed_snapshot_id, row.next_due_at, row.active)
+
+    def sources(self, *, active_only: bool = True) -> list[SourceState]:
+        with self.session() as s:
+            q = select(SourceRow).order_by(SourceRow.url)
+            if active_only:
+                q = q.where(SourceRow.active.is_(True))
+            return [self._source(r) for r in s.scalars(q)]
+
+    def source(self, url: str) -> SourceState | None:
+        with self.session() as s:
+            row = s.scalar(select(SourceRow).where(SourceRow.url == url))
+            if row is None:
+                row = s.scalar(select(SourceRow).where(SourceRow.final_url == url))
+            return self._source(row) if row else None
+
+    def due_sources(self, now: datetime | None = None) -> list[SourceState]:
+        now = now or utcnow()
+        with self.session() as s:
+            q = (select(SourceRow).where(SourceRow.active.is_(True))
+                 .where((SourceRow.next_due_at.is_(None)) | (SourceRow.next_due_at <= now))
+                 .order_by(SourceRow.next_due_at))
+            return [self._source(r) for r in s.scalars(q)]
+
+    def claim_due_sources(self, worker: str, limit: int, now: datetime | None = None,
+                          lease: timedelta = timedelta(minutes=30)) -> list[SourceState]:
+        """Take up to `limit` due sources for one worker; concurrent workers never get the same one.
+
+        On PostgreSQL this is SELECT ... FOR UPDATE SKIP LOCKED; SQLite serialises writers anyway.
+        Claiming pushes next_due_at out by the lease, so a worker that dies releases them later.
+        """
+        now = now or utcnow()
+        with self.session() as s:
+            q = (select(SourceRow).where(SourceRow.active.is_(True))
+                 .where((SourceRow.next_due_at.is_(None)) | (SourceRow.next_due_at <= now))
+                 .order_by(SourceRow.next_due_at, SourceRow.id).limit(limit))
+            if self.engine.dialect.name == "postgresql":
+                q = q.with_for_update(skip_locked=True)
+            rows = list(s.scalars(q))
+            for r in rows:
+                r.next_due_at = now + lease
+            return [self._source(r) for r in rows]
+
+    def set_next_due(self, source_id: int, when: datetime) -> None:
+        with self.session() as s:
+            s.execute(update(SourceRow).where(SourceRow.id == source_id).values(next_due_at=when))
+
+    # -- fetches and snapshots ------------------------------------------------------------
+
+    @staticmethod
+    def _snapshot(row: SnapshotRow) -> SnapshotRecord:
+        return SnapshotRecord(row.id, row.source_id, row.url, row.fetched_at, row.content_hash, row.title,
+                              row.profile, row.text, dict(row.meta or {}))
+
+    def snapshot(self, snapshot_id: int | None) -> SnapshotRecord | None:
+        if snapshot_id is None:
+            return None
+        with self.session() as s:
+            row = s.get(SnapshotRow, snapshot_id)
+            return self._snapshot(row) if row else None
+
+    def record_fetch(self, outcome: FetchOutcome, page: Page | None, *, unreachable_after: int = 3,
+                     next_due_at: datetime | None = None) -> RecordResult:
+        """Record one fetch atomically; a new snapshot only when the normalised text changed.
+
+        A failed fetch never touches snapshots: it only counts towards 'unreachable'.
+        """
+        now = outcome.fetched_at or utcnow()
+        with self.session() as s:
+            src = s.scalar(select(SourceRow).where(SourceRow.url == outcome.url))
+            if src is None:
+                raise StoreError(f"unknown source {outcome.url}")
+            content_hash = page.content_hash if page is not None else None
+            s.add(FetchRow(source_id=src.id, fetched_at=now, status=outcome.status, http_status=outcome.http_status,
+                           final_url=outcome.final_url, elapsed_ms=outcome.elapsed_ms,
+                           headers=dict(outcome.headers), content_hash=content_hash, error=outcome.error,
+                           transient=outcome.transient, via_api=outcome.via_api))
+            src.last_checked_at = now
+            if next_due_at is not None:
+                src.next_due_at = next_due_at
+            result = RecordResult(source=self._source(src))
+            if outcome.status in ("failed", "blocked"):
+                src.consecutive_failures += 1
+                src.first_failed_at = src.first_failed_at or now
+                src.last_error = outcome.error
+                if src.consecutive_failures >= unreachable_after and src.state not in ("gone",):
+                    src.state = "unreachable"
+                result.source = self._source(src)
+                return result
+            src.consecutive_failures, src.first_failed_at, src.last_error = 0, None, None
+            src.last_ok_at = now
+            if outcome.status in ("gone", "soft_404"):
+                src.state = "gone"
+                result.source = self._source(src)
+                return result
+            if outcome.moved:
+                src.final_url = outcome.final_url
+            src.etag = outcome.headers.get("etag") or src.etag
+            src.last_modified = outcome.headers.get("last-modified") or src.last_modified
+            if outcome.status == "not_modified" or page is None:
+                if src.state in ("new", "unreachable"):
+                    src.state = "ok"
+                result.source = self._source(src)
+                return result
+            src.title = page.title or src.title
+            src.state = "withdrawn" if page.metadata.get("withdrawn_at") else ("moved" if outcome.moved else "ok")
+            current = s.get(SnapshotRow, src.current_snapshot_id) if src.current_snapshot_id else None
+            result.previous_snapshot = self._snapshot(current) if current else None
+            if current is not None and current.content_hash == content_hash:
+                if current.meta != page.metadata:
+                    current.meta = dict(page.metadata)
+                    result.notes.append("metadata updated")
+                result.source = self._source(src)
+                return result
+            snap = SnapshotRow(source_id=src.id, fetched_at=now, content_hash=content_hash or "",
+                               title=page.title, profile=page.profile, url=outcome.final_url or outcome.url,
+                               text=page.text(), meta=dict(page.metadata))
+            s.add(snap)
+            s.flush()
+            src.current_snapshot_id = snap.id
+            if src.reviewed_snapshot_id is None:
+                src.reviewed_snapshot_id = snap.id  # the first version seen is the baseline
+                s.add(ReviewRow(source_id=src.id, snapshot_id=snap.id, content_hash=snap.content_hash,
+                                reviewed_by="guidewatch (baseline)", reviewed_at=now,
+                                note="first version seen; accepted as the baseline"))
+            result.new_snapshot = self._snapshot(snap)
+            result.source = self._source(src)
+            return result
+
+    def mark_source_state(self, source_id: int, state: str) -> None:
+        with self.session() as s:
+            s.execute(update(SourceRow).where(SourceRow.id == source_id).values(state=state))
+
+    def fetch_history(self, url: str, limit: int = 20) -> list[dict[str, Any]]:
+        with self.session() as s:
+            src = s.scalar(select(SourceRow).where(SourceRow.url == url))
+            if src is None:
+                return []
+            rows = s.scalars(select(FetchRow).where(FetchRow.source_id == src.id)
+                             .order_by(FetchRow.id.desc()).limit(limit))
+            return [{"fetched_at": r.fetched_at, "status": r.status, "http_status": r.http_status,
+                     "error": r.error, "transient": r.transient, "content_hash": r.content_hash} for r in rows]
+
+    # -- changes, impacts, alerts ---------------------------------------------------------
+
+    def record_changes(self, source_id: int, old_snapshot_id: int | None, new_snapshot_id: int | None,
+                       changes: Sequence[tuple[Change, Sequence[Impact]]], *, min_alert_severity: str = "minor",
+                       replace_open: bool = True) -> list[int]:
+        """Store changes (relative to the reviewed baseline) and open one alert per (guide, change).
+
+        An open alert whose passage is changed again is superseded by the new one; with
+        `replace_open`, open block alerts whose passage no longer differs are superseded too.
+        Alerts are written here, before any delivery is attempted. Returns new alert ids.
+        """
+        now = utcnow()
+        order = {"cosmetic": 0, "minor": 1, "substantive": 2}
+        new_alert_ids: list[int] = []
+        with self.session() as s:
+            open_alerts = list(s.scalars(select(AlertRow).where(AlertRow.source_id == source_id)
+                                         .where(AlertRow.status == "open")))
+            open_changes = {a.change_id: s.get(ChangeRow, a.change_id) for a in open_alerts}
+            seen_passages: set[str] = set()
+            for change, impacts in changes:
+                passage = _passage_key(source_id, change)
+                seen_passages.add(passage)
+                same = [a for a in open_alerts if open_changes[a.change_id].passage == passage]
+                if change.scope == "page" and not same:
+                    # A page-level event already recorded (and perhaps accepted) is not news again.
+                    last = s.scalar(select(ChangeRow).where(ChangeRow.passage == passage)
+                                    .order_by(ChangeRow.id.desc()).limit(1))
+                    if last is not None and last.new == change.new:
+                        continue
+                if same and all(open_changes[a.change_id].new == change.new and
+                                open_changes[a.change_id].severity == change.severity for a in same):
+                    continue  # already alerted, nothing new to say
+                row = ChangeRow(source_id=source_id, old_snapshot_id=old_snapshot_id,
+                                new_snapshot_id=new_snapshot_id, detected_at=now, passage=passage,
+                                kind=change.kind, severity=change.severity, reason=change.reason,
+                                scope=change.scope, source_section=list(change.source_section), old=change.old,
+                                new=change.new, ops=[[o.op, o.text] for o in change.ops], context=change.context)
+                s.add(row)
+                s.flush()
+                for imp in impacts:
+                    s.add(ImpactRow(change_id=row.id, guide=imp.guide, section=imp.section, heading=imp.heading,
+                                    score=imp.score, evidence=list(imp.evidence)))
+                s.flush()
+                for a in same:
+                    a.status, a.closed_at, a.superseded_by = "superseded", now, row.id
+                if order[change.severity] < order[min_alert_severity]:
+                    continue
+                for guide in sorted({i.guide for i in impacts}):
+                    alert = AlertRow(guide=guide, change_id=row.id, source_id=source_id, status="open",
+                                     created_at=now)
+                    s.add(alert)
+                    s.flush()
+                    new_alert_ids.append(alert.id)
+            if replace_open:
+                for a in open_alerts:
+                    ch = open_changes[a.change_id]
+                    if a.status == "open" and ch.scope == "block" and ch.passage not in seen_passages:
+                        a.status, a.closed_at, a.note = "superseded", now, "passage no longer differs"
+        return new_alert_ids
+
+    def _change_record(self, s: Session, row: ChangeRow) -> ChangeRecord:
+        src = s.get(SourceRow, row.source_id)
+        impacts = s.scalars(select(ImpactRow).where(ImpactRow.change_id == row.id)
+                            .order_by(ImpactRow.score.desc(), ImpactRow.id))
+        change = Change(id=f"c{row.id}", kind=row.kind, severity=row.severity,  # type: ignore[arg-type]
+                        reason=row.reason, source_section=tuple(row.source_section), old=row.old, new=row.new,
+                        ops=[DiffOp(int(o), str(t)) for o, t in row.ops], scope=row.scope,  # type: ignore[arg-type]
+                        context=row.context)
+        return ChangeRecord(row.id, row.source_id, src.url if src else "", (src.title or "") if src else "",
+                            row.detected_at, change,
+                            tuple(Impact(i.guide, i.section, i.heading, i.score, tuple(i.evidence))
+                                  for i in impacts))
+
+    def changes(self, *, since: datetime | None = None, source_url: str | None = None) -> list[ChangeRecord]:
+        with self.session() as s:
+            q = select(ChangeRow).order_by(ChangeRow.detected_at, ChangeRow.id)
+            if since is not None:
+                q = q.where(ChangeRow.detected_at >= since)
+            if source_url is not None:
+                src = s.scalar(select(SourceRow).where(SourceRow.url == source_url))
+                if src is None:
+                    return []
+                q = q.where(ChangeRow.source_id == src.id)
+            return [self._change_record(s, r) for r in s.scalars(q)]
+
+    def alerts(self, *, status: str | None = "open", since: datetime | None = None, guide: str | None = None,
+               source_url: str | None = None, ids: Sequence[int] | None = None) -> list[AlertRecord]:
+        with self.session() as s:
+            q = select(AlertRow).order_by(AlertRow.id)
+            if status is not None:
+                q = q.where(AlertRow.status == status)
+            if since is not None:
+                q = q.where(AlertRow.created_at >= since)
+            if guide is not None:
+                q = q.where(AlertRow.guide == guide)
+            if ids is not None:
+                q = q.where(AlertRow.id.in_(list(ids)))
+            if source_url is not None:
+                src = s.scalar(select(SourceRow).where(SourceRow.url == source_url))
+                if src is None:
+                    return []
+                q = q.where(AlertRow.source_id == src.id)
+            out = []
+            for a in s.scalars(q):
+                ch = s.get(ChangeRow, a.change_id)
+                out.append(AlertRecord(a.id, a.guide, a.status, a.created_at, a.closed_at, a.closed_by, a.note,
+                                       self._change_record(s, ch)))
+            return out
+
+    # -- reviews --------------------------------------------------------------------------
+
+    def accept(self, source_url: str, *, by: str, note: str | None = None) -> tuple[ReviewRecord, SnapshotRecord | None]:
+        """Record a review of the source's current version: closes its open alerts, moves the baseline."""
+        now = utcnow()
+        with self.session() as s:
+            src = s.scalar(select(SourceRow).where(SourceRow.url == source_url))
+            if src is None:
+                src = s.scalar(select(SourceRow).where(SourceRow.final_url == source_url))
+            if src is None:
+                raise StoreError(f"{source_url}: not a watched source (see `guidewatch guides`)")
+            snap = s.get(SnapshotRow, src.current_snapshot_id) if src.current_snapshot_id else None
+            closed = 0
+            for a in s.scalars(select(AlertRow).where(AlertRow.source_id == src.id)
+                               .where(AlertRow.status == "open")):
+                a.status, a.closed_at, a.closed_by, a.note = "accepted", now, by, note
+                closed += 1
+            src.reviewed_snapshot_id = src.current_snapshot_id
+            if src.state in ("moved", "withdrawn", "gone"):
+                # The editor has seen the page-level event; keep the state for check unless it recovers.
+                pass
+            review = ReviewRow(source_id=src.id, snapshot_id=snap.id if snap else None,
+                               content_hash=snap.content_hash if snap else None, reviewed_by=by, reviewed_at=now,
+                               note=note, alerts_closed=closed)
+            s.add(review)
+            s.flush()
+            rec = ReviewRecord(review.id, src.url, review.snapshot_id, review.content_hash, by, now, note, closed)
+            return rec, (self._snapshot(snap) if snap else None)
+
+    def reviews(self, source_url: str | None = None) -> list[ReviewRecord]:
+        with self.session() as s:
+            q = select(ReviewRow, SourceRow.url).join(SourceRow, SourceRow.id == ReviewRow.source_id)
+            if source_url:
+                q = q.where(SourceRow.url == source_url)
+            return [ReviewRecord(r.id, url, r.snapshot_id, r.content_hash, r.reviewed_by, r.reviewed_at, r.note,
+                                 r.alerts_closed) for r, url in s.execute(q.order_by(ReviewRow.id))]
+
+    def last_review(self, source_id: int) -> ReviewRecord | None:
+        with self.session() as s:
+            row = s.scalar(select(ReviewRow).where(ReviewRow.source_id == source_id).order_by(ReviewRow.id.desc()))
+            if row is None:
+                return None
+            src = s.get(SourceRow, source_id)
+            return ReviewRecord(row.id, src.url if src else "", row.snapshot_id, row.content_hash,
+                                row.reviewed_by, row.reviewed_at, row.note, row.alerts_closed)
+
+    # -- delivery outbox ------------------------------------------------------------------
+
+    @staticmethod
+    def _delivery(r: DeliveryRow) -> DeliveryRecord:
+        return DeliveryRecord(r.id, r.key, r.channel, r.recipient, r.status, r.attempts, r.next_attempt_at,
+                              r.last_error, r.subject, dict(r.payload or {}), tuple(r.alert_ids or ()), r.sent_at)
+
+    def enqueue_delivery(self, key: str, channel: str, recipient: str, subject: str, payload: dict[str, Any],
+                         alert_ids: Sequence[int]) -> DeliveryRecord | None:
+        """Add a delivery to the outbox; None when this key was queued before (idempotent)."""
+        now = utcnow()
+        try:
+            with self.session() as s:
+                row = DeliveryRow(key=key, channel=channel, recipient=recipient, status="pending", attempts=0,
+                                  next_attempt_at=now, created_at=now, subject=subject, payload=payload,
+                                  alert_ids=list(alert_ids))
+                s.add(row)
+                s.flush()
+                return self._delivery(row)
+        except IntegrityError:
+            return None
+
+    def claim_deliveries(self, now: datetime | None = None, limit: int = 100,
+                         stale: timedelta = timedelta(minutes=10)) -> list[DeliveryRecord]:
+        """Take due deliveries, marking them 'sending' so a concurrent worker skips them.
+
+        A 'sending' row older than `stale` belongs to a worker that died; it is taken again.
+        """
+        now = now or utcnow()
+        with self.session() as s:
+            q = (select(DeliveryRow)
+                 .where(((DeliveryRow.status == "pending") & (DeliveryRow.next_attempt_at <= now)) |
+                        ((DeliveryRow.status == "sending") & (DeliveryRow.next_attempt_at <= now - stale)))
+                 .order_by(DeliveryRow.id).limit(limit))
+            if self.engine.dialect.name == "postgresql":
+                q = q.with_for_update(skip_locked=True)
+            rows = list(s.scalars(q))
+            for r in rows:
+                r.status, r.next_attempt_at = "sending", now
+            return [self._delivery(r) for r in rows]
+
+    def delivery_done(self, delivery_id: int) -> None:
+        with self.session() as s:
+            s.execute(update(DeliveryRow).where(DeliveryRow.id == delivery_id)
+                      .values(status="sent", sent_at=utcnow(), last_error=None,
+                              attempts=DeliveryRow.attempts + 1))
+
+    def delivery_failed(self, delivery_id: int, error: str, *, retry_base: float, max_attempts: int) -> None:
+        with self.session() as s:
+            row = s.get(DeliveryRow, delivery_id)
+            if row is None:
+                return
+            row.attempts += 1
+            row.last_error = error[:2000]
+            if row.attempts >= max_attempts:
+                row.status = "dead"
+            else:
+                row.status = "pending"
+                row.next_attempt_at = utcnow() + timedelta(seconds=retry_base * 2 ** (row.attempts - 1))
+
+    def deliveries(self, status: str | None = None) -> list[DeliveryRecord]:
+        with self.session() as s:
+            q = select(DeliveryRow).order_by(DeliveryRow.id)
+            if status:
+                q = q.where(DeliveryRow.status == status)
+            return [self._delivery(r) for r in s.scalars(q)]
+
+    # -- the one-instance lock ------------------------------------------------------------
+
+    def acquire_lock(self, name: str, holder: str, *, stale_after: timedelta = timedelta(minutes=2)) -> None:
+        """Take a named lock in the store; works on SQLite and PostgreSQL alike.
+
+        A holder refreshes `heartbeat_at`; a lock whose heartbeat is older than `stale_after`,
+        or whose holder process is gone on this host, is taken over.
+        """
+        now = utcnow()
+        host = socket.gethostname()
+        try:
+            with self.session() as s:
+                row = s.get(LockRow, name, with_for_update=self.engine.dialect.name == "postgresql")
+                if row is not None:
+                    dead = row.host == host and not _pid_alive(row.pid)
+                    if not dead and row.heartbeat_at > now - stale_after and row.holder != holder:
+                        raise LockHeld(f"{name} lock is held by {row.holder} (pid {row.pid} on {row.host}) "
+                                       f"since {row.acquired_at:%Y-%m-%d %H:%M:%S} UTC")
+                    row.holder, row.pid, row.host = holder, os.getpid(), host
+                    row.acquired_at = row.heartbeat_at = now
+                else:
+                    s.add(LockRow(name=name, holder=holder, pid=os.getpid(), host=host, acquired_at=now,
+                                  heartbeat_at=now))
+        except IntegrityError:
+            raise LockHeld(f"{name} lock was just taken by another process") from None
+
+    def heartbeat(self, name: str, holder: str) -> bool:
+        with self.session() as s:
+            res = s.execute(update(LockRow).where(LockRow.name == name).where(LockRow.holder == holder)
+                            .values(heartbeat_at=utcnow()))
+            return bool(res.rowcount)
+
+    def release_lock(self, name: str, holder: str) -> None:
+        with self.session() as s:
+            s.query(LockRow).filter(LockRow.name == name, LockRow.holder == holder).delete()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie still answers kill(0); treat it as dead.
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(") ")[-1][:1] != "Z"
+    except OSError:
+        return True
+
