@@ -1,0 +1,159 @@
+"""The store: snapshots only on real change, alert lifecycle, audit trail, outbox, lock."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from guidewatch.guides import load_guide
+from guidewatch.model import Block, Change, FetchOutcome, Impact, Page
+from guidewatch.store import LockHeld, Store
+
+GUIDE = Path(__file__).parent / "fixtures" / "guides" / "gene-therapy-atmps-uk.md"
+URL = "https://www.gov.uk/guidance/advanced-therapy-medicinal-products-regulation-and-licensing"
+
+
+def page(*texts: str) -> Page:
+    blocks = [Block(("Hospital exemption",), "heading", "Hospital exemption", 2)]
+    blocks += [Block(("Hospital exemption",), "p", t) for t in texts]
+    return Page(URL, "govuk", "ATMPs", blocks, {"public_updated_at": "2026-01-01"})
+
+
+def ok(body: bytes = b"x", **kw: object) -> FetchOutcome:
+    return FetchOutcome(url=URL, status="ok", http_status=200, body=body,
+                        fetched_at=datetime.now(UTC), **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def store(store_url: str) -> Store:
+    s = Store(store_url)
+    s.sync_guides([load_guide(GUIDE)])
+    yield s
+    s.close()
+
+
+def change(old: str, new: str, severity: str = "substantive") -> Change:
+    return Change("c1", "modified", severity, "wording changed", ("Hospital exemption",), old, new)  # type: ignore[arg-type]
+
+
+IMPACT = Impact("gene-therapy-atmps-uk", "what-is-hospital-exemption", "What is hospital exemption?", 0.8,
+                ("hospital exemption",))
+
+
+def test_sync_guides_creates_sources_for_external_citations(store: Store) -> None:
+    urls = {s.url for s in store.sources()}
+    assert URL in urls and "https://www.nhs.uk/conditions/genetic-and-genomic-testing/" in urls
+    assert len(urls) == 3
+    assert {s.profile for s in store.sources()} == {"govuk", "nhsuk"}
+    g = store.guides()[0]
+    assert g.section("what-is-hospital-exemption").level == 2
+    assert {m.body for m in g.mentions} >= {"MHRA", "NICE"}
+
+
+def test_snapshot_only_when_text_changes(store: Store) -> None:
+    first = store.record_fetch(ok(), page("Old text."))
+    assert first.new_snapshot is not None
+    assert first.source.reviewed_snapshot_id == first.new_snapshot.id  # first version is the baseline
+    same = store.record_fetch(ok(), page("Old text."))
+    assert same.new_snapshot is None
+    changed = store.record_fetch(ok(), page("New text."))
+    assert changed.new_snapshot is not None and changed.previous_snapshot is not None
+    assert changed.source.reviewed_snapshot_id == first.new_snapshot.id
+    assert store.snapshot(changed.new_snapshot.id).page().blocks == page("New text.").blocks
+
+
+def test_failed_fetch_never_touches_snapshots(store: Store) -> None:
+    store.record_fetch(ok(), page("Text."))
+    before = store.source(URL)
+    for i in range(3):
+        r = store.record_fetch(FetchOutcome(url=URL, status="failed", error="timeout", transient=True,
+                                            fetched_at=datetime.now(UTC)), None, unreachable_after=3)
+        assert r.new_snapshot is None
+        assert r.source.consecutive_failures == i + 1
+    after = store.source(URL)
+    assert after.current_snapshot_id == before.current_snapshot_id
+    assert after.state == "unreachable"
+    store.record_fetch(ok(), page("Text."))
+    assert store.source(URL).consecutive_failures == 0
+
+
+def test_alert_lifecycle_supersede_and_accept(store: Store) -> None:
+    s1 = store.record_fetch(ok(), page("Hospitals may use it."))
+    s2 = store.record_fetch(ok(), page("Hospitals must notify."))
+    src = s2.source
+    ids = store.record_changes(src.id, s1.new_snapshot.id, s2.new_snapshot.id,
+                               [(change("Hospitals may use it.", "Hospitals must notify."), [IMPACT])])
+    assert len(ids) == 1
+    # the same change seen again is not news
+    assert store.record_changes(src.id, None, None,
+                                [(change("Hospitals may use it.", "Hospitals must notify."), [IMPACT])]) == []
+    # a newer change to the same passage supersedes the open alert
+    newer = store.record_changes(src.id, None, None,
+                                 [(change("Hospitals may use it.", "Hospitals must notify annually."), [IMPACT])])
+    assert len(newer) == 1
+    alerts = {a.id: a for a in store.alerts(status=None)}
+    assert alerts[ids[0]].status == "superseded" and alerts[newer[0]].status == "open"
+    review, snap = store.accept(URL, by="A. Editor", note="FAQ updated")
+    assert review.alerts_closed == 1 and snap is not None and snap.id == s2.new_snapshot.id
+    assert store.alerts(status="open") == []
+    assert store.source(URL).reviewed_snapshot_id == s2.new_snapshot.id
+    trail = store.reviews(URL)
+    assert [r.reviewed_by for r in trail] == ["guidewatch (baseline)", "A. Editor"]
+    assert trail[-1].content_hash == s2.new_snapshot.content_hash
+
+
+def test_cosmetic_changes_open_no_alert(store: Store) -> None:
+    src = store.record_fetch(ok(), page("a")).source
+    assert store.record_changes(src.id, None, None, [(change("a", "a ", "cosmetic"), [])]) == []
+
+
+def test_page_event_accepted_is_not_raised_again(store: Store) -> None:
+    src = store.record_fetch(ok(), page("a")).source
+    moved = Change("c1", "moved", "substantive", "page moved", (), URL, URL + "-new", scope="page")
+    assert store.record_changes(src.id, None, None, [(moved, [IMPACT])], replace_open=False)
+    store.accept(URL, by="ed")
+    assert store.record_changes(src.id, None, None, [(moved, [IMPACT])], replace_open=False) == []
+
+
+def test_outbox_is_idempotent_and_retries(store: Store) -> None:
+    d = store.enqueue_delivery("email:k1", "email", "ed@example.org", "subj", {"text": "t"}, [1])
+    assert d is not None
+    assert store.enqueue_delivery("email:k1", "email", "ed@example.org", "subj", {"text": "t"}, [1]) is None
+    claimed = store.claim_deliveries()
+    assert [c.key for c in claimed] == ["email:k1"]
+    assert store.claim_deliveries() == []  # a concurrent worker gets nothing
+    store.delivery_failed(claimed[0].id, "451 try later", retry_base=0.0, max_attempts=5)
+    again = store.claim_deliveries(now=datetime.now(UTC) + timedelta(seconds=1))
+    assert [c.attempts for c in again] == [1]
+    store.delivery_done(again[0].id)
+    assert store.deliveries("sent")[0].attempts == 2
+    assert store.claim_deliveries(now=datetime.now(UTC) + timedelta(days=1)) == []
+
+
+def test_lock_refuses_second_holder_and_is_taken_over_when_holder_dies(store: Store, store_url: str) -> None:
+    store.acquire_lock("scheduler", "one")
+    with pytest.raises(LockHeld, match="held by one"):
+        store.acquire_lock("scheduler", "two")
+    store.release_lock("scheduler", "one")
+    store.acquire_lock("scheduler", "two")
+    store.release_lock("scheduler", "two")
+    # a holder process that died without releasing: the lock is taken over
+    code = (f"from guidewatch.store import Store; s = Store({store_url!r}); "
+            "s.acquire_lock('scheduler', 'dead-one'); import os; os._exit(0)")
+    subprocess.run([sys.executable, "-c", code], check=True, env=dict(os.environ))
+    store.acquire_lock("scheduler", "three")
+    store.release_lock("scheduler", "three")
+
+
+def test_reopening_store_keeps_data_and_migrations_are_idempotent(store_url: str) -> None:
+    s = Store(store_url)
+    s.sync_guides([load_guide(GUIDE)])
+    s.close()
+    s2 = Store(store_url)
+    assert len(s2.sources()) == 3
+    s2.close()
