@@ -52,7 +52,7 @@ def find_chromium() -> str | None:
 def _run(args: list[str]) -> subprocess.CompletedProcess[str]:
     binary = find_chromium()
     if binary is None:
-        raise BrowserError("no chromium binary found (install Debian's `chromium` or set GUIDEWATCH_CHROMIUM)")
+        raise BrowserError("no chromium binary found (apt-get install chromium, or set GUIDEWATCH_CHROMIUM)")
     with tempfile.TemporaryDirectory(prefix="gw-chromium-") as profile:
         cmd = [binary, *FLAGS, f"--user-data-dir={profile}", *args]
         return subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT, check=False)
@@ -72,7 +72,7 @@ def screenshot(html_file: Path, png: Path, *, width: int = 900, height: int = 24
     png.unlink(missing_ok=True)
     result = _run([f"--screenshot={png}", f"--window-size={width},{height}", html_file.resolve().as_uri()])
     if not png.exists() or png.stat().st_size == 0:
-        raise BrowserError(f"chromium --screenshot made no file ({result.returncode}): {result.stderr[-800:]}")
+        raise BrowserError(f"no screenshot from chromium ({result.returncode}): {result.stderr[-800:]}")
     return png
 
 

@@ -6,6 +6,7 @@ import json
 import re
 from datetime import UTC, datetime
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 
@@ -80,7 +81,9 @@ SECTIONS = {
 }
 
 
-def item(alert_id: int, section: str, url: str, change: Change, *, title: str = "", **kw: object) -> DigestItem:
+def item(
+    alert_id: int, section: str, url: str, change: Change, *, title: str = "", **kw: object
+) -> DigestItem:
     heading, order = SECTIONS.get(section, (section, 99))
     fields: dict[str, object] = {
         "alert_id": alert_id,
@@ -139,7 +142,8 @@ def evil_digest() -> Digest:
     )
     items = [
         item(1, "what-is-hospital-exemption", "javascript:alert(1)", change, title=EVIL),
-        item(2, "what-is-hospital-exemption", 'https://example.org/" onmouseover="alert(1)', change, title=EVIL),
+        item(2, "what-is-hospital-exemption", 'https://example.org/" onmouseover="alert(1)', change,
+             title=EVIL),
         item(3, "what-is-hospital-exemption", " JaVaScRiPt:alert(1)", change, title="x",
              section_heading="<b onclick=alert(1)>Heading</b>"),
     ]
@@ -266,7 +270,8 @@ def test_html_highlights_and_accessibility_basics() -> None:
 
 def test_json_shape_is_stable() -> None:
     data = json.loads(render(make_digest(), "json"))
-    assert list(data) == ["schema", "key", "recipient", "generated_at", "since", "summary", "counts", "guides"]
+    assert list(data) == ["schema", "key", "recipient", "generated_at", "since", "summary", "counts",
+                          "guides"]
     assert data["schema"] == "guidewatch.digest/1"
     assert data["generated_at"] == "2026-11-26T09:30:00Z"
     assert data["counts"] == {"changes": 3, "sources": 2, "sections": 4, "guides": 1, "items": 5}
@@ -302,6 +307,15 @@ def test_long_unchanged_text_is_shortened_for_reading() -> None:
     text = render(Digest(None, WHEN, None, [item(1, "s", MHRA, change)]), "text")
     assert "… word" in text and text.count("word") < 40
     assert "[-old-]{+new+}" in text
+
+
+def test_whole_page_removal_is_cut_for_reading() -> None:
+    page = "A sentence of the withdrawn page. " * 400
+    change = Change("g1", "gone", "substantive", "the page is gone (410)", (), page, "", scope="page")
+    html = render(Digest(None, WHEN, None, [item(1, "s", MHRA, change)]), "html")
+    assert "more characters]" in html and len(html) < len(page)
+    assert json.loads(render(Digest(None, WHEN, None, [item(1, "s", MHRA, change)]), "json"))[
+        "guides"][0]["sections"][0]["items"][0]["change"]["old"] == page  # JSON keeps it whole
 
 
 # --- untrusted page text ------------------------------------------------------------------------
@@ -347,12 +361,15 @@ def test_control_characters_dropped() -> None:
 # --- a real browser ---------------------------------------------------------------------------
 
 browser = pytest.importorskip("browser", reason="tests/browser.py is not importable")
+needs_chromium = pytest.mark.skipif(
+    browser.find_chromium() is None,
+    reason="no chromium binary on PATH (apt-get install chromium, or set GUIDEWATCH_CHROMIUM)",
+)
 
 
 @pytest.mark.chromium
-@pytest.mark.skipif(browser.find_chromium() is None,
-                    reason="no chromium binary on PATH (apt-get install chromium, or set GUIDEWATCH_CHROMIUM)")
-def test_html_digest_in_headless_chromium(tmp_path) -> None:  # type: ignore[no-untyped-def]
+@needs_chromium
+def test_html_digest_in_headless_chromium(tmp_path: Path) -> None:
     page = tmp_path / "digest.html"
     page.write_text(render(make_digest(), "html"), encoding="utf-8")
     dom = browser.dump_dom(page)
@@ -367,9 +384,8 @@ def test_html_digest_in_headless_chromium(tmp_path) -> None:  # type: ignore[no-
 
 
 @pytest.mark.chromium
-@pytest.mark.skipif(browser.find_chromium() is None,
-                    reason="no chromium binary on PATH (apt-get install chromium, or set GUIDEWATCH_CHROMIUM)")
-def test_hostile_page_text_stays_inert_in_chromium(tmp_path) -> None:  # type: ignore[no-untyped-def]
+@needs_chromium
+def test_hostile_page_text_stays_inert_in_chromium(tmp_path: Path) -> None:
     page = tmp_path / "evil.html"
     page.write_text(render(evil_digest(), "html"), encoding="utf-8")
     dom = browser.dump_dom(page)

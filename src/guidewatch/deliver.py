@@ -19,6 +19,7 @@ import ipaddress
 import json
 import logging
 import os
+import re
 import secrets
 import smtplib
 import socket
@@ -95,10 +96,24 @@ def _check_header(name: str, value: str) -> None:
         raise DeliveryError(f"refusing to send: the {name} header contains a line break")
 
 
+_MSGID_LOCAL = re.compile(r"[^A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+")
+_MSGID = re.compile(r"^<[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+>$")
+
+
+def _sender_domain(sender: str) -> str:
+    return parseaddr(sender)[1].rpartition("@")[2] or "guidewatch.invalid"
+
+
 def make_message_id(key: str, sender: str) -> str:
     """Deterministic Message-ID from the digest key, so a repeat is recognisably the same."""
-    domain = parseaddr(sender)[1].rpartition("@")[2] or "guidewatch.invalid"
-    return f"<{key}@{domain}>"
+    local = _MSGID_LOCAL.sub("-", key).strip(".-") or "digest"
+    return f"<{local}@{_sender_domain(sender)}>"
+
+
+def _normalise_message_id(message_id: str, sender: str) -> str:
+    """Accept a bare key ("email:gw-1a2b") as well as a full <id@domain>."""
+    message_id = message_id.strip()
+    return message_id if _MSGID.match(message_id) else make_message_id(message_id.strip("<>"), sender)
 
 
 def _key_from_message_id(message_id: str) -> str:
@@ -119,11 +134,12 @@ def build_message(
     msg["To"] = to
     msg["Subject"] = subject_line
     msg["Date"] = formatdate(usegmt=True)
-    msg["Message-ID"] = message_id if message_id.startswith("<") else f"<{message_id}>"
+    msg["Message-ID"] = _normalise_message_id(message_id, settings.sender)
     msg["X-Guidewatch-Digest"] = key
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies to a robot
-    msg.set_content(text)
-    msg.add_alternative(html, subtype="html")
+    # quoted-printable: 7-bit safe even through relays without 8BITMIME, and no line-length limit
+    msg.set_content(text, cte="quoted-printable")
+    msg.add_alternative(html, subtype="html", cte="quoted-printable")
     return msg
 
 
@@ -193,7 +209,7 @@ def send_email(
     except (smtplib.SMTPException, OSError) as exc:
         reason, transient = _smtp_reason(exc)
         message = _scrub(f"cannot deliver digest {key} to {to} via {where}: {reason}", settings._secrets())
-        log.warning("%s", message)
+        log.debug("%s", message)  # the caller decides how loudly to report it
         raise DeliveryError(message, transient=transient) from None  # the cause may quote secrets
     log.info("sent digest %s to %s via %s", key, to, where)
 
@@ -288,7 +304,7 @@ def slack_payload(digest_json: dict[str, Any]) -> dict[str, Any]:
     if extra > 0:
         note += f" · {extra} more guides in the full digest"
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _slack_escape(note)}]})
-    return {"text": summary, "blocks": blocks}
+    return {"text": _slack_escape(summary), "blocks": blocks}
 
 
 def post_webhook(settings: WebhookSettings, digest_json: dict[str, Any], *, key: str) -> None:
@@ -323,7 +339,7 @@ def post_webhook(settings: WebhookSettings, digest_json: dict[str, Any], *, key:
 
 def _fail(settings: WebhookSettings, key: str, where: str, reason: str, *, transient: bool) -> NoReturn:
     message = _scrub(f"cannot deliver digest {key} to webhook {where}: {reason}", settings._secrets())
-    log.warning("%s", message)
+    log.debug("%s", message)  # the caller decides how loudly to report it
     raise DeliveryError(message, transient=transient) from None
 
 

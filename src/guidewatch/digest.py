@@ -71,6 +71,7 @@ SCHEMA = "guidewatch.digest/1"
 
 SEVERITY_RANK = {"substantive": 0, "minor": 1, "cosmetic": 2}
 KEEP_CONTEXT = 120  # characters of unchanged text kept either side of an edit
+MAX_CHANGED = 1200  # a longer inserted/deleted run (a whole page gone) is cut for reading
 
 
 def accept_command(source_url: str) -> str:
@@ -234,6 +235,9 @@ def display_ops(change: Change, keep: int = KEEP_CONTEXT) -> list[DiffOp]:
                 "first" if n == 0 else "last" if n == len(ops) - 1 else "middle"
             )
             out.append(DiffOp(0, _shorten(o.text, pos, keep)))
+        elif len(o.text) > MAX_CHANGED:
+            cut = o.text[:MAX_CHANGED].rsplit(" ", 1)[0]
+            out.append(DiffOp(o.op, f"{cut} … [{len(o.text) - len(cut):,} more characters]"))
         else:
             out.append(o)
     return out
@@ -381,7 +385,7 @@ def summary(digest: Digest) -> str:
 
 def subject(digest: Digest) -> str:
     """E-mail subject: short, one line, no page text in it."""
-    return f"guidewatch digest: {summary(digest)}"
+    return f"[guidewatch] {summary(digest)}"
 
 
 # --- JSON -----------------------------------------------------------------------------------
