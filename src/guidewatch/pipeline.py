@@ -24,7 +24,8 @@ from .link import link_changes
 from .model import Change, FetchOutcome, FetchRequest, Guide, Page
 from .normalise import normalise
 from .profiles import Profile, api_url_for, load_profiles, profile_for_url
-from .snapshots import write_snapshots
+from .snapshots import parse as parse_snapshot
+from .snapshots import snapshot_path, write_snapshots
 from .store import SourceState, Store, utcnow
 
 log = logging.getLogger("guidewatch.crawl")
@@ -72,7 +73,43 @@ def open_workspace(config: Config, *, sync: bool = True) -> Workspace:
     store = Store(config.store)
     if sync:
         store.sync_guides(guides, [(s.url, s.profile or "") for s in config.sources])
+        import_committed_baselines(store, config)
     return Workspace(config, store, guides, profiles)
+
+
+def import_committed_baselines(store: Store, config: Config) -> list[str]:
+    """A store without a source's history (a fresh CI runner) takes the reviewed version from
+    the committed `snapshots/` file, so the gate compares against what editors reviewed."""
+    imported: list[str] = []
+    for src in store.sources():
+        if src.current_snapshot_id is not None:
+            continue
+        path = snapshot_path(config.snapshots_dir, src.url)
+        if not path.exists():
+            continue
+        try:
+            snap = parse_snapshot(path.read_text(encoding="utf-8"))
+            meta = {k[5:]: v for k, v in snap.meta.items() if k.startswith("meta.")}
+            fetched = _parse_time(snap.meta.get("fetched_at")) or utcnow()
+            reviewed = _parse_time(snap.meta.get("reviewed_at")) or fetched
+            if store.import_baseline(src.url, text=snap.text, title=snap.meta.get("title", ""),
+                                     profile=snap.meta.get("profile", src.profile), fetched_at=fetched, meta=meta,
+                                     reviewed_by=snap.meta.get("reviewed_by") or "snapshot file",
+                                     reviewed_at=reviewed):
+                imported.append(src.url)
+        except (OSError, ValueError) as exc:
+            log.warning("%s: ignoring unreadable snapshot file: %s", path, exc)
+    return imported
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def fetch_settings(config: Config) -> FetchSettings:

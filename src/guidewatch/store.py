@@ -616,6 +616,28 @@ class Store:
             result.source = self._source(src)
             return result
 
+    def import_baseline(self, url: str, *, text: str, title: str, profile: str, fetched_at: datetime,
+                        meta: dict[str, str], reviewed_by: str, reviewed_at: datetime) -> SnapshotRecord | None:
+        """Seed a source that has no snapshot yet with a reviewed version from a committed file."""
+        from .model import parse_blocks, serialise_blocks
+
+        with self.session() as s:
+            src = s.scalar(select(SourceRow).where(SourceRow.url == url))
+            if src is None or src.current_snapshot_id is not None:
+                return None
+            canonical = serialise_blocks(parse_blocks(text))
+            snap = SnapshotRow(source_id=src.id, fetched_at=fetched_at,
+                               content_hash=hashlib.sha256(canonical.encode("utf-8")).hexdigest(), title=title,
+                               profile=profile, url=url, text=canonical, meta=dict(meta))
+            s.add(snap)
+            s.flush()
+            src.current_snapshot_id = src.reviewed_snapshot_id = snap.id
+            src.title = title or src.title
+            s.add(ReviewRow(source_id=src.id, snapshot_id=snap.id, content_hash=snap.content_hash,
+                            reviewed_by=reviewed_by, reviewed_at=reviewed_at,
+                            note="imported from the committed snapshot file"))
+            return self._snapshot(snap)
+
     def mark_source_state(self, source_id: int, state: str) -> None:
         with self.session() as s:
             s.execute(update(SourceRow).where(SourceRow.id == source_id).values(state=state))
