@@ -8,6 +8,7 @@ in a background thread on a free port, and each test sets the routes it needs::
     server.route("/flaky", Reply(status=503), Reply(body="ok"))   # 503 once, then 200
     server.redirect("/old", "/page")                               # 301 -> /page
     server.route("/echo", lambda req: Reply(body=req.headers.get("user-agent", "")))
+    server.route("/reset", Reply(body="x" * 1000, drop_after=10))  # hangs up mid-body
     url = server.url("/page")
     ...
     assert server.hits("/page") == 1
@@ -25,6 +26,7 @@ The pytest fixture `http_server` (tests/conftest.py) gives each test a fresh ser
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -49,6 +51,7 @@ class Reply:
     last_modified: str | None = None  # sent as Last-Modified; If-Modified-Since >= it gets 304
     location: str | None = None  # sent as Location (use with a 3xx status)
     chunked: bool = False  # send without Content-Length, as Transfer-Encoding: chunked
+    drop_after: int | None = None  # close the connection after this many body bytes (a reset)
 
     @property
     def body_bytes(self) -> bytes:
@@ -213,8 +216,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_head(304, reply, length=None, chunked=False)
             return
         body = reply.body_bytes
-        self._send_head(reply.status, reply, length=None if reply.chunked else len(body), chunked=reply.chunked)
+        self._send_head(
+            reply.status, reply, length=None if reply.chunked else len(body), chunked=reply.chunked
+        )
         if not send_body:
+            return
+        if reply.drop_after is not None:
+            self.wfile.write(body[: reply.drop_after])
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
             return
         if reply.chunked:
             for i in range(0, len(body), 4096):

@@ -20,6 +20,7 @@ This module imports no Scrapy or Twisted code, so importing it never installs a 
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import json
 import logging
@@ -47,8 +48,13 @@ child_log = logging.getLogger("guidewatch.spider")
 #: How long a child that has sent every outcome gets to exit on its own before it is killed.
 EXIT_GRACE_S = 10.0
 
-_LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING,
-           "ERROR": logging.ERROR, "CRITICAL": logging.CRITICAL}
+_LEVELS = {
+    "DEBUG": logging.DEBUG,
+    "INFO": logging.INFO,
+    "WARNING": logging.WARNING,
+    "ERROR": logging.ERROR,
+    "CRITICAL": logging.CRITICAL,
+}
 
 
 @dataclass(frozen=True)
@@ -58,7 +64,7 @@ class FetchSettings:
     user_agent: str = f"guidewatch/{__version__}"
     contact_url: str = ""  # shown in the User-Agent so site owners can reach the operator
     concurrency: int = 8  # requests in flight overall
-    per_host_concurrency: int = 2
+    per_host: int = 2  # requests in flight per host
     download_delay: float = 1.0  # seconds between requests to one host (tests use 0)
     autothrottle: bool = True
     retries: int = 3  # retries after the first try, for timeouts, resets, 408/429/5xx
@@ -71,7 +77,7 @@ class FetchSettings:
     log_level: str = "WARNING"  # the crawl child's Scrapy log level
 
     def __post_init__(self) -> None:
-        for name in ("concurrency", "per_host_concurrency", "max_bytes"):
+        for name in ("concurrency", "per_host", "max_bytes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"FetchSettings.{name} must be at least 1")
         for name in ("download_delay", "retries", "retry_backoff", "max_retry_after", "timeout_s"):
@@ -115,6 +121,7 @@ def fetch_sources(
         graceful = abort_reason is None
     finally:
         run.stop(graceful=graceful)
+    run.drain(results, on_outcome)  # anything the child sent before it was killed still counts
     if abort_reason is None:
         abort_reason = _exit_description(run.returncode)
     detail = run.last_error_line()
@@ -172,7 +179,10 @@ class _ChildCrawl:
         return self.proc.returncode
 
     def _send_job(self, requests: list[FetchRequest], settings: FetchSettings) -> None:
-        job = {"settings": dataclasses.asdict(settings), "requests": [dataclasses.asdict(r) for r in requests]}
+        job = {
+            "settings": dataclasses.asdict(settings),
+            "requests": [dataclasses.asdict(r) for r in requests],
+        }
         assert self.proc.stdin
         try:
             self.proc.stdin.write(json.dumps(job).encode("utf-8") + b"\n")
@@ -199,13 +209,20 @@ class _ChildCrawl:
                 return f"timed out after {timeout:g} s"
             if event is None:  # child closed stdout: it exited or crashed
                 return None
-            index, outcome = event
-            if 0 <= index < len(results) and results[index] is None:
-                results[index] = outcome
-                pending -= 1
-                if on_outcome:
-                    on_outcome(outcome)
+            pending -= _accept(event, results, on_outcome)
         return None
+
+    def drain(
+        self, results: list[FetchOutcome | None], on_outcome: Callable[[FetchOutcome], None] | None
+    ) -> None:
+        """Take outcomes still queued (call after `stop`, when the readers have finished)."""
+        while True:
+            try:
+                event = self._events.get_nowait()
+            except queue.Empty:
+                return
+            if event is not None:
+                _accept(event, results, on_outcome)
 
     def stop(self, *, graceful: bool) -> None:
         """Let a finished child exit (if `graceful`), kill it otherwise, and reap it."""
@@ -213,16 +230,15 @@ class _ChildCrawl:
             try:
                 self.proc.wait(timeout=EXIT_GRACE_S)
             except subprocess.TimeoutExpired:
-                log.warning("crawl process still running %g s after its last outcome; killing it",
-                            EXIT_GRACE_S)
+                log.warning(
+                    "crawl process still running %g s after its last outcome; killing it", EXIT_GRACE_S
+                )
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
         if self.proc.stdin:
-            try:
+            with contextlib.suppress(OSError):
                 self.proc.stdin.close()
-            except OSError:
-                pass
         for t in self._readers:
             t.join(timeout=5)
 
@@ -257,6 +273,21 @@ class _ChildCrawl:
                 child_log.log(level, "[%s] %s", parts[1], parts[2])
             elif line:
                 child_log.log(level, "%s", line)  # continuation: traceback, multi-line message
+
+
+def _accept(
+    event: tuple[int, FetchOutcome],
+    results: list[FetchOutcome | None],
+    on_outcome: Callable[[FetchOutcome], None] | None,
+) -> int:
+    """Record the first outcome for a request index; returns 1 if it was new."""
+    index, outcome = event
+    if not 0 <= index < len(results) or results[index] is not None:
+        return 0
+    results[index] = outcome
+    if on_outcome:
+        on_outcome(outcome)
+    return 1
 
 
 def _child_env() -> dict[str, str]:
