@@ -18,8 +18,11 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable
 from difflib import SequenceMatcher
+from functools import cached_property
 
 from .model import Severity
+
+_Check = Callable[["_Tokens", "_Tokens"], str | None]
 
 RANK: dict[str, int] = {"cosmetic": 0, "minor": 1, "substantive": 2}
 
@@ -51,6 +54,8 @@ def squash(text: str) -> str:
 
 def typography(text: str) -> str:
     """Curly quotes, dashes, ligatures, no-break and zero-width spaces to plain ASCII forms."""
+    if text.isascii():  # the common case, and NFKC leaves ASCII alone
+        return squash(text.replace("`", "'"))
     return squash(unicodedata.normalize("NFKC", text).translate(_TYPOGRAPHY))
 
 
@@ -74,6 +79,9 @@ _DATE_SRC = (
     rf"|\b{_MONTH}\s+\d{{4}}\b"
     r"|\b\d{4}-\d{2}-\d{2}(?:T[\d:.]+(?:Z|[+-]\d{2}:?\d{2})?)?"
     r"|\b\d{1,2}/\d{1,2}/\d{2,4}\b"
+    # a month on its own after a preposition: "open in May", "by June" (and "May" is then no modal)
+    r"|\b(?:(?:in|by|from|until|since|during|before|after|early|late)\s+|mid-)"
+    r"(?:january|february|march|april|may|june|july|august|september|october|november|december)\b(?!\s+\d)"
 )
 DATE = re.compile(_DATE_SRC, re.I)
 
@@ -114,6 +122,8 @@ _CONTRACTIONS = [
     (re.compile(r"\bwon't\b"), "will not"),
     (re.compile(r"\bshan't\b"), "shall not"),
     (re.compile(r"\b(\w+)n't\b"), r"\1 not"),
+    (re.compile(r"\b(\w+)'ll\b"), r"\1 will"),
+    (re.compile(r"\b(\w+)'d\b"), r"\1 would"),
 ]
 
 _BODY_NAMES: dict[str, re.Pattern[str]] = {
@@ -131,14 +141,20 @@ _BODY_NAMES: dict[str, re.Pattern[str]] = {
     "Innovation Office": re.compile(r"\bInnovation Office\b", re.I),
 }
 # Acronyms and products in capitals: MHRA, CAR-T, ATMPs, COVID-19, UK, GB.
-_CAPS = re.compile(r"\b[A-Z][A-Z0-9]*(?:[-/][A-Z0-9]+)*[A-Z0-9](?:s\b)?")
+_CAPS = re.compile(r"\b[A-Z][A-Z0-9]*(?:[-/][A-Z0-9]+)*s?\b")
 
-_STOPWORDS = frozenset(
-    "a an and or the of to in on for with by at from as is are was were be been being this that "
-    "these those it its your you we our us their they them he she his her if which who whom what "
-    "when where how than then there here so such into about also any all each other some more most "
-    "do does did has have had i my me".split()
-)
+_STOPWORDS: frozenset[str] = frozenset(
+    {
+        "a", "an", "and", "or", "the", "of", "to", "in", "on", "for", "with", "by", "at", "from", "as",
+        "is", "are", "was", "were", "be", "been", "being", "this", "that", "these", "those", "it",
+        "its", "your", "you", "we", "our", "us", "their", "they", "them", "he", "she", "his", "her",
+        "if", "which", "who", "whom", "what", "when", "where", "how", "than", "then", "there", "here",
+        "so", "such", "into", "about", "also", "any", "all", "each", "other", "some", "more", "most",
+        "do", "does", "did", "has", "have", "had", "i", "my", "me",
+    }
+)  # fmt: skip
+
+_SHOUTED = _STOPWORDS | _NEGATIONS | _MODALS  # "Do NOT stop": emphasis, not an acronym
 
 # --- page furniture -----------------------------------------------------------------------
 
@@ -148,14 +164,19 @@ _DATE_FURNITURE = re.compile(
     re.I,
 )
 _CHROME = re.compile(
-    r"^(?:cookies on (?:gov\.uk|the nhs website)"
-    r"|.*\bcookies?\b.*\b(?:accept|reject|essential|additional|analytics?|settings|preferences|website"
-    r"|gov\.uk|remember|improve)\w*\b.*"
-    r"|.*\b(?:accept|reject|view|change)\w*\s+(?:(?:additional|analytics?|your|all)\s+)?cookies?\b.*"
-    r"|skip to (?:main )?content|back to top|print (?:this )?page|is this page useful\??"
-    r"|report a problem with this page|hide (?:this )?message|see all updates|show all updates"
-    r"|hide all updates|sign up for emails(?: or print this page)?|get emails about this page"
-    r"|share this page|contents|menu|search(?: gov\.uk| the nhs website)?)[\s.!?]*$",
+    r"^(?:cookies on (?:gov\.uk|the nhs website)|skip to (?:main )?content|back to top"
+    r"|print (?:this )?page|is this page useful\??|report a problem with this page"
+    r"|hide (?:this )?message|see all updates|show all updates|hide all updates"
+    r"|sign up for emails(?: or print this page)?|get emails about this page|share this page"
+    r"|contents|menu|search(?: gov\.uk| the nhs website)?)[\s.!?]*$",
+    re.I,
+)
+_COOKIE = re.compile(r"\bcookies?\b", re.I)
+# With "cookie(s)" in the same sentence, wording only a consent banner uses (so "biscuits and
+# cookies" advice in a diet page is not mistaken for one).
+_COOKIE_BANNER = re.compile(
+    r"\b(?:accept|reject|essential|additional|analytics?|settings|preferences|we use|on your device"
+    r"|small files|save your choice|we(?:'d| would) (?:also )?like to (?:use|set))",
     re.I,
 )
 
@@ -175,7 +196,7 @@ def sentences(text: str) -> list[str]:
 def _furniture_label(sentence: str) -> str | None:
     if _DATE_FURNITURE.match(sentence):
         return "review dates"
-    if _CHROME.match(sentence):
+    if _CHROME.match(sentence) or (_COOKIE.search(sentence) and _COOKIE_BANNER.search(sentence)):
         return "cookie banner or navigation"
     return None
 
@@ -213,67 +234,77 @@ def _cosmetic_reason(old: str, new: str) -> str | None:
 # --- meaning-bearing tokens ---------------------------------------------------------------
 
 
-def _links(text: str) -> set[str]:
-    return {m.group().rstrip(".,;:").lower() for m in _URL.finditer(typography(text))}
+def _links(text: str) -> frozenset[str]:
+    return frozenset(m.group().rstrip(".,;:").lower() for m in _URL.finditer(typography(text)))
 
 
-def _masked(text: str) -> str:
-    """Typography-normalised text with links removed, so their digits and words do not count."""
-    return _URL.sub(" ", typography(text))
-
-
-def _take(pattern: re.Pattern[str], text: str) -> tuple[list[str], str]:
-    """Matches of `pattern` (normalised), and the text with them blanked out."""
-    found = [_norm_token(m.group()) for m in pattern.finditer(text)]
+def _take(pattern: re.Pattern[str], text: str) -> tuple[list[tuple[str, str]], str]:
+    """Matches of `pattern` as (comparison key, text as written), and the text without them."""
+    found = [(_norm_token(m.group()), squash(m.group())) for m in pattern.finditer(text)]
     return found, pattern.sub(" ", text)
 
 
 def _norm_token(token: str) -> str:
+    """Comparison key: "3,000" = "3000", "1st May" = "1 may", "thirty days" = "30 days"."""
     token = squash(re.sub(r"(?<=\d),(?=\d{3})", "", token).replace(",", " ")).lower()
     token = re.sub(r"(\d)(?:st|nd|rd|th)\b", r"\1", token)
     return " ".join(_NUMBER_WORDS.get(w, w) for w in token.split())
 
 
-def _quantities(text: str) -> dict[str, list[str]]:
-    """Dates, amounts, percentages, durations and plain numbers, each masked before the next."""
-    rest = _masked(text)
-    out: dict[str, list[str]] = {}
-    for label, pattern in (
-        ("date", DATE),
-        ("amount", _MONEY),
-        ("percentage", _PERCENT),
-        ("duration", _DURATION),
-        ("number", _NUMBER),
-        ("time period", _TIME_WORD),
-    ):
-        found, rest = _take(pattern, rest)
-        if label == "time period":
-            found = [w.rstrip("s").replace("annual", "year") for w in found]
-        out[label] = found
-    return out
+_QUANTITY_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("date", DATE),
+    ("amount", _MONEY),
+    ("percentage", _PERCENT),
+    ("duration", _DURATION),
+    ("number", _NUMBER),
+    ("time period", _TIME_WORD),
+)
 
 
-def _words(text: str) -> list[str]:
-    """Lower-case words with dates and links masked and contractions expanded ("can't" → can not)."""
-    low = DATE.sub(" ", _masked(text)).lower()
-    for pattern, repl in _CONTRACTIONS:
-        low = pattern.sub(repl, low)
-    return re.findall(r"[a-z]+", low)
+class _Tokens:
+    """The meaning-bearing tokens of one text, each extracted once per `classify` call."""
 
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.masked = _URL.sub(" ", typography(text))  # links' digits and words do not count
 
-def _bodies(text: str) -> set[str]:
-    rest = _masked(text)
-    found: set[str] = set()
-    for name, pattern in _BODY_NAMES.items():
-        if pattern.search(rest):
-            found.add(name)
-            rest = pattern.sub(" ", rest)
-    for m in _CAPS.finditer(rest):
-        token = m.group()
-        token = token[:-1] if token.endswith("s") else token
-        if token.lower() not in _STOPWORDS | _NEGATIONS | _MODALS and len(token) > 1:
-            found.add(token)
-    return found
+    @cached_property
+    def links(self) -> frozenset[str]:
+        return _links(self.text)
+
+    @cached_property
+    def quantities(self) -> dict[str, list[tuple[str, str]]]:
+        """Dates, amounts, percentages, durations, numbers and time words, each masked before the next."""
+        rest = self.masked
+        out: dict[str, list[tuple[str, str]]] = {}
+        for label, pattern in _QUANTITY_PATTERNS:
+            found, rest = _take(pattern, rest)
+            if label == "time period":  # "weeks", "weekly" and "week" name the same period
+                found = [(re.sub(r"(?:ly|s)$", "", k).replace("annual", "year"), w) for k, w in found]
+            out[label] = found
+        return out
+
+    @cached_property
+    def words(self) -> list[str]:
+        """Lower-case words, dates masked, contractions expanded ("can't" → can not)."""
+        low = DATE.sub(" ", self.masked).lower()
+        for pattern, repl in _CONTRACTIONS:
+            low = pattern.sub(repl, low)
+        return re.findall(r"[a-z]+", low)
+
+    @cached_property
+    def bodies(self) -> frozenset[str]:
+        rest = self.masked
+        found: set[str] = set()
+        for name, pattern in _BODY_NAMES.items():
+            if pattern.search(rest):
+                found.add(name)
+                rest = pattern.sub(" ", rest)
+        for m in _CAPS.finditer(rest):
+            token = m.group().removesuffix("s")  # ATMPs = ATMP
+            if sum(c.isupper() for c in token) >= 2 and token.lower() not in _SHOUTED:
+                found.add(token)
+        return frozenset(found)
 
 
 def _quote(items: Iterable[str]) -> str:
@@ -299,6 +330,13 @@ def _counter_delta(old: list[str], new: list[str]) -> tuple[list[str], list[str]
     return list((o - n).elements()), list((n - o).elements())
 
 
+def _token_delta(old: list[tuple[str, str]], new: list[tuple[str, str]]) -> tuple[list[str], list[str]]:
+    """Like `_counter_delta` on comparison keys, but reporting the tokens as written."""
+    shown = dict(reversed(old + new))
+    removed, added = _counter_delta([k for k, _ in old], [k for k, _ in new])
+    return [shown[k] for k in removed], [shown[k] for k in added]
+
+
 # --- substantive checks (in order of how well they explain a change) ----------------------
 
 
@@ -308,7 +346,7 @@ def _content_words(sentence: str) -> set[str]:
 
 def _novel(span: list[str], other: list[str]) -> int:
     """Sentences in `span` (3+ content words) mostly made of words absent from `other`."""
-    pool = set().union(*(_content_words(s) for s in other)) if other else set()
+    pool = set().union(*(_content_words(s) for s in other))
     count = 0
     for s in span:
         words = _content_words(s)
@@ -317,27 +355,45 @@ def _novel(span: list[str], other: list[str]) -> int:
     return count
 
 
-def _check_sentences(old: str, new: str) -> str | None:
+def _sentence_counts(old: str, new: str) -> tuple[int, int, int]:
+    """(added, removed, replaced) sentences, after aligning the two texts sentence by sentence.
+
+    A new sentence counts as added only where the new span has more sentences than the old
+    one, so a sentence that is merely expanded or split is not mistaken for new content.
+    """
     s_old, s_new = sentences(old), sentences(new)
     k_old = [_unpunctuated(s.casefold()) for s in s_old]
     k_new = [_unpunctuated(s.casefold()) for s in s_new]
-    added = removed = 0
+    added = removed = replaced = 0
     for tag, i1, i2, j1, j2 in SequenceMatcher(None, k_old, k_new, autojunk=False).get_opcodes():
-        if tag != "equal":
-            added += _novel(s_new[j1:j2], s_old[i1:i2])
-            removed += _novel(s_old[i1:i2], s_new[j1:j2])
-    if added and removed:
-        return "sentence replaced" if added == removed == 1 else f"{added} added, {removed} removed sentences"
-    if added:
-        return "sentence added" if added == 1 else f"{added} sentences added"
-    if removed:
-        return "sentence removed" if removed == 1 else f"{removed} sentences removed"
-    return None
+        if tag == "equal":
+            continue
+        fresh = _novel(s_new[j1:j2], s_old[i1:i2])
+        gone = _novel(s_old[i1:i2], s_new[j1:j2])
+        swapped = min(fresh, gone)
+        replaced += swapped
+        added += min(fresh - swapped, max(0, (j2 - j1) - (i2 - i1))) if i2 > i1 else fresh
+        removed += min(gone - swapped, max(0, (i2 - i1) - (j2 - j1))) if j2 > j1 else gone
+    return added, removed, replaced
 
 
-def _check_negation(old: str, new: str) -> str | None:
-    o = [w for w in _words(old) if w in _NEGATIONS]
-    n = [w for w in _words(new) if w in _NEGATIONS]
+def _plural(n: int, what: str) -> str:
+    return what if n == 1 else f"{n} {what.replace('sentence', 'sentences')}"
+
+
+def _check_sentences(old: _Tokens, new: _Tokens) -> str | None:
+    added, removed, replaced = _sentence_counts(old.text, new.text)
+    parts = [
+        _plural(added, "sentence added") if added else "",
+        _plural(removed, "sentence removed") if removed else "",
+        _plural(replaced, "sentence replaced") if replaced else "",
+    ]
+    return ", ".join(p for p in parts if p) or None
+
+
+def _check_negation(old: _Tokens, new: _Tokens) -> str | None:
+    o = [w for w in old.words if w in _NEGATIONS]
+    n = [w for w in new.words if w in _NEGATIONS]
     if len(o) == len(n):
         return None
     removed, added = _counter_delta(o, n)
@@ -346,77 +402,100 @@ def _check_negation(old: str, new: str) -> str | None:
     return f"negation removed ({_quote(dict.fromkeys(removed))})"
 
 
-def _check_modals(old: str, new: str) -> str | None:
+def _check_modals(old: _Tokens, new: _Tokens) -> str | None:
     removed, added = _counter_delta(
-        [w for w in _words(old) if w in _MODALS], [w for w in _words(new) if w in _MODALS]
+        [w for w in old.words if w in _MODALS], [w for w in new.words if w in _MODALS]
     )
     if not removed and not added:
         return None
+    removed, added = list(dict.fromkeys(removed)), list(dict.fromkeys(added))  # say each verb once
     if removed and added:
         return f"{_quote(removed)} became {_quote(added)}"
     return f"{_quote(added)} added" if added else f"{_quote(removed)} removed"
 
 
-def _quantity_checks() -> list[Callable[[str, str], str | None]]:
-    def make(label: str) -> Callable[[str, str], str | None]:
-        def check(old: str, new: str) -> str | None:
-            return _delta(label, *_counter_delta(_quantities(old)[label], _quantities(new)[label]))
+def _quantity_check(label: str) -> _Check:
+    def check(old: _Tokens, new: _Tokens) -> str | None:
+        return _delta(label, *_token_delta(old.quantities[label], new.quantities[label]))
 
-        return check
-
-    return [make(label) for label in ("amount", "percentage", "duration", "date", "number")]
+    return check
 
 
-def _check_bodies(old: str, new: str) -> str | None:
-    o, n = _bodies(old), _bodies(new)
+def _check_bodies(old: _Tokens, new: _Tokens) -> str | None:
+    o, n = old.bodies, new.bodies
     return _delta("named body or product", sorted(o - n), sorted(n - o), quote=True)
 
 
-def _check_links(old: str, new: str) -> str | None:
-    o, n = _links(old), _links(new)
+def _check_links(old: _Tokens, new: _Tokens) -> str | None:
+    o, n = old.links, new.links
     return _delta("link", sorted(o - n), sorted(n - o))
 
 
-def _check_time_words(old: str, new: str) -> str | None:
-    removed, added = _counter_delta(_quantities(old)["time period"], _quantities(new)["time period"])
-    return _delta("time period", removed, added, quote=True)
-
-
-_CHECKS: list[Callable[[str, str], str | None]] = [
+_CHECKS: list[_Check] = [
     _check_sentences,
     _check_negation,
     _check_modals,
-    *_quantity_checks(),
+    *(_quantity_check(label) for label in ("amount", "percentage", "duration", "date", "number")),
     _check_bodies,
     _check_links,
-    _check_time_words,
+    _quantity_check("time period"),
 ]
 
 
 def substantive_reasons(old: str, new: str) -> list[str]:
     """Every meaning-bearing difference between two texts, most telling first."""
-    return [r for r in (check(old, new) for check in _CHECKS) if r]
+    a, b = _Tokens(old), _Tokens(new)
+    return [r for r in (check(a, b) for check in _CHECKS) if r]
+
+
+def _differing_sentences(old: str, new: str) -> tuple[str, str]:
+    """The two texts without their common leading and trailing sentences.
+
+    Unchanged sentences add the same tokens to both sides, so dropping them changes no
+    verdict, keeps long paragraphs cheap, and stops an unchanged mention elsewhere in the
+    block from hiding one that was removed.
+    """
+    a, b = sentences(old), sentences(new)
+    lo = 0
+    while lo < min(len(a), len(b)) and a[lo] == b[lo]:
+        lo += 1
+    hi = 0
+    while hi < min(len(a), len(b)) - lo and a[-1 - hi] == b[-1 - hi]:
+        hi += 1
+    return "\n".join(a[lo : len(a) - hi]), "\n".join(b[lo : len(b) - hi])
 
 
 # --- entry point --------------------------------------------------------------------------
 
 
-def classify(old: str, new: str) -> tuple[Severity, str]:
-    """Severity of changing `old` into `new`, and one phrase saying why."""
+def cosmetic_reason(old: str, new: str) -> str | None:
+    """Why changing `old` into `new` is cosmetic (incl. page furniture), or None if it is not.
+
+    Cheap (no token analysis), so callers short of time can still separate noise from news.
+    """
     if old == new:
-        return "cosmetic", "no change"
+        return "no change"
     reason = _cosmetic_reason(old, new)
     if reason:
-        return "cosmetic", reason
+        return reason
     old_body, old_furniture = _strip_furniture(old)
     new_body, new_furniture = _strip_furniture(new)
     if _cosmetic_reason(old_body, new_body):
-        labels = sorted(old_furniture | new_furniture)
-        return "cosmetic", "page furniture only: " + " and ".join(labels)
-    reasons = substantive_reasons(old_body, new_body)
-    if reasons:
-        more = f" (+{len(reasons) - 1} more)" if len(reasons) > 1 else ""
+        return "page furniture only: " + " and ".join(sorted(old_furniture | new_furniture))
+    return None
+
+
+def classify(old: str, new: str) -> tuple[Severity, str]:
+    """Severity of changing `old` into `new`, and one phrase saying why."""
+    reason = cosmetic_reason(old, new)
+    if reason:
+        return "cosmetic", reason
+    old_body, new_body = _strip_furniture(old)[0], _strip_furniture(new)[0]
+    reasons = substantive_reasons(*_differing_sentences(old_body, new_body))
+    one_sided = not old_body.strip() or not new_body.strip()
+    if reasons:  # for a whole block added or removed, every token is new: the first reason says it
+        more = f" (+{len(reasons) - 1} more)" if len(reasons) > 1 and not one_sided else ""
         return "substantive", reasons[0] + more
-    if not old_body.strip() or not new_body.strip():
+    if one_sided:
         return "minor", "short text added" if new_body.strip() else "short text removed"
     return "minor", "wording changed"

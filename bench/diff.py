@@ -1,0 +1,155 @@
+"""Benchmark: diff a ~500 KB synthetic guidance page carrying 100 scattered edits.
+
+    .venv/bin/python bench/diff.py [--kb 500] [--edits 100] [--runs 5] [--seed 1]
+
+Prints the page size, the median diff time over the runs, and the changes found by kind
+and severity. No asserts: the figures are for reading (tests/test_diff.py holds the bound).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from guidewatch.diff import diff_pages  # noqa: E402
+from guidewatch.model import Block, Page  # noqa: E402
+
+TITLE = "Advanced therapy medicinal products: regulation and licensing"
+TOPICS = [
+    "hospital exemption", "marketing authorisation", "clinical trial authorisation", "ATMP classification",
+    "genetic testing", "manufacturer's licence", "pharmacovigilance", "good manufacturing practice",
+    "scientific advice", "the Innovation Office", "named patient supply", "long-term follow-up",
+]  # fmt: skip
+BODIES = ["MHRA", "NICE", "HTA", "HRA", "CQC", "NHS England"]
+SENTENCES = [
+    "Applicants {modal} contact the {body} about {topic} at least {n} days before they apply.",
+    "The {body} aims to reply to requests about {topic} within {n} working days.",
+    "Products supplied under {topic} {modal} meet the standards set out in regulation {n}.",
+    "A fee of £{fee} applies to each application for {topic}.",
+    "About {pct}% of applications for {topic} are returned because information is missing.",
+    "Records about {topic} {modal} be kept for {n} years after the last patient is treated.",
+    "Patients should ask their specialist whether {topic} applies to their treatment.",
+    "Further information about {topic} is available from the {body}.",
+]
+MODALS = ["must", "should", "may", "can"]
+
+
+def _sentence(rng: random.Random, topic: str) -> str:
+    return rng.choice(SENTENCES).format(
+        modal=rng.choice(MODALS),
+        body=rng.choice(BODIES),
+        topic=topic,
+        n=rng.randint(2, 90),
+        fee=f"{rng.randint(1, 40) * 250:,}",
+        pct=rng.randint(2, 60),
+    )
+
+
+def _paragraph(rng: random.Random, topic: str) -> str:
+    return " ".join(_sentence(rng, topic) for _ in range(rng.randint(3, 6)))
+
+
+def build_page(rng: random.Random, target_kb: int) -> Page:
+    """Sections (h2) with sub-sections (h3) of paragraphs and list items, until ~target_kb."""
+    blocks = [Block((TITLE,), "heading", TITLE, 1)]
+    size = 0
+    n = 0
+    while size < target_kb * 1024:
+        n += 1
+        topic = rng.choice(TOPICS)
+        h2 = f"{n}. {topic.capitalize()} (part {n})"
+        blocks.append(Block((TITLE, h2), "heading", h2, 2))
+        blocks += [Block((TITLE, h2), "p", _paragraph(rng, topic)) for _ in range(rng.randint(1, 3))]
+        for k in range(rng.randint(1, 3)):
+            h3 = f"{n}.{k + 1} {rng.choice(TOPICS).capitalize()}"
+            path = (TITLE, h2, h3)
+            blocks.append(Block(path, "heading", h3, 3))
+            blocks += [Block(path, "p", _paragraph(rng, topic)) for _ in range(rng.randint(1, 3))]
+            blocks += [Block(path, "li", _sentence(rng, topic)) for _ in range(rng.randint(0, 4))]
+        size = sum(len(b.text) + 1 for b in blocks)
+    return Page("https://www.gov.uk/guidance/synthetic", "govuk", TITLE, blocks)
+
+
+def _edit_text(rng: random.Random, text: str) -> str:
+    """One realistic edit: a modal verb, a number, a rewording or typography."""
+    choice = rng.random()
+    words = text.split(" ")
+    k = rng.randrange(len(words))
+    if choice < 0.3:
+        for m in MODALS:
+            if f" {m} " in text:
+                return text.replace(f" {m} ", f" {rng.choice([x for x in MODALS if x != m])} ", 1)
+    if choice < 0.6:
+        digits = [i for i, w in enumerate(words) if any(c.isdigit() for c in w)]
+        if digits:
+            k = rng.choice(digits)
+            words[k] = str(rng.randint(100, 999))
+            return " ".join(words)
+    if choice < 0.85:
+        words[k] = rng.choice(["usually", "normally", "promptly", "in writing"])
+        return " ".join(words)
+    return text.replace("'", "\u2019").replace(" - ", " \u2013 ").replace(". ", ".  ", 1)
+
+
+def edit_page(page: Page, rng: random.Random, edits: int) -> Page:
+    """`edits` scattered edits: mostly in-place text edits, some blocks inserted or deleted."""
+    blocks = list(page.blocks)
+    body = [i for i, b in enumerate(blocks) if b.kind != "heading"]
+    targets = sorted(rng.sample(body, edits), reverse=True)
+    for i in targets:  # back to front, so earlier indices stay valid
+        b = blocks[i]
+        r = rng.random()
+        if r < 0.1:
+            del blocks[i]
+        elif r < 0.2:
+            blocks.insert(i + 1, Block(b.path, "p", _paragraph(rng, "newly added guidance")))
+        else:
+            blocks[i] = Block(b.path, b.kind, _edit_text(rng, b.text), b.level)
+    return Page(page.url, page.profile, page.title, blocks, dict(page.metadata))
+
+
+def build_pair(seed: int = 1, target_kb: int = 500, edits: int = 100) -> tuple[Page, Page]:
+    rng = random.Random(seed)
+    old = build_page(rng, target_kb)
+    return old, edit_page(old, rng, edits)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--kb", type=int, default=500)
+    ap.add_argument("--edits", type=int, default=100)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args(argv)
+    old, new = build_pair(args.seed, args.kb, args.edits)
+    times = []
+    changes = []
+    for _ in range(args.runs):
+        t0 = time.perf_counter()
+        changes = diff_pages(old, new)
+        times.append(time.perf_counter() - t0)
+    print(f"page: {len(old.text().encode()) / 1024:.0f} KB, {len(old.blocks)} blocks; {args.edits} edits")
+    print(f"diff time: median {statistics.median(times) * 1000:.0f} ms over {args.runs} runs "
+          f"(min {min(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms)")  # fmt: skip
+    print(f"changes: {len(changes)}")
+    print(
+        "  by kind:     " + ", ".join(f"{k} {n}" for k, n in Counter(c.kind for c in changes).most_common())
+    )
+    print(
+        "  by severity: "
+        + ", ".join(f"{k} {n}" for k, n in Counter(c.severity for c in changes).most_common())
+    )
+    t0 = time.perf_counter()
+    same = diff_pages(old, old)
+    print(f"page against itself: {len(same)} changes in {(time.perf_counter() - t0) * 1000:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

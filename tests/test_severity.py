@@ -1,0 +1,108 @@
+"""Severity rules, driven by a table of realistic GOV.UK / nhs.uk text pairs."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from guidewatch.severity import classify, sentences, worst
+
+TABLE = tomllib.loads((Path(__file__).parent / "data" / "severity_pairs.toml").read_text("utf-8"))
+PAIRS: list[dict[str, Any]] = TABLE["pair"]
+COSMETIC = [p for p in PAIRS if p["severity"] == "cosmetic"]
+
+
+def test_table_is_big_enough_and_ids_are_unique() -> None:
+    assert len(PAIRS) >= 40
+    assert len(COSMETIC) >= 12
+    assert {"minor", "substantive"} <= {p["severity"] for p in PAIRS}
+    assert len({p["id"] for p in PAIRS}) == len(PAIRS)
+
+
+@pytest.mark.parametrize("pair", PAIRS, ids=[p["id"] for p in PAIRS])
+def test_pair_severity(pair: dict[str, Any]) -> None:
+    severity, reason = classify(pair["old"], pair["new"])
+    assert severity == pair["severity"], reason
+    assert pair.get("reason", "") in reason
+    assert reason and "\n" not in reason
+
+
+@pytest.mark.parametrize("pair", COSMETIC, ids=[p["id"] for p in COSMETIC])
+def test_cosmetic_pairs_are_cosmetic_both_ways(pair: dict[str, Any]) -> None:
+    """Undoing a cosmetic edit is cosmetic too: nothing about the direction may matter."""
+    assert classify(pair["new"], pair["old"])[0] == "cosmetic"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "reason"),
+    [
+        ("You must apply within 30 days.", "You may apply within 30 days.", "'must' became 'may'"),
+        ("Up to 30 patients can be treated.", "Up to 15 patients can be treated.", "number changed: 30 → 15"),
+        (
+            "Apply online.",
+            "Apply online. You will then receive a reference number by email.",
+            "sentence added",
+        ),
+        ("Do this before you start.", "Do not do this before you start.", "negation added ('not')"),
+        ("A  licence is  needed.", "A licence is needed.", "white space"),
+    ],
+)
+def test_reason_phrases(old: str, new: str, reason: str) -> None:
+    assert reason in classify(old, new)[1]
+
+
+def test_each_modal_verb_is_named_once() -> None:
+    old = "Hospitals may notify the MHRA. The MHRA may ask for data. Reactions should be reported."
+    new = "Hospitals must notify the MHRA. The MHRA must ask for data. Reactions must be reported."
+    assert classify(old, new) == ("substantive", "'may', 'should' became 'must'")
+
+
+def test_identical_text_is_cosmetic() -> None:
+    assert classify("The MHRA regulates ATMPs.", "The MHRA regulates ATMPs.") == ("cosmetic", "no change")
+
+
+def test_may_as_a_month_is_not_a_modal_verb() -> None:
+    severity, reason = classify("Updated on 1 May 2024 to add fees.", "Updated on 3 May 2024 to add fees.")
+    assert severity == "substantive"
+    assert reason.startswith("date changed")
+
+
+def test_month_after_a_preposition_is_a_date_not_a_modal_verb() -> None:
+    assert classify("Applications open in May.", "Applications open in June.") == (
+        "substantive",
+        "date changed: in May → in June",
+    )
+
+
+def test_several_signals_are_counted_in_the_reason() -> None:
+    severity, reason = classify(
+        "You must apply within 30 days.", "You may apply within 15 days. Late applications are refused."
+    )
+    assert severity == "substantive"
+    assert "more)" in reason
+
+
+def test_whole_block_added_short_is_minor_long_is_substantive() -> None:
+    assert classify("", "Fees")[0] == "minor"
+    assert classify("Fees", "")[0] == "minor"
+    assert (
+        classify("", "You must pay a fee of £3,000 for each clinical trial application.")[0] == "substantive"
+    )
+    assert classify("", "…")[0] == "cosmetic"
+
+
+def test_sentences_split_lines_and_full_stops() -> None:
+    assert sentences("One thing. Two things!\nThree e.g. four") == [
+        "One thing.",
+        "Two things!",
+        "Three e.g. four",
+    ]
+
+
+def test_worst() -> None:
+    assert worst("cosmetic", "minor") == "minor"
+    assert worst("minor", "substantive", "cosmetic") == "substantive"
+    assert worst("cosmetic") == "cosmetic"
