@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 from urllib.request import Request, urlopen
 
 from .config import Config, parse_duration
-from .diff import diff_pages
+from .diff import diff_pages, number_changes
 from .events import gone_event, metadata_events, moved_event, unreachable_event, withdrawn_event
 from .fetch import FetchSettings, fetch_sources
 from .guides import GuideError, guide_format, load_guide, parse_guide
@@ -271,7 +271,7 @@ def process_outcome(ws: Workspace, src: SourceState, outcome: FetchOutcome, summ
         events.extend(metadata_events(reviewed.meta if reviewed else None, current.meta if current else
                                       page.metadata, today=today))
     changes = (block_changes or []) + events
-    _number(changes)
+    number_changes(changes)
     if changes or block_changes is not None:
         linked = link_changes(changes, src.url, [g for g in ws.guides if _cites(g, src.url)])
         pairs = [(c, linked.get(c.id, [])) for c in changes]
@@ -284,11 +284,6 @@ def process_outcome(ws: Workspace, src: SourceState, outcome: FetchOutcome, summ
         write_snapshots(cfg.snapshots_dir, src.url, reviewed, current,
                         reviewed_by=last.reviewed_by if last else None, reviewed_at=last.reviewed_at if last else None)
     return verdict
-
-
-def _number(changes: list[Change]) -> None:
-    for i, c in enumerate(changes, 1):
-        c.id = f"c{i}"
 
 
 def _norm_url(url: str) -> str:

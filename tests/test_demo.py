@@ -1,0 +1,71 @@
+"""`guidewatch demo` end to end: the digest names the right sections, not the cosmetic edits."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from guidewatch.demo import run_demo
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    root = tmp_path_factory.mktemp("demo")
+    lines: list[str] = []
+    assert run_demo(root, echo=lines.append) == 0
+    return root, "\n".join(lines)
+
+
+def _digest(root: Path) -> dict:
+    files = sorted((root / "alerts").glob("*-digest-all.json"))
+    assert files, "the demo writes a JSON digest"
+    return json.loads(files[-1].read_text())
+
+
+def test_digest_names_expected_sections(demo: tuple[Path, str]) -> None:
+    root, _ = demo
+    d = _digest(root)
+    sections = {s["section"] for g in d["guides"] for s in g["sections"]}
+    # hospital exemption change -> the main section and the FAQ
+    assert {"approved-treatment-hospital-exemption-or-clinical-trial", "what-is-hospital-exemption"} <= sections
+    # change to what counts as an ATMP -> the definition section and the FAQ
+    assert {"what-are-gene-therapy-and-atmps", "what-does-atmp-mean"} <= sections
+    # the moved NHS page -> the section that cites it
+    assert "gene-therapy-genetic-testing-and-personalised-medicine" in sections
+    # nothing about the FAQ on travel abroad or red flags: unrelated to these changes
+    assert "should-i-travel-abroad-for-gene-therapy-or-an-atmp" not in sections
+
+
+def test_cosmetic_changes_do_not_alert(demo: tuple[Path, str]) -> None:
+    root, out = demo
+    d = _digest(root)
+    items = [i for g in d["guides"] for s in g["sections"] for i in s["items"]]
+    assert all(i["change"]["severity"] != "cosmetic" for i in items)
+    text = json.dumps(d).lower()
+    assert "cookie" not in text
+    assert "page last reviewed" not in text and "next review due" not in text
+    # the Innovation Office page only changed its chrome: no alert for it
+    assert not any("mhra-innovation-office" in i["source"]["url"] for i in items)
+    assert "mhra-innovation-office: unchanged" in out
+
+
+def test_demo_outputs_and_summary(demo: tuple[Path, str]) -> None:
+    root, out = demo
+    assert "moved to http://127.0.0.1:" in out and "/tests-and-treatments/genetic-and-genomic-testing/" in out
+    assert "re-read: What is hospital exemption?" in out
+    for ext in ("md", "html", "json"):
+        assert list((root / "alerts").glob(f"*-digest-all.{ext}"))
+    html = next((root / "alerts").glob("*.html")).read_text()
+    assert "<script" not in html.lower()
+    baselines = list((root / "snapshots").rglob("*.txt"))
+    assert any(p.name.endswith(".latest.txt") for p in baselines), "the changed page awaits review"
+    assert "`guidewatch check` now fails (exit 1)" in out
+
+
+def test_demo_refuses_a_foreign_non_empty_directory(tmp_path: Path) -> None:
+    (tmp_path / "precious.txt").write_text("keep me")
+    with pytest.raises(ValueError, match="not empty and not a previous demo workspace"):
+        run_demo(tmp_path, echo=lambda s: None)
+    assert (tmp_path / "precious.txt").read_text() == "keep me"
