@@ -225,7 +225,8 @@ def _cron(reader: _Reader, key: str, value: str | None) -> str | None:
         return value
     parts = value.split()
     if len(parts) != 5 or not all(_CRON_FIELD.match(p) for p in parts):
-        raise reader.fail(key, f"expected a 5-field cron expression like '0 6 * * *' or an interval like 'every 6h', got {value!r}")
+        raise reader.fail(
+            key, f"expected a 5-field cron expression like '0 6 * * *' or an interval like 'every 6h', got {value!r}")
     try:
         from apscheduler.triggers.cron import CronTrigger
 

@@ -92,7 +92,8 @@ class SiteServer:
                     return None
                 file = server.resolve(path)
                 if file is None:
-                    body = b"<html><head><title>Page not found - GOV.UK</title></head><body><h1>Page not found</h1></body></html>"
+                    body = (b"<html><head><title>Page not found</title></head>"
+                            b"<body><h1>Page not found</h1></body></html>")
                     return self._send(404, body, "text/html; charset=utf-8")
                 data = file.read_bytes()
                 etag = '"' + hashlib.sha256(data).hexdigest()[:16] + '"'

@@ -197,7 +197,8 @@ def _build(
             stack.append((level, ev.text, sid))
             path = tuple(h for _, h, _ in stack)
             raw.append(
-                {"heading": ev.text, "id": sid, "level": level, "lines": [], "links": [], "path": path, "parent": parent}
+                {"heading": ev.text, "id": sid, "level": level, "lines": [], "links": [], "path": path,
+                 "parent": parent}
             )
         else:
             raw[-1]["lines"].append(ev.text)

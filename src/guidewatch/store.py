@@ -763,7 +763,8 @@ class Store:
 
     # -- reviews --------------------------------------------------------------------------
 
-    def accept(self, source_url: str, *, by: str, note: str | None = None) -> tuple[ReviewRecord, SnapshotRecord | None]:
+    def accept(self, source_url: str, *, by: str,
+               note: str | None = None) -> tuple[ReviewRecord, SnapshotRecord | None]:
         """Record a review of the source's current version: closes its open alerts, moves the baseline."""
         now = utcnow()
         with self.session() as s:
