@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import soupsieve
 
-BUILTIN_DIR = Path(__file__).parent / "profiles"
+BUILTIN_DIR = Path(__file__).parent / "site_profiles"
 DEFAULT = "default"
 
 # What "{date}" stands for in date patterns: "12 June 2014", "12th June 2014", "June 12, 2014", "2014-06-12".
@@ -30,13 +30,35 @@ DATE_REGEX = (
 
 # Metadata keys a [dates] table may fill (see model.Page.metadata).
 DATE_KEYS = frozenset(
-    {"public_updated_at", "first_published_at", "last_reviewed", "next_review_due", "change_note_at", "withdrawn_at"}
+    {
+        "public_updated_at",
+        "first_published_at",
+        "last_reviewed",
+        "next_review_due",
+        "change_note_at",
+        "withdrawn_at",
+    }
 )
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _TOP_KEYS = frozenset(
-    {"name", "description", "hosts", "markers", "main", "title", "title_suffix", "drop", "soft_404", "dates",
-     "change_history", "withdrawn", "api", "schedule"}
+    {
+        "name",
+        "description",
+        "hosts",
+        "markers",
+        "main",
+        "title",
+        "title_suffix",
+        "drop",
+        "soft_404",
+        "dates",
+        "change_history",
+        "withdrawn",
+        "api",
+        "schedule",
+    }
 )
 
 
@@ -105,11 +127,12 @@ def load_profiles(extra_dirs: Sequence[Path] = ()) -> dict[str, Profile]:
         for path in sorted(directory.glob("*.toml")):
             profile = load_profile(path)
             if profile.name in seen:
-                raise ProfileError(f"{path}: key 'name': profile {profile.name!r} is also defined in {seen[profile.name]}")
+                other = seen[profile.name]
+                raise ProfileError(f"{path}: key 'name': profile {profile.name!r} is also defined in {other}")
             seen[profile.name] = path
             profiles[profile.name] = profile
     if DEFAULT not in profiles:
-        raise ProfileError(f"{BUILTIN_DIR}: no {DEFAULT}.toml profile found (is the package installed completely?)")
+        raise ProfileError(f"{BUILTIN_DIR}: no {DEFAULT}.toml profile (is the package installed completely?)")
     return profiles
 
 
@@ -167,8 +190,9 @@ class _Reader:
 
     # --- typed getters --------------------------------------------------------------------
 
-    def string(self, key: str, *, default: str | None = None, table: dict[str, Any] | None = None,
-               prefix: str = "") -> str:
+    def string(
+        self, key: str, *, default: str | None = None, table: dict[str, Any] | None = None, prefix: str = ""
+    ) -> str:
         src = self.data if table is None else table
         if key not in src:
             if default is None:
@@ -196,7 +220,9 @@ class _Reader:
             raise self.fail(key, f"expected a table, got {_type(value)}")
         return value
 
-    def selectors(self, key: str, *, table: dict[str, Any] | None = None, prefix: str = "") -> tuple[str, ...]:
+    def selectors(
+        self, key: str, *, table: dict[str, Any] | None = None, prefix: str = ""
+    ) -> tuple[str, ...]:
         values = self.strings(key, table=table, prefix=prefix)
         for i, sel in enumerate(values):
             self.selector(f"{prefix}{key}[{i}]", sel)
@@ -210,6 +236,12 @@ class _Reader:
         return sel
 
     def regex(self, key: str, pattern: str, *, with_date: bool = False) -> re.Pattern[str]:
+        if _CONTROL.search(pattern):  # "\b" in a double-quoted TOML string is a backspace, not \b
+            raise self.fail(
+                key,
+                f"pattern {pattern!r} contains a control character; write regular "
+                "expressions in single quotes ('...') so backslashes stay as they are",
+            )
         if with_date and "{date}" not in pattern:
             raise self.fail(key, f"pattern {pattern!r} must contain {{date}} where the date goes")
         try:
@@ -277,8 +309,14 @@ class _Reader:
 
 
 def _type(value: object) -> str:
-    return {str: "a string", int: "an integer", float: "a number", bool: "a boolean", list: "a list",
-            dict: "a table"}.get(type(value), type(value).__name__)
+    return {
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        bool: "a boolean",
+        list: "a list",
+        dict: "a table",
+    }.get(type(value), type(value).__name__)
 
 
 def _one_line(exc: BaseException) -> str:
