@@ -129,12 +129,18 @@ def fetch_settings(config: Config) -> FetchSettings:
     )
 
 
-def next_due(config: Config, source: SourceState, now: datetime) -> datetime:
+def source_schedule(config: Config, source: SourceState, profile: Profile | None = None) -> str:
+    """The most specific schedule wins: the source's, the config's for its profile, the
+    profile file's own default, then `[schedule] crawl`."""
+    sc = config.source(source.url)
+    return ((sc.schedule if sc and sc.schedule else None) or config.schedule.profiles.get(source.profile)
+            or (profile.schedule if profile else None) or config.schedule.crawl)
+
+
+def next_due(config: Config, source: SourceState, now: datetime, profile: Profile | None = None) -> datetime:
     from apscheduler.triggers.cron import CronTrigger
 
-    sc = config.source(source.url)
-    cron = (sc.schedule if sc and sc.schedule else None) or config.schedule.profiles.get(source.profile) \
-        or config.schedule.crawl
+    cron = source_schedule(config, source, profile)
     if cron.startswith("every "):
         return now + parse_duration(cron[6:])
     trigger = CronTrigger.from_crontab(cron, timezone=config.schedule.timezone)
@@ -226,7 +232,7 @@ def process_outcome(ws: Workspace, src: SourceState, outcome: FetchOutcome, summ
             outcome.status, outcome.error, outcome.transient = "failed", "page had no main content", True
             page = None
     result = ws.store.record_fetch(outcome, page, unreachable_after=cfg.check.unreachable_after,
-                                   next_due_at=next_due(cfg, src, now))
+                                   next_due_at=next_due(cfg, src, now, ws.profile(src)))
     state = result.source
     summary.counts["fetched"] += 1 if outcome.status not in ("failed", "blocked") else 0
     events: list[Change] = []
