@@ -1,23 +1,31 @@
 """Link source changes to the guide sections an editor must re-read.
 
 A generic page monitor says "this page changed". guidewatch says which sections of which
-guide rest on the changed passage. For every guide that cites the source, each section is
-scored against the changed passage (its heading path, its old and new text and the words
-the diff inserted or deleted) by four signals, combined as a noisy-OR so the score stays
-in [0, 1]:
+guide rest on the changed passage. For every guide that cites the source (URL match that
+ignores scheme, www., trailing slash, and follows a page that moved within its site), each
+section is scored against the changed passage: its heading path (the topic), its old and
+new text, and the words the diff inserted or deleted. Five signals, each mapped to [0, 1]
+and combined as a noisy-OR, so the score stays in [0, 1]:
 
-- TF-IDF cosine (scikit-learn, word 1-3 grams, fitted on the guide's sections plus the
-  passage) between the passage and the section, and between the passage and the section's
-  best-matching sentence, so a long section with one pointed sentence is not diluted;
+- TF-IDF cosine (scikit-learn, word 1-3 grams over stemmed tokens, fitted on the guide's
+  sections plus the passage) with the section and with its best sentence, so a long
+  section with one pointed sentence is not diluted;
 - shared domain phrases (multi-word noun phrases such as "hospital exemption"), weighted
-  by how specific they are to few sections of the guide and by whether they name the
-  changed topic (heading path) or the changed words;
-- shared named bodies (MHRA, NICE, HTA, HRA, CQC, NHS England), weighted the same way;
+  by how few of the guide's sections use them, by length, and by whether they name the
+  changed topic or the changed words; phrases that meet in one sentence count fully;
+- shared words between the source heading path and the section heading ("Early access to
+  ATMPs" / "How patients may access ..."), weighted by how rare they are among headings;
+- shared named bodies (MHRA, NICE, HTA, HRA, CQC, NHS England), weighted by rarity;
 - a prior for the section that links the source, which rests on it by construction.
 
-Missing an affected section leaves a stale medical claim live, so the cut-offs favour
-recall: a section is flagged when it clears an absolute threshold and is not far below the
-best section for the same change.
+A small regulatory-to-lay glossary (adverse reaction -> side effect, malignancy -> cancer,
+...) lets the formal source meet the plain guide. An FAQ answer and the body section it
+restates (found from the guide alone) share part of each other's score. A section that
+includes a matching sub-section is judged on its own text. Missing an affected section
+leaves a stale medical claim live, so the cut favours recall: flagged sections clear an
+absolute threshold and reach a modest share of the best section's score for the change.
+Page-level events (gone, moved, withdrawn, unreachable, review due) flag the citing
+sections at 1.0; a change note is linked like a passage, plus the citing sections.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urlparse
 
 import numpy as np
@@ -37,18 +46,23 @@ from .guides import BODIES
 from .model import Change, Citation, DiffOp, Guide, Impact, Section
 
 DEFAULT_THRESHOLD = 0.30
-RELATIVE_CUT = 0.40  # a flagged section scores at least this share of the change's best section
-PAGE_KINDS = frozenset({"gone", "moved", "withdrawn", "unreachable"})
+RELATIVE_CUT = 0.45  # a flagged section scores at least this share of the change's best section
+PAGE_KINDS = frozenset({"gone", "withdrawn", "unreachable", "review_due"})  # "moved" may be a block
 
 # Weights of the signals. Each signal is first mapped into [0, 1].
 _W_HEADING, _W_TEXT, _W_DELTA = 0.8, 1.0, 0.8  # parts of the passage query vector
-_SIM_SCALE = 1.6  # cosine values of short passages rarely exceed 0.5
+_SIM_SCALE = 1.2  # cosine values of short passages rarely exceed 0.5
 _SENT_SHARE = 0.7  # a single matching sentence counts a little less than the whole section
-_PHRASE_SCALE = 1.1  # saturation of the summed phrase weights
-_BODY_SCALE = 0.20
-_CITE_PRIOR = 0.20
-_TOPIC_BONUS, _DELTA_BONUS = 0.6, 0.4
+_PHRASE_SCALE = 1.5  # saturation of the summed phrase weights
+_BODY_SCALE = 0.30
+_HEAD_SCALE = 1.2  # saturation of the heading-topic signal
+_CITE_PRIOR = 0.30
+# Restating sections (an FAQ and its body section) share a part of each other's score.
+_ECHO, _ECHO_GATE, _ECHO_MIN_SIM, _ECHO_MARGIN = 0.75, 0.4, 0.15, 1.5
+_SCATTERED = 0.5  # share of phrase weight that counts when phrases sit in different sentences
+_BASE_ROLE, _TOPIC_BONUS, _DELTA_BONUS = 0.4, 0.8, 0.4
 
+_JOINERS = frozenset({"and", "of", "for", "to", "or", "on"})
 _WORD = re.compile(r"[a-z0-9]+")
 _BOUNDARY = re.compile(r"[.,;:!?()\[\]\"“”\n•|/]+")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9“\"‘'(])|\n+")
@@ -64,8 +78,10 @@ LAY_TERMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bmalignanc(?:y|ies)\b", "cancer"),
         (r"\badverse (?:drug )?(?:reaction|event|effect)s?\b", "side effects"),
         (r"\bneurotoxicity\b", "neurological side effects"),
-        (r"\bpharmacovigilance\b", "pharmacovigilance safety monitoring"),
+        (r"\bpharmacovigilance\b", "pharmacovigilance safety monitoring of side effects and risks"),
         (r"\bpa?ediatric\b", "children"),
+        (r"\bunlicen[cs]ed\b", "not licensed"),
+        (r"\bgenome sequencing\b", "genome sequencing genomic test"),
         (r"(?<=[a-z])iz(e|ed|es|ing|ation|ations)\b", r"is\1"),
     )
 )
@@ -81,11 +97,26 @@ def _fold(text: str) -> str:
     return text.replace("-", " ")
 
 
-_SUFFIXES = (("ingly", 4), ("edly", 4), ("ations", 4), ("ation", 4), ("ing", 4), ("ory", 4), ("ed", 4), ("ly", 4))
+_SUFFIXES = (
+    ("ingly", 4),
+    ("edly", 4),
+    ("ations", 4),
+    ("ation", 4),
+    ("ing", 4),
+    ("ory", 4),
+    ("ed", 4),
+    ("ly", 4),
+)
 
 
+_IRREGULAR = {"children": "child", "people": "person", "women": "woman", "men": "man"}
+
+
+@lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
     """A light suffix stripper: "regulated", "regulation" and "regulatory" meet; predictable, no deps."""
+    if word in _IRREGULAR:
+        return _IRREGULAR[word]
     if len(word) > 4 and word.endswith("ies"):
         word = word[:-3] + "y"
     elif word.endswith("sses"):
@@ -94,38 +125,82 @@ def _stem(word: str) -> str:
         word = word[:-1]
     for suffix, keep in _SUFFIXES:
         if word.endswith(suffix) and len(word) - len(suffix) >= keep:
-            word = word[: -len(suffix)] + ("at" if suffix.startswith("ation") else "")
+            word = word[: -len(suffix)]
             break
     if len(word) > 4 and word.endswith("e"):
         word = word[:-1]
+    if len(word) > 5 and word.endswith("at"):
+        word = word[:-2]  # "regulat(ed|ion)", "combinat(ion)" meet "regul", "combin(ed)"
+    if len(word) > 4 and word.endswith("y"):
+        word = word[:-1]  # "risky" meets "risk"; "therapy" and "therapies" stay together
     return word.replace("licenc", "licens")
 
 
-_EXTRA_STOP = {"s", "also", "use", "used", "using", "including", "include"}
-_STOP = frozenset(ENGLISH_STOP_WORDS | _EXTRA_STOP | {_stem(w) for w in ENGLISH_STOP_WORDS | _EXTRA_STOP})
+# scikit-learn's list drops words that carry meaning in health text ("side effects", "serious").
+_KEEP = {
+    "side",
+    "serious",
+    "system",
+    "part",
+    "whole",
+    "full",
+    "name",
+    "interest",
+    "move",
+    "detail",
+    "bill",
+    "fire",
+}
+_EXTRA_STOP = {
+    "s",
+    "also",
+    "use",
+    "used",
+    "using",
+    "including",
+    "include",
+    "does",
+    "did",
+    "doing",
+    "just",
+    "like",
+    "ll",
+    "ve",
+    "d",
+    "shall",
+}
+_STOP_WORDS = (ENGLISH_STOP_WORDS - _KEEP) | _EXTRA_STOP
+_STOP = frozenset(_STOP_WORDS | {_stem(w) for w in _STOP_WORDS})
 
 
 def tokens(text: str) -> list[str]:
     """Stemmed word tokens; the tokenizer the TF-IDF model uses."""
-    return [_stem(w) for w in _WORD.findall(_fold(text))]
+    return list(_tokens(text))
+
+
+@lru_cache(maxsize=8192)
+def _tokens(text: str) -> tuple[str, ...]:
+    return tuple(_stem(w) for w in _WORD.findall(_fold(text)))
 
 
 def _runs(text: str) -> list[list[tuple[str, str]]]:
     """Punctuation-free runs of (stem, surface word); phrases never cross a comma or full stop."""
     runs: list[list[tuple[str, str]]] = []
     for chunk in _BOUNDARY.split(unicodedata.normalize("NFKC", text).replace("’", "'")):
-        words = [w for w in re.findall(r"[A-Za-z0-9]+(?:[-'][A-Za-z0-9]+)*", chunk)]
-        run: list[tuple[str, str]] = []
-        for w in words:
-            for part in tokens(w):
-                run.append((part, w))
+        words = re.findall(r"[A-Za-z0-9]+(?:[-'][A-Za-z0-9]+)*", chunk)
+        run = [(part, w) for w in words for part in _tokens(w)]
         if run:
             runs.append(run)
     return runs
 
 
+@lru_cache(maxsize=8192)
 def phrases(text: str, max_len: int = 4) -> dict[tuple[str, ...], str]:
-    """Candidate noun phrases: 2-4 word runs that neither start nor end with a stop word."""
+    """Candidate noun phrases: 2-4 word runs that neither start nor end with a stop word.
+
+    Inside, at most one joining word ("and", "of", ...) is allowed. The result is cached:
+    callers must not modify it.
+    """
     found: dict[tuple[str, ...], str] = {}
     for run in _runs(text):
         stems = [s for s, _ in run]
@@ -134,8 +209,9 @@ def phrases(text: str, max_len: int = 4) -> dict[tuple[str, ...], str]:
                 gram = tuple(stems[i : i + n])
                 if gram[0] in _STOP or gram[-1] in _STOP or gram[0].isdigit() or gram[-1].isdigit():
                     continue
-                if sum(w not in _STOP for w in gram) < 2:
-                    continue
+                inner = [w for w in gram[1:-1] if w in _STOP]
+                if len(inner) > 1 or any(w not in _JOINERS for w in inner):
+                    continue  # "safety and efficacy" is a phrase, "ATMPs in the UK" is not
                 found.setdefault(gram, _surface(run[i : i + n]))
     return found
 
@@ -173,6 +249,18 @@ class Passage:
     def all_text(self) -> str:
         return "\n".join(p for p in (self.heading, self.text, self.delta) if p)
 
+    @property
+    def topic_phrases(self) -> list[tuple[str, ...]]:
+        return list(phrases(self.heading.replace(" / ", "\n")))
+
+    @property
+    def delta_phrases(self) -> list[tuple[str, ...]]:
+        return list(phrases(self.delta))
+
+    @property
+    def topic_tokens(self) -> set[str]:
+        return set(_content_tokens(self.heading))
+
 
 def word_ops(old: str, new: str) -> list[DiffOp]:
     """Word-level diff, used when a change arrives without ops (tests, change notes)."""
@@ -190,9 +278,15 @@ def word_ops(old: str, new: str) -> list[DiffOp]:
 
 
 def passage_of(change: Change) -> Passage:
-    """The passage to match: topic, both versions, and the changed words on their own."""
+    """The passage to match: topic, both versions, and the changed words on their own.
+
+    A change note is all news: its `old` is the previous, unrelated note, so only the new
+    note counts.
+    """
+    if change.kind == "change_note":
+        return Passage(" / ".join(change.source_section), change.new, change.new)
     ops = change.ops or word_ops(change.old, change.new)
-    delta = " ".join(op.text.strip() for op in ops if op.op != 0 and op.text.strip())
+    delta = "\n".join(op.text.strip() for op in ops if op.op != 0 and op.text.strip())
     body = "\n".join(t for t in (change.old, change.new) if t)
     if len(tokens(body)) < 12 and change.context:
         body = body + "\n" + change.context
@@ -235,20 +329,12 @@ def citing(guide: Guide, source_urls: Iterable[str]) -> list[Citation]:
 
 def _source_urls(change: Change, source_url: str) -> list[str]:
     urls = [source_url]
-    if change.kind == "moved":
+    if change.scope == "page" and change.kind == "moved":
         urls += [u for u in (change.old, change.new) if u.startswith(("http://", "https://"))]
     return urls
 
 
 # --- scoring ------------------------------------------------------------------------------
-
-
-@dataclass
-class _Scored:
-    section: Section
-    score: float
-    own_score: float  # score of the section's own text, without its sub-sections
-    evidence: tuple[str, ...]
 
 
 def _doc(section: Section, own: bool) -> str:
@@ -263,93 +349,186 @@ def _children(guide: Guide) -> dict[str, list[str]]:
     return kids
 
 
-class _GuideModel:
-    """TF-IDF model of one guide plus the passage, and phrase statistics over its sections."""
+def _vectorizer() -> TfidfVectorizer:
+    """Word 1-3 grams over the stemmed, lay-folded tokens; sublinear tf so repetition saturates."""
+    return TfidfVectorizer(
+        tokenizer=_content_tokens, token_pattern=None, lowercase=False, ngram_range=(1, 3), sublinear_tf=True
+    )
 
-    def __init__(self, guide: Guide, passage: Passage) -> None:
+
+def _content_tokens(text: str) -> list[str]:
+    """Tokens without stop words; n-grams then span them, as scikit-learn's own stop list does."""
+    return [t for t in _tokens(text) if t not in _STOP]
+
+
+class _GuideIndex:
+    """What is known about a guide before any change arrives: texts, sentences, phrase statistics.
+
+    A section's text includes its sub-sections'; a parent's own text is scored separately,
+    so a parent is only flagged over a matching child when its own words match.
+    """
+
+    def __init__(self, guide: Guide) -> None:
         self.guide = guide
         self.kids = _children(guide)
-        self.leaf_docs = {s.id: _doc(s, own=bool(self.kids.get(s.id))) for s in guide.sections}
-        corpus = [_doc(s, own=False) for s in guide.sections] + [passage.all_text]
-        self.vectorizer = TfidfVectorizer(
-            tokenizer=tokens,
-            token_pattern=None,
-            lowercase=False,
-            stop_words=sorted(_STOP),
-            ngram_range=(1, 3),
-            sublinear_tf=True,
-        )
-        self.vectorizer.fit(corpus)
-        self.n_docs = len(guide.sections)
-        self.section_phrases = {s.id: phrases(_doc(s, own=False)) for s in guide.sections}
-        self.section_bodies = {s.id: bodies(_doc(s, own=False)) for s in guide.sections}
+        self.full = {s.id: _doc(s, own=False) for s in guide.sections}
+        self.own = {s.id: _doc(s, own=True) for s in guide.sections if self.kids.get(s.id) and s.own_text.strip()}
+        texts = set(self.full.values()) | set(self.own.values())
+        self.sentences = {t: sentences(t) for t in texts}
+        self.headings = {s.heading.strip() for s in guide.sections}
+        self.sentence_phrases = {t: [phrases(x) for x in self.sentences[t]] or [{}] for t in texts}
+        leaves = [s.id for s in guide.sections if not self.kids.get(s.id)]
+        self.n_leaves = max(2, len(leaves))
         self.phrase_df: dict[tuple[str, ...], int] = {}
-        for sid, found in self.section_phrases.items():
-            if self.kids.get(sid):
-                continue  # a parent repeats its children's phrases; count each text once
-            for gram in found:
-                self.phrase_df[gram] = self.phrase_df.get(gram, 0) + 1
         self.body_df: dict[str, int] = {}
-        for sid, found in self.section_bodies.items():
-            if not self.kids.get(sid):
-                for b in found:
-                    self.body_df[b] = self.body_df.get(b, 0) + 1
+        for sid in leaves:  # a parent repeats its children's words; count each text once
+            for gram in phrases(self.full[sid]):
+                self.phrase_df[gram] = self.phrase_df.get(gram, 0) + 1
+            for body in bodies(self.full[sid]):
+                self.body_df[body] = self.body_df.get(body, 0) + 1
+        self.heading_tokens = {s.id: set(_content_tokens(s.heading)) for s in guide.sections}
+        self.heading_df: dict[str, int] = {}
+        for found in self.heading_tokens.values():
+            for tok in found:
+                self.heading_df[tok] = self.heading_df.get(tok, 0) + 1
+        self.pairs = restatements(guide)
 
-    def vec(self, texts: list[str]) -> np.ndarray:
-        return self.vectorizer.transform(texts).toarray()
-
-    def specificity(self, df: int) -> float:
-        """1.0 for a phrase in one section, falling towards 0 for one in every section."""
-        leaves = max(2, sum(1 for s in self.guide.sections if not self.kids.get(s.id)))
-        return max(0.0, math.log((leaves + 1) / (df + 1)) / math.log((leaves + 1) / 2))
-
-
-def _query_vector(model: _GuideModel, passage: Passage) -> np.ndarray:
-    parts = [(passage.heading, _W_HEADING), (passage.text, _W_TEXT), (passage.delta, _W_DELTA)]
-    rows = model.vec([t or "" for t, _ in parts])
-    q = sum(w * rows[i] for i, (_, w) in enumerate(parts))
-    norm = float(np.linalg.norm(q))
-    return q / norm if norm else q
+    def specificity(self, df: int, n: int | None = None) -> float:
+        """1.0 for a phrase in one section, falling fast towards 0 for one in many sections."""
+        n = n or self.n_leaves
+        if n <= 1:
+            return 1.0  # a one-section guide: every phrase is as specific as it gets
+        return max(0.0, math.log((n + 1) / (max(df, 1) + 1)) / math.log((n + 1) / 2)) ** 2
 
 
-def _phrase_signal(
-    model: _GuideModel, passage: Passage, section: Section, own: bool
-) -> tuple[float, list[tuple[float, str]]]:
-    """Summed weights of the passage's phrases found in the section, and the phrases themselves."""
-    mine = phrases(_doc(section, own)) if own else model.section_phrases[section.id]
-    topic = phrases(passage.heading)
-    changed = phrases(passage.delta)
-    total, hits = 0.0, []
-    for gram, surface in phrases(passage.all_text).items():
-        if gram not in mine:
-            continue
-        spec = model.specificity(model.phrase_df.get(gram, 1))
-        weight = spec * (1 + 0.25 * (len(gram) - 2))
-        weight *= 1 + _TOPIC_BONUS * (gram in topic) + _DELTA_BONUS * (gram in changed)
-        if weight > 0.05:
-            total += weight
-            hits.append((weight, mine[gram] or surface))
-    # A longer phrase already counts its sub-phrases' evidence; drop contained ones from display.
-    hits.sort(key=lambda h: -h[0])
-    return total, hits
+_INDEXES: dict[tuple, _GuideIndex] = {}
 
 
-def _body_signal(model: _GuideModel, passage: Passage, section: Section, own: bool) -> tuple[float, list[str]]:
-    mine = bodies(_doc(section, own)) if own else model.section_bodies[section.id]
-    shared = sorted(bodies(passage.all_text) & mine, key=lambda b: model.body_df.get(b, 1))
-    total = sum(0.5 + model.specificity(model.body_df.get(b, 1)) for b in shared)
-    return total, shared
+def _index(guide: Guide) -> _GuideIndex:
+    key = (guide.slug, tuple((s.id, s.parent, s.heading, s.text) for s in guide.sections))
+    if key not in _INDEXES:
+        if len(_INDEXES) > 64:
+            _INDEXES.clear()
+        _INDEXES[key] = _GuideIndex(guide)
+    return _INDEXES[key]
 
 
-def _best_sentence(model: _GuideModel, q: np.ndarray, text: str, hits: list[str]) -> tuple[str, float]:
-    """The guide sentence that best matches the passage, and its cosine."""
-    sents = sentences(text)
+class _Similarity:
+    """TF-IDF cosines between the passage and every section text and sentence of one guide."""
+
+    def __init__(self, index: _GuideIndex, passage: Passage) -> None:
+        vectorizer = _vectorizer().fit([*index.full.values(), passage.all_text])
+        parts = [(passage.heading, _W_HEADING), (passage.text, _W_TEXT), (passage.delta, _W_DELTA)]
+        rows = vectorizer.transform([t for t, _ in parts]).toarray()
+        q = sum(w * rows[i] for i, (_, w) in enumerate(parts))
+        norm = float(np.linalg.norm(q))
+        q = q / norm if norm else q
+        texts = list(dict.fromkeys([*index.sentences, *(s for ss in index.sentences.values() for s in ss)]))
+        sims = vectorizer.transform(texts) @ q if texts else np.zeros(0)
+        self.cos = dict(zip(texts, (float(x) for x in sims), strict=True))
+
+
+@dataclass(frozen=True)
+class _Match:
+    score: float  # all signals, in [0, 1]
+    content: float  # the same without the citing-section prior: what the text itself says
+    cos: float  # best TF-IDF cosine of the section or one of its sentences
+    evidence: tuple[str, ...]
+
+
+_NO_MATCH = _Match(0.0, 0.0, 0.0, ())
+
+
+@dataclass
+class _Scored:
+    section: Section
+    match: _Match
+    own: _Match  # a parent's own text without its sub-sections (for a leaf, the same as match)
+
+    @property
+    def score(self) -> float:
+        return self.match.score
+
+
+def _within(small: tuple[str, ...], big: tuple[str, ...]) -> bool:
+    n = len(small)
+    return any(big[i : i + n] == small for i in range(len(big) - n + 1))
+
+
+def _phrase_signal(index: _GuideIndex, passage: Passage, text: str) -> tuple[float, list[str]]:
+    """Weight of the passage's phrases found in the text, and those phrases, strongest first.
+
+    Only maximal matches count, so "gene therapy medicinal products" is not also counted as
+    "gene therapy" and "therapy medicinal". A phrase weighs more when few sections use it,
+    when it is longer, and when it names the changed topic (heading path) or changed words.
+    Phrases that meet in one sentence count fully; scattered ones count less, because a
+    section that mentions two of the passage's terms far apart rarely restates it.
+    """
+    mine = phrases(text)
+    matched = [g for g in phrases(passage.all_text) if g in mine]
+    maximal = [g for g in matched if not any(h != g and _within(g, h) for h in matched)]
+    weights: dict[tuple[str, ...], float] = {}
+    for gram in maximal:
+        role = _BASE_ROLE + _TOPIC_BONUS * any(_within(gram, t) or _within(t, gram) for t in passage.topic_phrases)
+        role += _DELTA_BONUS * any(_within(gram, c) for c in passage.delta_phrases)
+        weight = index.specificity(index.phrase_df.get(gram, 1)) * (1 + 0.25 * (len(gram) - 2)) * role
+        if weight > 0.02:
+            weights[gram] = weight
+    if not weights:
+        return 0.0, []
+    total = sum(weights.values())
+    best = max(sum(w for g, w in weights.items() if g in found) for found in index.sentence_phrases[text])
+    ranked = sorted(weights, key=lambda g: -weights[g])
+    return best + _SCATTERED * (total - best), [mine[g] for g in ranked]
+
+
+def _body_signal(index: _GuideIndex, passage: Passage, text: str) -> tuple[float, list[str]]:
+    """Weight of the named bodies the passage and the text share, and those bodies, rarest first."""
+    shared = sorted(bodies(passage.all_text) & bodies(text), key=lambda b: index.body_df.get(b, 1))
+    return sum(index.specificity(index.body_df.get(b, 1)) for b in shared), shared
+
+
+def _heading_signal(index: _GuideIndex, passage: Passage, section: Section) -> tuple[float, list[str]]:
+    """Weight of the words the change's heading path shares with the section's heading.
+
+    Headings name topics on both sides: "Early access to ATMPs" on the source and "How
+    patients may access gene therapy and ATMPs" in the guide share "access", which the
+    section's body may never say again. Words in most of the guide's headings weigh nothing.
+    Returns the weight and the heading's own words that matched, most specific first.
+    """
+    n = len(index.heading_tokens)
+    shared = passage.topic_tokens & index.heading_tokens[section.id]
+    weights = {t: index.specificity(index.heading_df[t], n) for t in shared}
+
+    def weight(word: str) -> float:
+        return max((weights.get(t, 0.0) for t in _content_tokens(word)), default=0.0)
+
+    words = sorted(re.findall(r"[A-Za-z0-9][\w'-]*", section.heading), key=weight, reverse=True)
+    return sum(weights.values()), [w for w in words if weight(w) >= 0.3]
+
+
+def _best_sentence(index: _GuideIndex, sim: _Similarity, text: str, shown: list[str]) -> tuple[str, float]:
+    """The body sentence closest to the passage, and the best cosine of any line (heading included).
+
+    The shown phrases break near-ties toward sentences that contain them.
+    """
+    sents = index.sentences[text]
     if not sents:
         return "", 0.0
-    sims = model.vec(sents) @ q
-    bonus = np.array([sum(h.lower() in s.lower() for h in hits[:3]) * 0.02 for s in sents])
-    best = int(np.argmax(sims + bonus))
-    return sents[best], float(sims[best])
+    body = [x for x in sents if x not in index.headings] or sents  # evidence quotes text, not headings
+    keyed = [(sim.cos[s] + 0.02 * sum(p.lower() in s.lower() for p in shown[:3]), s) for s in body]
+    best = max(keyed, key=lambda k: k[0])[1]
+    return best, max(sim.cos[s] for s in sents)
+
+
+def _distinct(found: list[str]) -> list[str]:
+    """Drop a phrase that mostly repeats a stronger one already shown (overlapping 4-word windows)."""
+    kept: list[tuple[str, set[str]]] = []
+    for phrase in found:
+        words = set(_content_tokens(phrase))
+        if not any(len(words & seen) >= max(2, min(len(words), len(seen)) // 2 + 1) for _, seen in kept):
+            kept.append((phrase, words))
+    return [p for p, _ in kept]
 
 
 def _noisy_or(*signals: float) -> float:
@@ -359,64 +538,112 @@ def _noisy_or(*signals: float) -> float:
     return 1.0 - out
 
 
-def _score_section(
-    model: _GuideModel, passage: Passage, q: np.ndarray, section: Section, cites: bool, own: bool
-) -> tuple[float, tuple[str, ...]]:
-    doc = _doc(section, own)
-    if not doc.strip() or (own and not section.own_text.strip()):
-        return 0.0, ()
-    cos_doc = float(model.vec([doc])[0] @ q)
-    sentence, cos_sent = _best_sentence(model, q, doc, [])
-    phrase_w, phrase_hits = _phrase_signal(model, passage, section, own)
-    body_w, shared_bodies = _body_signal(model, passage, section, own)
-    sim = _SIM_SCALE * max(cos_doc, _SENT_SHARE * cos_sent)
+def _score_text(
+    index: _GuideIndex, sim: _Similarity, passage: Passage, section: Section, text: str, cites: bool
+) -> _Match:
+    phrase_w, shared_phrases = _phrase_signal(index, passage, text)
+    heading_w, heading_words = _heading_signal(index, passage, section)
+    heading = 1 - math.exp(-heading_w / _HEAD_SCALE)
+    body_w, shared_bodies = _body_signal(index, passage, text)
+    shown = _distinct(shared_phrases)[:4] + shared_bodies
+    shown += [w for w in heading_words if not any(w.lower() in p.lower() for p in shown)][:2]
+    sentence, cos_sent = _best_sentence(index, sim, text, shown)
+    cos = max(sim.cos[text], _SENT_SHARE * cos_sent)
     phrase = 1 - math.exp(-phrase_w / _PHRASE_SCALE)
     body = 1 - math.exp(-body_w * _BODY_SCALE)
-    score = _noisy_or(sim, phrase, body, _CITE_PRIOR if cites else 0.0)
-    shown = _dedupe_phrases([p for _, p in phrase_hits])[:4] + shared_bodies
-    if shown:
-        sentence, _ = _best_sentence(model, q, doc, shown)
+    content = _noisy_or(_SIM_SCALE * cos, phrase, body, heading)
+    score = _noisy_or(content, _CITE_PRIOR if cites else 0.0)
     evidence = tuple(dict.fromkeys([*shown, sentence] if sentence else shown))
-    return round(score, 3), evidence
+    return _Match(round(score, 3), content, cos, evidence)
 
 
-def _dedupe_phrases(found: list[str]) -> list[str]:
-    """Keep the most specific wording: drop a phrase contained in a longer one already kept."""
-    kept: list[str] = []
-    for p in sorted(found, key=lambda s: -len(s.split())):
-        if not any(p.lower() in k.lower() for k in kept):
-            kept.append(p)
-    return sorted(kept, key=found.index)
+def restatements(guide: Guide) -> dict[str, str]:
+    """Pairs of sections that say the same thing, typically an FAQ answer and its body section.
+
+    A change to a claim in the body is a change to its FAQ summary too, although the short
+    answer shares few words with the source. Two leaf sections pair up when each is the
+    other's closest section, clearly closer than any third one.
+    """
+    kids = _children(guide)
+    leaves = tuple((s.id, _doc(s, own=False)) for s in guide.sections if not kids.get(s.id) and s.own_text.strip())
+    return dict(_restatements(leaves))
+
+
+@lru_cache(maxsize=64)
+def _restatements(leaves: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    if len(leaves) < 3:
+        return ()
+    docs = [doc for _, doc in leaves]
+    x = _vectorizer().fit(docs).transform(docs).toarray()
+    sim = x @ x.T
+    np.fill_diagonal(sim, 0.0)
+    best = sim.argmax(axis=1)
+    pairs = []
+    for i, j in enumerate(best):
+        if best[j] != i or sim[i, j] < _ECHO_MIN_SIM:
+            continue
+        second = max(np.partition(sim[i], -2)[-2], np.partition(sim[j], -2)[-2])
+        if sim[i, j] >= _ECHO_MARGIN * second:
+            pairs.append((leaves[i][0], leaves[int(j)][0]))
+    return tuple(pairs)
 
 
 def _rank(change: Change, guide: Guide, cites: set[str]) -> list[_Scored]:
+    """Every section of the guide, scored against the change."""
+    index = _index(guide)
     passage = passage_of(change)
-    model = _GuideModel(guide, passage)
-    q = _query_vector(model, passage)
-    scored = []
+    sim = _Similarity(index, passage)
+    scored: dict[str, _Scored] = {}
     for s in guide.sections:
-        score, evidence = _score_section(model, passage, q, s, s.id in cites, own=False)
-        own = score
-        if model.kids.get(s.id):
-            own, _ = _score_section(model, passage, q, s, s.id in cites, own=True)
-        scored.append(_Scored(s, score, own, evidence))
-    return scored
+        match = _score_text(index, sim, passage, s, index.full[s.id], s.id in cites)
+        own = match
+        if index.kids.get(s.id):
+            text = index.own.get(s.id)
+            own = _score_text(index, sim, passage, s, text, s.id in cites) if text else _NO_MATCH
+        scored[s.id] = _Scored(s, match, own)
+    for sid, partner in index.pairs.items():
+        _echo(scored[sid], scored[partner])
+    return list(scored.values())
 
 
-def _select(scored: list[_Scored], kids: dict[str, list[str]], threshold: float) -> list[_Scored]:
-    """Flag sections over the threshold, preferring a matching sub-section to its parent."""
-    if not scored:
+def _echo(mine: _Scored, partner: _Scored) -> None:
+    """Lift a section to a share of its restating partner's score, if it touches the same text.
+
+    The gate keeps a broad section from lifting its narrow FAQ when the match lies in a part
+    of the broad section the FAQ does not restate.
+    """
+    theirs = partner.match
+    if mine.match.cos < _ECHO_GATE * theirs.cos:
+        return
+    echoed = round(_ECHO * theirs.content, 3)
+    if echoed <= mine.score:
+        return
+    note = f"restates “{partner.section.heading}”"
+    ev = mine.match.evidence
+    evidence = (*ev[:-1], note, *ev[-1:]) if ev else (note,)
+    mine.match = _Match(echoed, max(mine.match.content, echoed), mine.match.cos, evidence)
+    if mine.own.score < echoed:
+        mine.own = mine.match
+
+
+def _select(scored: list[_Scored], kids: dict[str, list[str]], threshold: float) -> list[tuple[Section, _Match]]:
+    """Flag sections over the threshold, preferring a matching sub-section to its parent.
+
+    When a sub-section is itself the match, its parent is judged on its own text alone
+    (score and evidence), so the sub-section's words do not count twice.
+    """
+    leaves = [x.score for x in scored if not kids.get(x.section.id)]
+    if not leaves:
         return []
-    top = max(x.score for x in scored)
-    cut = max(threshold, RELATIVE_CUT * top)
+    cut = max(threshold, RELATIVE_CUT * max(leaves))
     hit = {x.section.id for x in scored if x.score >= cut}
     chosen = []
     for x in scored:
         if x.section.id not in hit:
             continue
-        if any(k in hit for k in kids.get(x.section.id, [])) and x.own_score < cut:
-            continue  # a sub-section is itself the match
-        chosen.append(x)
+        match = x.own if any(k in hit for k in kids.get(x.section.id, [])) else x.match
+        if match.score >= cut:
+            chosen.append((x.section, match))
     return chosen
 
 
@@ -435,20 +662,26 @@ def link_change(
         cites = citing(guide, urls)
         if not cites:
             continue
-        if change.scope == "page" or change.kind in PAGE_KINDS or change.kind == "review_due":
+        if change.kind == "change_note":  # the note says what changed: link it, and the citing sections
+            impacts += _merge(_citing_impacts(change, guide, cites), _passage_impacts(change, guide, cites, threshold))
+        elif change.scope == "page" or change.kind in PAGE_KINDS:
             impacts += _citing_impacts(change, guide, cites)
-            continue
-        cite_ids = {c.section for c in cites}
-        chosen = _select(_rank(change, guide, cite_ids), _children(guide), threshold)
-        found = [Impact(guide.slug, x.section.id, x.section.heading, x.score, x.evidence) for x in chosen]
-        if change.kind == "change_note":
-            found = _merge(_citing_impacts(change, guide, cites), found)
-        impacts += found
+        else:
+            impacts += _passage_impacts(change, guide, cites, threshold)
     return sorted(impacts, key=lambda i: (-i.score, i.guide, i.section))
 
 
+def _passage_impacts(change: Change, guide: Guide, cites: list[Citation], threshold: float) -> list[Impact]:
+    chosen = _select(_rank(change, guide, {c.section for c in cites}), _children(guide), threshold)
+    return [Impact(guide.slug, section.id, section.heading, match.score, match.evidence) for section, match in chosen]
+
+
 def link_changes(
-    changes: Iterable[Change], source_url: str, guides: Sequence[Guide], *, threshold: float = DEFAULT_THRESHOLD
+    changes: Iterable[Change],
+    source_url: str,
+    guides: Sequence[Guide],
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
 ) -> dict[str, list[Impact]]:
     """Impacts of each change, keyed by change id."""
     return {c.id: link_change(c, source_url, guides, threshold=threshold) for c in changes}

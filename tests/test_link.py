@@ -1,0 +1,333 @@
+"""guidewatch.link: which guide sections a source change bears on, and why.
+
+The dev-set figures are the contract (recall >= 0.95, precision >= 0.80 on the tuning
+items of tests/data/linking_devset.toml); the unit tests pin the behaviour around it.
+Changes are built as model.Change values directly, as the diff stage would hand them over.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from guidewatch.guides import load_guide, parse_guide
+from guidewatch.link import (
+    DEFAULT_THRESHOLD,
+    link_change,
+    link_changes,
+    restatements,
+    same_source,
+    url_key,
+    word_ops,
+)
+from guidewatch.model import Change, DiffOp, Guide
+
+ROOT = Path(__file__).resolve().parents[1]
+GUIDE_PATH = ROOT / "tests" / "fixtures" / "guides" / "gene-therapy-atmps-uk.md"
+MHRA = "https://www.gov.uk/guidance/advanced-therapy-medicinal-products-regulation-and-licensing"
+INNOVATION = "https://www.gov.uk/government/groups/mhra-innovation-office"
+NHS = "https://www.nhs.uk/conditions/genetic-and-genomic-testing/"
+
+HE = "approved-treatment-hospital-exemption-or-clinical-trial"
+HE_FAQ = "what-is-hospital-exemption"
+REGULATED = "how-atmps-are-regulated-in-the-uk"
+GENETIC = "gene-therapy-genetic-testing-and-personalised-medicine"
+
+
+@pytest.fixture(scope="module")
+def guide() -> Guide:
+    return load_guide(GUIDE_PATH)
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_linking", ROOT / "bench" / "linking.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_linking"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def change(
+    old: str,
+    new: str,
+    *,
+    section: tuple[str, ...] = ("Hospital exemption",),
+    kind: str = "modified",
+    severity: str = "substantive",
+    scope: str = "block",
+    cid: str = "c1",
+    reason: str = "",
+) -> Change:
+    ops = word_ops(old, new) if scope == "block" else []
+    return Change(cid, kind, severity, reason, section, old, new, ops, scope)  # type: ignore[arg-type]
+
+
+HE_OLD = (
+    "Hospitals may notify the MHRA before they first supply a product under the hospital exemption. "
+    "Serious adverse reactions should be reported to the MHRA within 15 days."
+)
+HE_NEW = (
+    "Hospitals must notify the MHRA at least 60 days before they first supply a product under the "
+    "hospital exemption. Serious adverse reactions must be reported to the MHRA within 7 days."
+)
+
+
+# --- the contract: dev-set figures -----------------------------------------------------------
+
+
+def test_devset_meets_recall_and_precision_targets(bench: ModuleType) -> None:
+    guide, items = bench.load_devset()
+    tune = [i for i in items if not i.holdout]
+    assert len(tune) >= 30
+    summary = bench.evaluate(guide, tune)
+    misses = {r.item.id: sorted(r.missed) for r in summary.results if r.missed}
+    assert summary.recall >= 0.95, misses
+    assert summary.precision >= 0.80
+
+
+def test_holdout_does_not_collapse(bench: ModuleType) -> None:
+    """Held-out items are never tuned on; this only guards against a gross regression."""
+    guide, items = bench.load_devset()
+    held = [i for i in items if i.holdout]
+    assert len(held) >= 8
+    summary = bench.evaluate(guide, held)
+    assert summary.recall >= 0.85
+    assert summary.precision >= 0.60
+
+
+def test_devset_is_well_formed(bench: ModuleType) -> None:
+    guide, items = bench.load_devset()
+    ids = {s.id for s in guide.sections}
+    assert len({i.id for i in items}) == len(items)
+    for item in items:
+        assert item.must <= ids and item.may <= ids, item.id
+        assert not item.must & item.may, item.id
+        if item.change.severity == "cosmetic":
+            assert not item.must and not item.may, item.id
+    kinds = {i.change.kind for i in items}
+    assert {"modified", "added", "removed", "moved", "change_note", "withdrawn", "review_due"} <= kinds
+    assert sum(1 for i in items if i.change.severity == "cosmetic") >= 3
+
+
+# --- the examples from the design ------------------------------------------------------------
+
+
+def test_hospital_exemption_change_flags_main_section_and_faq(guide: Guide) -> None:
+    impacts = link_change(change(HE_OLD, HE_NEW), MHRA, [guide])
+    found = [i.section for i in impacts]
+    assert HE in found and HE_FAQ in found
+    assert "gene-therapy-and-atmp-faqs" not in found  # the FAQ entry is the match, not its parent
+    assert "should-i-travel-abroad-for-gene-therapy-or-an-atmp" not in found
+
+
+def test_atmp_definition_change_flags_definition_and_faq(guide: Guide) -> None:
+    c = change(
+        "ATMPs can be classified into three main types: gene therapy medicinal products, somatic cell "
+        "therapy medicinal products and tissue engineered products.",
+        "ATMPs can be classified into four main types, including combined ATMPs, which incorporate a "
+        "medical device as an integral part of the product.",
+        section=("What is an ATMP",),
+    )
+    found = {i.section for i in link_change(c, MHRA, [guide])}
+    assert {"what-are-gene-therapy-and-atmps", "what-does-atmp-mean"} <= found
+
+
+# --- evidence -------------------------------------------------------------------------------
+
+
+def test_evidence_gives_shared_phrases_then_the_best_guide_sentence(guide: Guide) -> None:
+    impacts = {i.section: i for i in link_change(change(HE_OLD, HE_NEW), MHRA, [guide])}
+    faq = impacts[HE_FAQ]
+    assert faq.evidence[0] == "hospital exemption"
+    sentence = faq.evidence[-1]
+    assert sentence in guide.section(HE_FAQ).own_text
+    assert sentence != guide.section(HE_FAQ).heading  # quotes the body, not the heading
+    main = impacts[HE]
+    assert "hospital exemption" in main.evidence[:-1]
+    assert main.evidence[-1] in guide.section(HE).own_text
+    assert "hospital exemption" in main.evidence[-1].lower()
+
+
+def test_evidence_puts_specific_phrases_before_named_bodies(guide: Guide) -> None:
+    c = change(
+        "ATMPs placed on the market in the UK require a marketing authorisation.",
+        "ATMPs placed on the market in Great Britain require a marketing authorisation granted by the MHRA.",
+        section=("Marketing authorisation",),
+    )
+    impacts = {i.section: i for i in link_change(c, MHRA, [guide])}
+    evidence = impacts["are-atmps-approved-by-the-mhra"].evidence
+    assert evidence.index("marketing authorisation") < evidence.index("MHRA")
+
+
+def test_scores_are_in_range_and_sorted(guide: Guide) -> None:
+    impacts = link_change(change(HE_OLD, HE_NEW), MHRA, [guide])
+    scores = [i.score for i in impacts]
+    assert scores == sorted(scores, reverse=True)
+    assert all(0.0 <= s <= 1.0 for s in scores)
+    assert all(s >= DEFAULT_THRESHOLD for s in scores)
+
+
+def test_an_faq_answer_inherits_from_the_body_section_it_restates(guide: Guide) -> None:
+    pairs = restatements(guide)
+    assert pairs[HE_FAQ] == HE and pairs[HE] == HE_FAQ
+    assert pairs["what-does-atmp-mean"] == "what-are-gene-therapy-and-atmps"
+    assert "should-i-travel-abroad-for-gene-therapy-or-an-atmp" not in pairs
+
+
+# --- cosmetic and page-level changes ---------------------------------------------------------
+
+
+def test_cosmetic_change_affects_nothing(guide: Guide) -> None:
+    c = change(HE_OLD, HE_OLD.replace("  ", " ").replace("'", "’"), severity="cosmetic")
+    assert link_change(c, MHRA, [guide]) == []
+    date = change("Page last reviewed: 1 May 2024", "Page last reviewed: 2 June 2025", severity="cosmetic")
+    assert link_change(date, NHS, [guide]) == []
+
+
+@pytest.mark.parametrize("kind", ["gone", "withdrawn", "unreachable", "moved", "review_due"])
+def test_page_level_events_affect_the_citing_sections(guide: Guide, kind: str) -> None:
+    old, new = (NHS, "https://www.nhs.uk/tests-and-treatments/genetic-and-genomic-testing/") if kind == "moved" else (
+        NHS,
+        "",
+    )
+    c = change(old, new, section=(), kind=kind, scope="page", reason=f"page {kind}")
+    impacts = link_change(c, NHS, [guide])
+    assert [i.section for i in impacts] == [GENETIC]
+    impact = impacts[0]
+    assert impact.score == 1.0
+    assert impact.evidence[0] == f"cites {NHS}"
+    assert f"page {kind}" in impact.evidence
+    assert "Genetic and genomic testing" in impact.evidence[-1]  # the sentence that links it
+
+
+def test_page_event_on_a_page_cited_twice_in_one_section(guide: Guide) -> None:
+    c = change(INNOVATION, "", section=(), kind="gone", scope="page", reason="page gone (HTTP 410)")
+    impacts = link_change(c, INNOVATION, [guide])
+    assert [i.section for i in impacts] == [REGULATED]
+    assert impacts[0].evidence[0] == f"cites {INNOVATION}"
+
+
+def test_block_move_is_linked_like_a_passage_not_as_a_page_event(guide: Guide) -> None:
+    c = change(HE_OLD, HE_OLD, kind="moved", severity="minor")
+    found = {i.section for i in link_change(c, MHRA, [guide])}
+    assert HE_FAQ in found
+    assert all(not e.startswith("cites ") for i in link_change(c, MHRA, [guide]) for e in i.evidence)
+
+
+def test_change_note_links_the_note_and_the_citing_section(guide: Guide) -> None:
+    c = change(
+        "Updated contact details.",
+        "Hospital exemption: hospitals must now notify the MHRA before first supply.",
+        section=(),
+        kind="change_note",
+        scope="page",
+        reason="GOV.UK change note",
+    )
+    impacts = link_change(c, MHRA, [guide])
+    by_id = {i.section: i for i in impacts}
+    assert by_id[REGULATED].score == 1.0 and by_id[REGULATED].evidence[0] == f"cites {MHRA}"
+    assert HE_FAQ in by_id and HE in by_id
+    assert by_id[HE_FAQ].score < 1.0
+
+
+# --- which guides a source concerns ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        NHS,
+        "https://www.nhs.uk/conditions/genetic-and-genomic-testing",
+        "http://nhs.uk/conditions/genetic-and-genomic-testing/",
+        "https://WWW.NHS.UK/conditions/genetic-and-genomic-testing/?utm_source=x#top",
+        "https://www.nhs.uk/tests-and-treatments/genetic-and-genomic-testing/",  # the page moved
+    ],
+)
+def test_source_url_matching_is_tolerant(guide: Guide, url: str) -> None:
+    c = change("Genetic counselling is offered before a test.", "Genetic counselling is offered after a test.",
+               section=("Genetic counselling",))
+    assert GENETIC in {i.section for i in link_change(c, url, [guide])}
+
+
+def test_url_helpers() -> None:
+    assert url_key("https://www.gov.uk/api/content/guidance/x") == ("gov.uk", "/guidance/x")
+    assert same_source(MHRA + "/", "http://gov.uk/guidance/advanced-therapy-medicinal-products-regulation-and-licensing")
+    assert not same_source(MHRA, INNOVATION)
+    assert not same_source("https://www.nhs.uk/conditions/x/", "https://www.other.org/conditions/x/")
+
+
+def test_a_source_the_guide_does_not_cite_affects_nothing(guide: Guide) -> None:
+    c = change(HE_OLD, HE_NEW)
+    assert link_change(c, "https://www.gov.uk/guidance/something-else-entirely", [guide]) == []
+
+
+def test_several_guides_each_get_their_own_sections(guide: Guide) -> None:
+    other = parse_guide(
+        "# Hospital treatments\n\n## Unlicensed medicines in hospital\n\n"
+        "Under the hospital exemption, a hospital may make an unlicensed ATMP for one patient. "
+        f"See the [MHRA guidance]({MHRA}).\n\n## Parking\n\nThe car park is open all day.\n",
+        slug="hospital-treatments",
+        fmt="md",
+    )
+    unrelated = parse_guide(f"# Diet\n\n## Eating well\n\nEat vegetables. See [NHS]({NHS}).\n", slug="diet", fmt="md")
+    impacts = link_change(change(HE_OLD, HE_NEW), MHRA, [guide, other, unrelated])
+    by_guide = {(i.guide, i.section) for i in impacts}
+    assert ("hospital-treatments", "unlicensed-medicines-in-hospital") in by_guide
+    assert ("hospital-treatments", "parking") not in by_guide
+    assert ("gene-therapy-atmps-uk", HE_FAQ) in by_guide
+    assert not any(g == "diet" for g, _ in by_guide)
+
+
+def test_a_matching_sub_section_is_preferred_to_its_parent() -> None:
+    g = parse_guide(
+        "# Treatment routes\n\nSome intro text about this guide and the NHS.\n\n"
+        "## Ways to get treatment\n\nThere are several ways to get an advanced therapy. "
+        f"Read the [MHRA guidance]({MHRA}).\n\n"
+        "### Hospital exemption\n\nThe hospital exemption lets a hospital prepare an unlicensed ATMP "
+        "non-routinely for one patient, and the hospital must report serious adverse reactions to the MHRA.\n\n"
+        "### Clinical trials\n\nA clinical trial tests a treatment in a research study.\n\n"
+        "## Travel\n\nSome clinics abroad sell treatments.\n",
+        slug="routes",
+        fmt="md",
+    )
+    impacts = {i.section: i for i in link_change(change(HE_OLD, HE_NEW), MHRA, [g])}
+    assert "hospital-exemption" in impacts
+    assert "travel" not in impacts
+    parent = impacts.get("ways-to-get-treatment")
+    if parent is not None:  # it links the source, so it may be flagged, but on its own words only
+        assert parent.score < impacts["hospital-exemption"].score
+        assert not any("exemption" in e.lower() for e in parent.evidence)
+
+
+def test_link_changes_keys_by_change_id(guide: Guide) -> None:
+    changes = [
+        change(HE_OLD, HE_NEW, cid="c1"),
+        change(HE_OLD, HE_OLD + " ", severity="cosmetic", cid="c2"),
+    ]
+    linked = link_changes(changes, MHRA, [guide])
+    assert set(linked) == {"c1", "c2"}
+    assert linked["c2"] == []
+    assert HE_FAQ in {i.section for i in linked["c1"]}
+
+
+def test_ops_from_the_diff_stage_are_used(guide: Guide) -> None:
+    """Given ops (as diff-match-patch produces them), the changed words weigh in the match."""
+    c = Change(
+        "c1", "modified", "substantive", "", ("Reporting",),
+        "You may be offered genetic counselling before a test.",
+        "You may be offered genetic counselling before and after a test.",
+        [DiffOp(0, "You may be offered genetic counselling before "), DiffOp(1, "and after "), DiffOp(0, "a test.")],
+    )
+    assert GENETIC in {i.section for i in link_change(c, NHS, [guide])}
+
+
+def test_word_ops_rebuild_both_texts() -> None:
+    ops = word_ops("a b c d", "a x c d e")
+    assert "".join(o.text for o in ops if o.op <= 0) == "a b c d"
+    assert "".join(o.text for o in ops if o.op >= 0) == "a x c d e"
