@@ -157,3 +157,18 @@ def test_reopening_store_keeps_data_and_migrations_are_idempotent(store_url: str
     s2 = Store(store_url)
     assert len(s2.sources()) == 3
     s2.close()
+
+
+def test_change_note_without_text_change_is_a_new_version(store: Store) -> None:
+    first = store.record_fetch(ok(), page("Text."))
+    noted = page("Text.")
+    noted.metadata.update(change_note="Hospital exemption section updated", change_note_at="2026-11-20")
+    second = store.record_fetch(ok(), noted)
+    assert second.new_snapshot is not None, "a new GOV.UK change note must not be swallowed"
+    assert second.new_snapshot.content_hash == first.new_snapshot.content_hash
+    reviewed = store.snapshot(second.source.reviewed_snapshot_id)
+    assert "change_note" not in reviewed.meta, "the reviewed version keeps what the editor saw"
+    # a review-date-only drift is not a new version
+    dated = page("Text.")
+    dated.metadata.update(noted.metadata, last_reviewed="2026-11-21")
+    assert store.record_fetch(ok(), dated).new_snapshot is None

@@ -206,8 +206,10 @@ def run_demo(directory: Path | None = None, *, keep: bool = True, echo: Callable
             _print_summary(ws, run, echo)
             report = evaluate(ws, max_age=config.check.max_age, offline=True)
             echo(f"\n`guidewatch check` now fails (exit 1): {len(report.stale)} of {len(report.sources)} cited "
-                 "sources changed since their last review.")
-            echo(f"Try: cd {root} && guidewatch changes && guidewatch accept --all --by 'Your Name'")
+                 "sources are stale (changed since their last review, or moved).")
+            echo(f"Next: cd {root} && guidewatch changes — then, once the guide is right, "
+                 "`guidewatch accept URL --by 'Your Name'` for a changed page; for a moved page, "
+                 "update the guide's link to the new address.")
         finally:
             ws.close()
     finally:
