@@ -1,25 +1,44 @@
-"""From open alerts to editors: routing, digest files and the delivery outbox.
+"""From open alerts to editors: routing, digest files, the delivery outbox and reviews.
 
-Alerts are already in the store before anything here runs. A delivery is queued in the
-outbox (with its rendered bodies frozen) before it is attempted, and its key is unique per
-digest, channel and recipient, so a crash or a retry can never send the same digest twice.
+Alerts are already in the store before anything here runs (the crawl writes them). A
+delivery is queued in the outbox, with its rendered bodies frozen, before it is attempted;
+its key is unique per digest, channel and recipient, so a crash or a retry never makes a
+second, different message out of the same alerts.
+
+Per channel and recipient the outbox owes every open alert that was not delivered (or is
+not being delivered) there yet. One run queues at most one digest per recipient: an unsent
+digest that a newer one would overlap, or that names an alert closed since (accepted or
+superseded), is cancelled and its still-open alerts are carried into the new one.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from .config import Config
-from .deliver import DeliveryError, SmtpSettings, WebhookSettings, post_webhook, send_email, write_files
-from .digest import Digest, DigestItem, digest_key, render, subject, to_json_dict
+from .deliver import (
+    DeliveryError,
+    SmtpSettings,
+    WebhookSettings,
+    post_webhook,
+    redact_url,
+    send_email,
+    write_files,
+)
+from .digest import Digest, DigestItem, digest_key, human_time, render, subject, summary, to_json_dict
 from .model import Guide
-from .store import AlertRecord, Store, utcnow
+from .store import AlertRecord, DeliveryRecord, ReviewRecord, SnapshotRecord, Store, StoreError, utcnow
 
 log = logging.getLogger("guidewatch.alerts")
+
+IN_FLIGHT = ("sent", "sending")  # deliveries whose alerts the recipient has (or is getting)
+
+
+# --- digests ------------------------------------------------------------------------------
 
 
 def digest_items(alerts: Sequence[AlertRecord], guides: Sequence[Guide]) -> list[DigestItem]:
@@ -40,20 +59,11 @@ def digest_items(alerts: Sequence[AlertRecord], guides: Sequence[Guide]) -> list
     return items
 
 
-@dataclass
-class DigestRun:
-    """What one `digest` run produced."""
-
-    digest: Digest  # every open alert, all guides: the file digest
-    files: list[Path] = field(default_factory=list)
-    queued: list[str] = field(default_factory=list)  # "email:ed@example.org" ...
-    sent: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-
-
 def build_digest(store: Store, guides: Sequence[Guide], *, since: datetime | None = None,
-                 recipient: str | None = None, guide_slugs: Sequence[str] | None = None) -> Digest:
-    alerts = store.alerts(status="open", since=since)
+                 recipient: str | None = None, guide_slugs: Sequence[str] | None = None,
+                 alert_ids: Sequence[int] | None = None) -> Digest:
+    """The open alerts (of these guides, these ids, opened since) as one digest."""
+    alerts = store.alerts(status="open", since=since, ids=alert_ids)
     if guide_slugs is not None:
         alerts = [a for a in alerts if a.guide in guide_slugs]
     return Digest(recipient=recipient, generated_at=utcnow(), since=since, items=digest_items(alerts, guides))
@@ -63,90 +73,290 @@ def write_digest(digest: Digest, directory: Path, formats: Sequence[str]) -> lis
     return write_files(digest, directory, list(formats))  # type: ignore[arg-type]
 
 
+def render_digest(digest: Digest, fmt: str) -> str:
+    return render(digest, fmt)  # type: ignore[arg-type]
+
+
+# --- routing ------------------------------------------------------------------------------
+
+
 def editors_of(guides: Sequence[Guide]) -> dict[str, list[str]]:
     """Editor e-mail -> the guide slugs they own."""
     out: dict[str, list[str]] = {}
     for g in guides:
         for e in g.editors:
-            out.setdefault(e.strip().lower(), []).append(g.slug)
+            if e.strip():
+                out.setdefault(e.strip().lower(), []).append(g.slug)
     return out
+
+
+@dataclass(frozen=True)
+class Target:
+    """One recipient on one channel and the guides whose alerts it receives (None: all)."""
+
+    channel: str  # email | webhook
+    recipient: str  # an e-mail address, or the webhook URL redacted (a Slack URL's path is its secret)
+    guides: tuple[str, ...] | None
+
+    @property
+    def label(self) -> str:
+        return f"{self.channel}:{self.recipient}"
+
+    def wants(self, alert: AlertRecord) -> bool:
+        return self.guides is None or alert.guide in self.guides
+
+
+def targets(config: Config, guides: Sequence[Guide]) -> list[Target]:
+    out: list[Target] = []
+    if config.alerts.email is not None:
+        out += [Target("email", editor, tuple(slugs)) for editor, slugs in editors_of(guides).items()]
+    if config.alerts.webhook is not None:
+        out.append(Target("webhook", redact_url(config.alerts.webhook.url), None))
+    return out
+
+
+# --- the outbox ---------------------------------------------------------------------------
+
+
+def _owed(target: Target, mine: Sequence[DeliveryRecord], open_alerts: Sequence[AlertRecord]) -> set[int]:
+    """Open alerts for this target that no sent or in-flight delivery carried there."""
+    delivered = {i for d in mine if d.status in IN_FLIGHT for i in d.alert_ids}
+    return {a.id for a in open_alerts if target.wants(a)} - delivered
+
+
+def _settle_pending(store: Store, pending: Sequence[DeliveryRecord], owed: set[int],
+                    open_ids: set[int]) -> set[int] | None:
+    """Keep the unsent digests if they already carry everything owed and nothing closed
+    (None: nothing to queue, their back-off goes on); else cancel them and return the
+    alerts the replacement must carry."""
+    carried = {i for d in pending for i in d.alert_ids}
+    closed = carried - open_ids
+    if pending and not closed and owed <= carried:
+        return None
+    reason = "replaced: some of its alerts were closed before it was sent" if closed else \
+        "replaced by a digest that also carries newer alerts"
+    for d in pending:
+        if store.cancel_delivery(d.id, reason):
+            owed |= set(d.alert_ids) & open_ids
+        else:  # a concurrent run claimed it: it is on its way
+            owed -= set(d.alert_ids)
+    return owed
 
 
 def queue_deliveries(store: Store, config: Config, guides: Sequence[Guide], *,
                      since: datetime | None = None) -> list[str]:
-    """Queue one digest per editor (their guides only) and one for the webhook, of alerts
-    that channel has not been sent yet. Returns what was queued."""
+    """Queue at most one digest per recipient: the open alerts it is owed. Returns labels."""
+    open_alerts = store.alerts(status="open", since=since)
+    open_ids = {a.id for a in store.alerts(status="open")}
+    outbox = store.deliveries()
     queued: list[str] = []
-    already: dict[tuple[str, str], set[int]] = {}
-    for d in store.deliveries():
-        if d.status != "dead":
-            already.setdefault((d.channel, d.recipient), set()).update(d.alert_ids)
-    targets: list[tuple[str, str, list[str] | None]] = []
-    if config.alerts.email is not None:
-        targets += [("email", editor, slugs) for editor, slugs in editors_of(guides).items()]
-    if config.alerts.webhook is not None:
-        targets.append(("webhook", config.alerts.webhook.url, None))
-    for channel, recipient, slugs in targets:
-        digest = build_digest(store, guides, since=since, recipient=recipient if channel == "email" else None,
-                              guide_slugs=slugs)
-        seen = already.get((channel, recipient), set())
-        digest.items = [i for i in digest.items if i.alert_id not in seen]
-        if not digest.items:
-            continue
-        ids = sorted({i.alert_id for i in digest.items})
-        digest.key = digest_key(recipient, ids)
-        payload = {"text": render(digest, "text"), "html": render(digest, "html"), "json": to_json_dict(digest)}
-        key = f"{channel}:{digest.key}"
-        if store.enqueue_delivery(key, channel, recipient, subject(digest), payload, ids) is not None:
-            queued.append(f"{channel}:{recipient}")
+    for t in targets(config, guides):
+        mine = [d for d in outbox if (d.channel, d.recipient) == (t.channel, t.recipient)]
+        owed = _settle_pending(store, [d for d in mine if d.status == "pending"], _owed(t, mine, open_alerts),
+                               open_ids)
+        if owed and _enqueue(store, guides, t, owed):
+            queued.append(t.label)
     return queued
 
 
-def deliver_pending(store: Store, config: Config) -> tuple[list[str], list[str]]:
-    """Attempt every due delivery once; failures are rescheduled with back-off."""
-    sent: list[str] = []
-    failed: list[str] = []
+def _enqueue(store: Store, guides: Sequence[Guide], target: Target, alert_ids: set[int]) -> bool:
+    """Render and queue one digest; False when there is nothing to say or the same digest
+    (same recipient, same alerts) was queued before, e.g. one that is dead."""
+    digest = build_digest(store, guides, alert_ids=sorted(alert_ids), guide_slugs=target.guides,
+                          recipient=target.recipient if target.channel == "email" else None)
+    if not digest.items:
+        return False
+    ids = sorted({i.alert_id for i in digest.items})
+    digest.key = digest_key(target.recipient, ids)
+    payload = {"text": render(digest, "text"), "html": render(digest, "html"), "json": to_json_dict(digest)}
+    key = f"{target.channel}:{digest.key}"
+    return store.enqueue_delivery(key, target.channel, target.recipient, subject(digest), payload, ids) is not None
+
+
+def _attempt(config: Config, d: DeliveryRecord) -> None:
+    """One delivery attempt with the current configuration; raises on failure."""
+    key = d.key.partition(":")[2] or d.key  # the digest's own key (gw-...), as in its JSON
+    if d.channel == "email":
+        e = config.alerts.email
+        if e is None:
+            raise DeliveryError("e-mail is no longer configured ([alerts.email])")
+        settings = SmtpSettings(host=e.host, port=e.port, sender=e.sender, username=e.username,
+                                password=e.password, security=e.security, timeout=e.timeout)  # type: ignore[arg-type]
+        send_email(settings, d.recipient, d.subject, d.payload.get("text", ""), d.payload.get("html", ""),
+                   message_id=key, key=key)
+    elif d.channel == "webhook":
+        w = config.alerts.webhook
+        if w is None:
+            raise DeliveryError("the webhook is no longer configured ([alerts.webhook])")
+        post_webhook(WebhookSettings(url=w.url, token=w.token, style=w.style, timeout=w.timeout),  # type: ignore[arg-type]
+                     d.payload.get("json", {}), key=key)
+    else:
+        raise DeliveryError(f"unknown channel {d.channel!r}")
+
+
+def _label(d: DeliveryRecord) -> str:
+    return f"{d.channel}:{d.recipient}"
+
+
+@dataclass
+class DeliveryReport:
+    """What one pass over the outbox did, one line per delivery."""
+
+    sent: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # will be retried on a later run
+    dead: list[str] = field(default_factory=list)  # gave up now: max_attempts reached
+    attempted: set[int] = field(default_factory=set)  # delivery ids
+
+
+def deliver_pending(store: Store, config: Config) -> DeliveryReport:
+    """Attempt every due delivery once. A failure is retried on later runs with doubling
+    back-off until [alerts] max_attempts, when the delivery is 'dead'. A delivery whose
+    alerts were all closed meanwhile is cancelled, not sent (safe without queueing first)."""
+    report = DeliveryReport()
+    errors: dict[int, str] = {}
+    open_ids = {a.id for a in store.alerts(status="open")}
     for d in store.claim_deliveries():
-        label = f"{d.channel}:{d.recipient}"
+        if d.alert_ids and not open_ids.intersection(d.alert_ids):
+            # every alert in it was accepted or superseded since it was queued: old news
+            store.cancel_delivery(d.id, "its alerts were all closed before it was sent", statuses=("sending",))
+            continue
+        report.attempted.add(d.id)
         try:
-            if d.channel == "email":
-                e = config.alerts.email
-                if e is None:
-                    raise DeliveryError("e-mail is no longer configured ([alerts.email])")
-                send_email(SmtpSettings(host=e.host, port=e.port, sender=e.sender, username=e.username,
-                                        password=e.password, security=e.security, timeout=e.timeout),  # type: ignore[arg-type]
-                           d.recipient, d.subject, d.payload.get("text", ""), d.payload.get("html", ""),
-                           message_id=d.key)
-            elif d.channel == "webhook":
-                w = config.alerts.webhook
-                if w is None:
-                    raise DeliveryError("the webhook is no longer configured ([alerts.webhook])")
-                post_webhook(WebhookSettings(url=w.url, token=w.token, style=w.style, timeout=w.timeout),  # type: ignore[arg-type]
-                             d.payload.get("json", {}), key=d.key)
-            else:
-                raise DeliveryError(f"unknown channel {d.channel!r}")
-        except Exception as exc:  # every failure is retried later, none is fatal to the run
+            _attempt(config, d)
+        except Exception as exc:  # every failure is recorded, none is fatal to the run
             msg = str(exc) if isinstance(exc, DeliveryError) else f"{type(exc).__name__}: {exc}"
             store.delivery_failed(d.id, msg, retry_base=config.alerts.retry_base,
                                   max_attempts=config.alerts.max_attempts)
-            failed.append(f"{label} ({msg})")
-            log.warning("delivery %s failed: %s", label, msg)
+            log.warning("delivery %s failed (attempt %d): %s", _label(d), d.attempts + 1, msg)
+            errors[d.id] = msg
             continue
         store.delivery_done(d.id)
-        sent.append(label)
-    return sent, failed
+        report.sent.append(_label(d))
+    for d in store.deliveries():
+        if d.id not in errors:
+            continue
+        if d.status == "dead":
+            report.dead.append(f"{_label(d)} after {d.attempts} attempt(s): {errors[d.id]}")
+        else:
+            report.failed.append(f"{_label(d)} (attempt {d.attempts} of {config.alerts.max_attempts}; next try "
+                                 f"{human_time(d.next_attempt_at)}): {errors[d.id]}")
+    return report
+
+
+def retry_dead(store: Store) -> int:
+    """Give dead deliveries another go: their still-open alerts are owed again."""
+    return sum(store.cancel_delivery(d.id, "dead; retried by hand", statuses=("dead",))
+               for d in store.deliveries("dead"))
+
+
+def outbox_status(store: Store, skip: Collection[int] = ()) -> tuple[list[str], list[str]]:
+    """(waiting, undelivered): failed deliveries waiting for their next try, and dead ones
+    whose alerts are still open and were not delivered to that recipient since."""
+    open_ids = {a.id for a in store.alerts(status="open")}
+    outbox = store.deliveries()
+    waiting = [f"{_label(d)}: attempt {d.attempts + 1} due {human_time(d.next_attempt_at)} "
+               f"(last error: {d.last_error})"
+               for d in outbox if d.status == "pending" and d.attempts and d.id not in skip]
+    undelivered = []
+    for d in outbox:
+        if d.status != "dead":
+            continue
+        delivered = {i for o in outbox if _label(o) == _label(d) and o.status in IN_FLIGHT for i in o.alert_ids}
+        missing = (set(d.alert_ids) & open_ids) - delivered
+        if missing:
+            undelivered.append(f"{_label(d)}: gave up after {d.attempts} attempt(s); {len(missing)} open "
+                               f"alert(s) not delivered (last error: {d.last_error})")
+    return waiting, undelivered
+
+
+# --- one digest run -----------------------------------------------------------------------
+
+
+@dataclass
+class DigestRun:
+    """What one `digest` run produced."""
+
+    digest: Digest  # every open alert, all guides: the file digest
+    files: list[Path] = field(default_factory=list)
+    send: bool = False
+    queued: list[str] = field(default_factory=list)  # "email:ed@example.org" ...
+    sent: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    dead: list[str] = field(default_factory=list)
+    waiting: list[str] = field(default_factory=list)
+    undelivered: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def report(self) -> tuple[list[str], list[str]]:
+        """(stdout lines, stderr lines) for the command line; delivery problems go to stderr."""
+        out = [summary(self.digest)] + [f"wrote {p}" for p in self.files]
+        err: list[str] = []
+        if not self.send:
+            return out, err
+        out += [f"sent {s}" for s in self.sent]
+        if not (self.queued or self.sent or self.failed or self.dead or self.waiting or self.undelivered):
+            out.append("nothing new to send (every open alert was already delivered)")
+        out += self.notes
+        err += [f"delivery failed, will retry: {f}" for f in self.failed]
+        err += [f"delivery failed, giving up ([alerts] max_attempts reached): {d}" for d in self.dead]
+        err += [f"waiting to retry: {w}" for w in self.waiting]
+        err += [f"undelivered: {u}" for u in self.undelivered]
+        if self.undelivered:
+            err.append("undelivered: fix the cause, then run `guidewatch digest --send --retry-dead`")
+        return out, err
+
+
+def unrouted_notes(config: Config, guides: Sequence[Guide], digest: Digest) -> list[str]:
+    """Guides with open alerts that no editor receives by e-mail."""
+    if config.alerts.email is None:
+        return []
+    bare = {g.slug for g in guides if not any(e.strip() for e in g.editors)}
+    return [f"note: guide {slug} has open alerts but no editors to e-mail ([[guides]] editors)"
+            for slug in sorted({i.guide for i in digest.items}) if slug in bare]
 
 
 def run_digest(store: Store, config: Config, guides: Sequence[Guide], *, since: datetime | None = None,
-               formats: Sequence[str] | None = None, send: bool = False) -> DigestRun:
+               formats: Sequence[str] | None = None, send: bool = False, retry_dead_first: bool = False) -> DigestRun:
+    """Write the file digest of every open alert; with `send`, queue and deliver per recipient."""
     digest = build_digest(store, guides, since=since)
-    run = DigestRun(digest=digest)
+    run = DigestRun(digest=digest, send=send)
     run.files = write_digest(digest, config.alerts_dir, formats or config.alerts.formats)
     if send:
+        if retry_dead_first:
+            retry_dead(store)
         run.queued = queue_deliveries(store, config, guides, since=since)
-        run.sent, run.failed = deliver_pending(store, config)
+        result = deliver_pending(store, config)
+        run.sent, run.failed, run.dead = result.sent, result.failed, result.dead
+        run.waiting, run.undelivered = outbox_status(store, result.attempted)
+        run.notes = unrouted_notes(config, guides, digest)
     return run
 
 
-def render_digest(digest: Digest, fmt: str) -> str:
-    return render(digest, fmt)  # type: ignore[arg-type]
+# --- reviews ------------------------------------------------------------------------------
+
+
+def awaiting_review(store: Store) -> list[str]:
+    """Sources with open alerts, or whose current version is not the reviewed one."""
+    urls = {a.change.source_url for a in store.alerts(status="open")}
+    urls |= {s.url for s in store.sources() if s.current_snapshot_id != s.reviewed_snapshot_id}
+    return sorted(urls)
+
+
+def accept_sources(store: Store, urls: Sequence[str], *, by: str,
+                   note: str | None = None) -> list[tuple[ReviewRecord, SnapshotRecord | None]]:
+    """Record the review of each source's current version (closing its alerts, moving the
+    baseline). Every URL is checked first, so a typo accepts nothing."""
+    by = by.strip()
+    if not by:
+        raise ValueError("--by must name the reviewer")
+    for url in urls:
+        if store.source(url) is None:
+            raise StoreError(f"{url}: not a watched source (see `guidewatch guides`)")
+    return [store.accept(url, by=by, note=note) for url in urls]
+
+
+def describe_review(review: ReviewRecord, snap: SnapshotRecord | None) -> str:
+    version = f"version {snap.content_hash[:12]} fetched {snap.fetched_at:%Y-%m-%d %H:%M} UTC" if snap \
+        else "no stored version"
+    return (f"accepted {review.source_url} ({version}) by {review.reviewed_by}; "
+            f"{review.alerts_closed} alert(s) closed")

@@ -39,6 +39,8 @@ def _user_errors(fn: F) -> F:
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from sqlalchemy.exc import SQLAlchemyError
+
         from .guides import GuideError
         from .profiles import ProfileError
         from .store import LockHeld, StoreError
@@ -50,6 +52,9 @@ def _user_errors(fn: F) -> F:
             raise UserError(msg) from None
         except ValueError as exc:
             raise UserError(str(exc)) from None
+        except SQLAlchemyError as exc:
+            reason = " ".join(str(getattr(exc, "orig", None) or exc).split())[:300]
+            raise UserError(f"store: {reason}") from None
         except OSError as exc:
             raise UserError(f"{getattr(exc, 'filename', '') or ''}: {exc.strerror or exc}".lstrip(": ")) from None
 
@@ -175,9 +180,15 @@ def guides(ctx: Ctx, fmt: str, sections: bool) -> None:
 @click.option("--all", "all_sources", is_flag=True, help="Crawl every source now, not only those due.")
 @click.option("--source", "source", metavar="URL", help="Crawl just this source.")
 @click.option("--quiet", "-q", is_flag=True, help="Only the summary line.")
+@click.option("--distributed", is_flag=True, help="Queue the sources on Redis for `guidewatch worker`s instead.")
+@click.option("--redis", "redis_url", metavar="URL", envvar="GUIDEWATCH_REDIS_URL",
+              help="Redis for --distributed (env GUIDEWATCH_REDIS_URL).")
+@click.option("--queue", "queue_name", default="guidewatch", show_default=True, help="Queue name (Redis key prefix).")
+@click.option("--wait", is_flag=True, help="With --distributed: wait until the workers have recorded every source.")
 @pass_ctx
 @_user_errors
-def crawl(ctx: Ctx, all_sources: bool, source: str | None, quiet: bool) -> None:
+def crawl(ctx: Ctx, all_sources: bool, source: str | None, quiet: bool, distributed: bool, redis_url: str | None,
+          queue_name: str, wait: bool) -> None:
     """Fetch due (or all) cited sources now, detect changes and open alerts."""
     from .pipeline import crawl as run_crawl
     from .pipeline import select_sources
@@ -185,6 +196,13 @@ def crawl(ctx: Ctx, all_sources: bool, source: str | None, quiet: bool) -> None:
 
     if all_sources and source:
         raise UserError("--all and --source cannot be used together")
+    if distributed or wait:
+        from .distributed import push_command
+
+        if not (distributed and redis_url):
+            raise UserError("--distributed needs --redis URL (or GUIDEWATCH_REDIS_URL); --wait needs --distributed")
+        return push_command(ctx.workspace(), redis_url, queue_name, all_sources=all_sources, source=source,
+                            wait=wait, echo=click.echo)
     ws = ctx.workspace()
     try:
         with single_instance(ws.store, "crawl"):
@@ -263,43 +281,43 @@ def changes(ctx: Ctx, since: str | None, fmt: str, source: str | None, show_all:
 @click.option("--format", "fmt", type=click.Choice(["md", "html", "text", "json"]), multiple=True,
               help="Formats to write (repeatable; default: [alerts] formats in the config).")
 @click.option("--send", is_flag=True, help="Also deliver to editors (e-mail) and the webhook.")
+@click.option("--retry-dead", is_flag=True, help="With --send: try deliveries that gave up (dead) again.")
 @click.option("--stdout", "to_stdout", is_flag=True, help="Print the digest (first format) as well.")
 @pass_ctx
 @_user_errors
-def digest(ctx: Ctx, since: str | None, fmt: tuple[str, ...], send: bool, to_stdout: bool) -> None:
+def digest(ctx: Ctx, since: str | None, fmt: tuple[str, ...], send: bool, retry_dead: bool, to_stdout: bool) -> None:
     """Build the editors' digest of open alerts into alerts/ and, with --send, deliver it."""
     from .alerts import render_digest, run_digest
-    from .digest import summary
 
+    if retry_dead and not send:
+        raise UserError("--retry-dead only makes sense with --send")
     ws = ctx.workspace()
     try:
-        run = run_digest(ws.store, ws.config, ws.guides, since=_since(since), formats=fmt or None, send=send)
+        run = run_digest(ws.store, ws.config, ws.guides, since=_since(since), formats=fmt or None, send=send,
+                         retry_dead_first=retry_dead)
     finally:
         ws.close()
-    click.echo(summary(run.digest))
-    for p in run.files:
-        click.echo(f"wrote {p}")
-    if send:
-        if not run.queued and not run.sent and not run.failed:
-            click.echo("nothing new to send (every open alert was already delivered)")
-        for s in run.sent:
-            click.echo(f"sent {s}")
-        for f in run.failed:
-            click.echo(f"delivery failed, will retry: {f}", err=True)
+    out, err = run.report()
+    for line in out:
+        click.echo(line)
+    for line in err:
+        click.echo(line, err=True)
     if to_stdout:
         click.echo(render_digest(run.digest, (fmt or ws.config.alerts.formats)[0]))
 
 
 @main.command()
 @click.argument("source_url", required=False)
-@click.option("--all", "all_sources", is_flag=True, help="Accept every source with open alerts.")
+@click.option("--all", "all_sources", is_flag=True, help="Accept every source awaiting review.")
 @click.option("--by", "by", required=True, help="Who reviewed it (recorded in the audit trail).")
 @click.option("--note", help="What was checked or changed in the guide.")
 @pass_ctx
 @_user_errors
 def accept(ctx: Ctx, source_url: str | None, all_sources: bool, by: str, note: str | None) -> None:
     """Record that the guide was reviewed against a source's current version."""
+    from .alerts import accept_sources, awaiting_review, describe_review
     from .pipeline import sync_snapshot_files
+    from .snapshots import snapshot_path
 
     if bool(source_url) == bool(all_sources):
         raise UserError("give a SOURCE_URL or --all (one of the two)")
@@ -307,20 +325,15 @@ def accept(ctx: Ctx, source_url: str | None, all_sources: bool, by: str, note: s
         raise UserError("--by must name the reviewer")
     ws = ctx.workspace()
     try:
-        if all_sources:
-            urls = sorted({a.change.source_url for a in ws.store.alerts(status="open")})
-            if not urls:
-                click.echo("no open alerts: nothing to accept")
-                return
-        else:
-            urls = [source_url or ""]
-        for url in urls:
-            review, snap = ws.store.accept(url, by=by.strip(), note=note)
-            version = f"version {snap.content_hash[:12]} fetched {snap.fetched_at:%Y-%m-%d %H:%M}" if snap \
-                else "no stored version"
-            click.echo(f"accepted {review.source_url} ({version}) by {review.reviewed_by}; "
-                       f"{review.alerts_closed} alert(s) closed")
+        urls = awaiting_review(ws.store) if all_sources else [source_url or ""]
+        if not urls:
+            click.echo("nothing awaits review: nothing to accept")
+            return
+        reviews = accept_sources(ws.store, urls, by=by, note=note)
         sync_snapshot_files(ws)
+        for review, snap in reviews:
+            click.echo(describe_review(review, snap))
+            click.echo(f"  baseline: {snapshot_path(ws.config.snapshots_dir, review.source_url)}")
     finally:
         ws.close()
 
@@ -344,7 +357,34 @@ def history(ctx: Ctx, source_url: str | None) -> None:
                    f"{r.alerts_closed} alert(s) closed" + (f"; note: {r.note}" if r.note else ""))
 
 
+@main.command()
+@click.option("--redis", "redis_url", metavar="URL", envvar="GUIDEWATCH_REDIS_URL", required=True,
+              help="Redis holding the shared queue, e.g. redis://queue.internal:6379/0 (env GUIDEWATCH_REDIS_URL).")
+@click.option("--queue", "queue_name", default="guidewatch", show_default=True, help="Queue name (Redis key prefix).")
+@click.option("--idle-exit", type=click.FloatRange(min=0), default=0, show_default=True,
+              help="Exit once the queue has been empty this many seconds (0: run until stopped).")
+@click.option("--quiet", "-q", is_flag=True, help="Only the summary line.")
+@pass_ctx
+@_user_errors
+def worker(ctx: Ctx, redis_url: str, queue_name: str, idle_exit: float, quiet: bool) -> None:
+    """Crawl worker: fetch sources queued by `crawl --distributed`, record them in the shared store."""
+    from .distributed import run_worker
+
+    def progress(outcome: Any, verdict: str) -> None:
+        click.echo(f"{outcome.url}: {verdict}", err=True)
+
+    summary = run_worker(ctx.config, redis_url, queue_name, idle_exit=idle_exit, progress=None if quiet else progress)
+    click.echo(summary.headline())
+
+
 # --- check, run, daemon -------------------------------------------------------------------
+
+
+def _duration_option(option: str, value: str) -> Any:
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise UserError(f"{option}: {exc}") from None
 
 
 @main.command()
@@ -353,26 +393,26 @@ def history(ctx: Ctx, source_url: str | None) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "junit", "github"]), default="text",
               show_default=True)
 @click.option("--output", type=click.Path(path_type=Path, dir_okay=False), help="Write the report here too.")
+@click.option("--junit", type=click.Path(path_type=Path, dir_okay=False),
+              help="Also write a JUnit XML report here (one test case per cited source).")
+@click.option("--retry-pause", default="10s", show_default=True,
+              help="Wait before fetching a transiently failed source again (up to [check] unreachable_after tries).")
 @pass_ctx
 @_user_errors
-def check(ctx: Ctx, max_age: str | None, offline: bool, fmt: str, output: Path | None) -> None:
+def check(ctx: Ctx, max_age: str | None, offline: bool, fmt: str, output: Path | None, junit: Path | None,
+          retry_pause: str) -> None:
     """CI gate: exit 1 when a cited source is stale (changed since review, gone, moved, ...)."""
-    from .check import render_report, run_check
+    from .check import run_check, write_reports
 
-    age = ctx.config.check.max_age
-    if max_age:
-        try:
-            age = parse_duration(max_age)
-        except ValueError as exc:
-            raise UserError(f"--max-age: {exc}") from None
+    age = _duration_option("--max-age", max_age) if max_age else ctx.config.check.max_age
+    pause = _duration_option("--retry-pause", retry_pause)
     ws = ctx.workspace()
     try:
-        report = run_check(ws, max_age=age, offline=offline)
+        report = run_check(ws, max_age=age, offline=offline, retry_pause=pause,
+                           say=lambda msg: click.echo(msg, err=True))
     finally:
         ws.close()
-    text = render_report(report, fmt)
-    if output:
-        output.write_text(text, encoding="utf-8")
+    text = write_reports(report, fmt, output=output, junit=junit)
     click.echo(text, nl=not text.endswith("\n"))
     sys.exit(EXIT_STALE if report.stale else EXIT_OK)
 

@@ -436,9 +436,12 @@ def parse_config(text: str, *, file: str, base: Path, env: Callable[[str], str |
         line = getattr(exc, "lineno", None) or _line_from_message(str(exc))
         msg = str(exc).split(" (at line")[0]
         raise ConfigError(f"{file}:{line}: invalid TOML: {msg}" if line else f"{file}: invalid TOML: {msg}") from None
+    except RecursionError:  # tomllib recurses per nesting level: `x = [[[[...` must not be a traceback
+        raise ConfigError(f"{file}: invalid TOML: arrays or tables nested too deeply") from None
     root = _Reader(file, text, data, "")
     default_store = "sqlite:///" + str((base / "guidewatch.db").resolve())
-    store = env("GUIDEWATCH_STORE") or root.get("store", str, default_store)
+    file_store = root.get("store", str, default_store)  # read even when overridden: it is a known key
+    store = env("GUIDEWATCH_STORE") or file_store
     if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", store):
         raise root.fail("store", f"expected a sqlite:/// or postgresql:// URL, got {store!r:.80}")
     if store.startswith("sqlite:///") and not store.startswith("sqlite:////") and store != "sqlite:///:memory:":

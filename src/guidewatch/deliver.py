@@ -352,7 +352,7 @@ def post_digest_webhook(settings: WebhookSettings, digest: Digest) -> None:
 
 def _atomic_write(path: Path, data: bytes) -> None:
     """Readers (a web server, a CI artefact upload) never see a half-written digest."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")  # pid: see snapshots
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # umask applies
     try:
         with os.fdopen(fd, "wb") as fh:

@@ -145,7 +145,8 @@ def unreachable_event(
         reason += f" since {_shown(since)}"
     if last_error:
         reason += f" (last error: {_short(last_error)})"
-    return _event("unreachable", "minor", reason, old=url, new=last_error or "")
+    # `new` stays empty: one outage is one alert, whatever error each failed check gave
+    return _event("unreachable", "minor", reason, old=url)
 
 
 # --- metadata -----------------------------------------------------------------------------

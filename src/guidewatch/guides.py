@@ -279,7 +279,10 @@ def parse_guide(
     base_url: str | None = None,
     editors: tuple[str, ...] = (),
 ) -> Guide:
-    events = {"md": _md_events, "html": _html_events, "txt": _txt_events}[fmt](text)
+    try:
+        events = {"md": _md_events, "html": _html_events, "txt": _txt_events}[fmt](text)
+    except RecursionError:  # the HTML walk recurses per element: thousands of nested tags
+        raise GuideError(f"{source or slug}: guide markup is nested too deeply to read") from None
     return _build(slug, source, fmt, events, base_url, editors)
 
 

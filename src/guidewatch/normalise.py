@@ -289,7 +289,8 @@ def decode_html(body: bytes, charset: str | None = None) -> str:
             return body[len(bom) :].decode(encoding, errors="replace")
     declared = [c for c in (_codec(charset), _codec(_declared_in_markup(body))) if c]
     for encoding in declared:  # UTF-16/32 bytes can be valid UTF-8, so trust a wide declaration first
-        if encoding.startswith(("utf-16", "utf-32")):
+        # ...unless the body has no NUL byte: markup in UTF-16/32 always has some, so it is mislabelled
+        if encoding.startswith(("utf-16", "utf-32")) and b"\x00" in body[:4096]:
             try:
                 return body.decode(encoding)
             except UnicodeDecodeError:
@@ -443,6 +444,9 @@ def _from_html(text: str, url: str, profile: Profile, rules: IgnoreRules, media:
         title_el.extract()  # the title is Page.title, not the first block
     _prune(main, (*profile.drop, *rules.css))
     blocks = _finish(_walk(main), profile, rules)
+    notice = _unavailable_text(soup, title, blocks, profile)
+    if notice:
+        metadata["unavailable"] = notice
     return Page(url=url, profile=profile.name, title=title, blocks=blocks, metadata=metadata)
 
 
@@ -529,6 +533,27 @@ def _is_soft_404(soup: BeautifulSoup, title: str, profile: Profile) -> bool:
     candidates = [title, fold_text(head.get_text()) if isinstance(head, Tag) else ""]
     candidates += [fold_text(h.get_text(" ")) for h in soup.find_all("h1", limit=3)]
     return any(p.search(c) for p in profile.soft_404 for c in candidates if c)
+
+
+#: A page with no more main text than this may be nothing but an outage notice or consent wall.
+SHORT_PAGE_CHARS = 800
+
+
+def _unavailable_text(soup: BeautifulSoup, title: str, blocks: list[Block], profile: Profile) -> str | None:
+    """The title, h1 or (short page) text saying the page is an outage notice or consent wall.
+
+    Such a 200 stands in for the content; diffing it would report the guidance as deleted.
+    """
+    if not profile.unavailable:
+        return None
+    head = soup.find("title")
+    candidates = [title, fold_text(head.get_text()) if isinstance(head, Tag) else ""]
+    candidates += [fold_text(h.get_text(" ")) for h in soup.find_all("h1", limit=3)]
+    text = " ".join(b.text for b in blocks)
+    if len(text) <= SHORT_PAGE_CHARS:
+        candidates.append(text)
+    hit = next((c for c in candidates if c and any(p.search(c) for p in profile.unavailable)), None)
+    return hit[:200] if hit else None
 
 
 def _fill_public_updated(metadata: dict[str, str]) -> None:

@@ -11,8 +11,9 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
-from urllib.parse import urlparse
+from typing import Any
 from urllib.request import Request, urlopen
 
 from .config import Config, parse_duration
@@ -20,13 +21,12 @@ from .diff import diff_pages, number_changes
 from .events import gone_event, metadata_events, moved_event, unreachable_event, withdrawn_event
 from .fetch import FetchSettings, fetch_sources
 from .guides import GuideError, guide_format, load_guide, parse_guide
-from .link import link_changes
 from .model import Change, FetchOutcome, FetchRequest, Guide, Page
 from .normalise import normalise
 from .profiles import Profile, api_url_for, load_profiles, profile_for_url
+from .snapshots import files_lock, remove_orphaned_temp_files, snapshot_path, write_snapshots
 from .snapshots import parse as parse_snapshot
-from .snapshots import snapshot_path, write_snapshots
-from .store import SourceState, Store, utcnow
+from .store import SnapshotRecord, SourceState, Store, utcnow
 
 log = logging.getLogger("guidewatch.crawl")
 
@@ -71,6 +71,7 @@ def open_workspace(config: Config, *, sync: bool = True) -> Workspace:
     guides = load_guides(config)
     profiles = load_profiles([config.profiles_dir] if config.profiles_dir else [])
     store = Store(config.store)
+    remove_orphaned_temp_files(config.snapshots_dir, config.alerts_dir)  # left by a killed run
     if sync:
         store.sync_guides(guides, [(s.url, s.profile or "") for s in config.sources])
         import_committed_baselines(store, config)
@@ -138,14 +139,20 @@ def source_schedule(config: Config, source: SourceState, profile: Profile | None
 
 
 def next_due(config: Config, source: SourceState, now: datetime, profile: Profile | None = None) -> datetime:
-    from apscheduler.triggers.cron import CronTrigger
-
     cron = source_schedule(config, source, profile)
     if cron.startswith("every "):
         return now + parse_duration(cron[6:])
-    trigger = CronTrigger.from_crontab(cron, timezone=config.schedule.timezone)
+    trigger = _cron_trigger(cron, config.schedule.timezone)
     nxt = trigger.get_next_fire_time(None, now)
     return nxt.astimezone(UTC) if nxt else now + timedelta(days=1)
+
+
+@lru_cache(maxsize=256)
+def _cron_trigger(cron: str, timezone: str) -> Any:
+    """Parsed once per expression: building a CronTrigger per crawled source adds up at scale."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    return CronTrigger.from_crontab(cron, timezone=timezone)
 
 
 @dataclass
@@ -202,6 +209,7 @@ def crawl(ws: Workspace, sources: Sequence[SourceState], *,
         summary.lines.append(f"{outcome.url}: {verdict}")
         if progress:
             progress(outcome, verdict)
+        outcome.body = b""  # recorded; fetch_sources keeps every outcome until the end (memory at scale)
 
     fetch_sources(requests, fetch_settings(ws.config), on_outcome=handle, timeout=ws.config.fetch.crawl_timeout)
     return summary
@@ -224,13 +232,8 @@ def process_outcome(ws: Workspace, src: SourceState, outcome: FetchOutcome, summ
         except Exception as exc:
             # An unparseable body is a failed check, never a content change.
             outcome.status, outcome.error, outcome.transient = "failed", f"could not parse page: {exc}", True
-        if page is not None and page.metadata.get("soft_404"):
-            outcome.status = "soft_404"
-            page = None
-        elif page is not None and not page.blocks and "html" in (outcome.headers.get("content-type") or "html"):
-            # An empty 200 (maintenance page, truncated body) must not wipe the snapshot.
-            outcome.status, outcome.error, outcome.transient = "failed", "page had no main content", True
-            page = None
+        if page is not None:
+            page = screen_page(page, outcome)
     result = ws.store.record_fetch(outcome, page, unreachable_after=cfg.check.unreachable_after,
                                    next_due_at=next_due(cfg, src, now, ws.profile(src)))
     state = result.source
@@ -253,6 +256,8 @@ def process_outcome(ws: Workspace, src: SourceState, outcome: FetchOutcome, summ
                             f" (HTTP {outcome.http_status})")
     else:
         verdict = "unchanged" if outcome.status == "not_modified" else ""
+        if src.state in ("gone", "unreachable") and ws.store.close_recovered(src.id):
+            verdict = "answers again (gone/unreachable alerts closed)"
         if outcome.moved:
             summary.counts["moved"] += 1
             events.append(moved_event(src.url, outcome.final_url or ""))
@@ -260,9 +265,11 @@ def process_outcome(ws: Workspace, src: SourceState, outcome: FetchOutcome, summ
         if page is not None and page.metadata.get("withdrawn_at"):
             events.append(withdrawn_event(page))
     block_changes: list[Change] | None = None
-    reviewed = ws.store.snapshot(state.reviewed_snapshot_id)
-    if result.new_snapshot is not None and reviewed is not None and reviewed.id != result.new_snapshot.id:
-        block_changes = diff_pages(reviewed.page(), result.new_snapshot.page())
+    fresh = result.new_snapshot or _undiffed_current(ws, state, outcome)
+    # Only load the reviewed text when there is something to compare it with (not for a 304).
+    reviewed = ws.store.snapshot(state.reviewed_snapshot_id) if fresh is not None or page is not None else None
+    if fresh is not None and reviewed is not None and reviewed.id != fresh.id:
+        block_changes = diff_pages(reviewed.page(), fresh.page())
         summary.counts["changed"] += 1
         real = [c for c in block_changes if c.severity != "cosmetic"]
         verdict = (verdict + "; " if verdict else "") + (
@@ -279,38 +286,93 @@ def process_outcome(ws: Workspace, src: SourceState, outcome: FetchOutcome, summ
     changes = (block_changes or []) + events
     number_changes(changes)
     if changes or block_changes is not None:
-        linked = link_changes(changes, src.url, [g for g in ws.guides if _cites(g, src.url)])
+        from .link import citing, link_changes  # scikit-learn takes seconds to import; only load it when linking
+
+        linked = link_changes(changes, src.url, [g for g in ws.guides if citing(g, [src.url])])
         pairs = [(c, linked.get(c.id, [])) for c in changes]
         summary.new_alerts += ws.store.record_changes(
-            state.id, reviewed.id if reviewed else None, state.current_snapshot_id, pairs,
+            state.id, state.reviewed_snapshot_id, state.current_snapshot_id, pairs,
             min_alert_severity=cfg.alerts.min_severity, replace_open=block_changes is not None)
-    if result.new_snapshot is not None or block_changes is not None:
-        current = result.new_snapshot or ws.store.snapshot(state.current_snapshot_id)
-        last = ws.store.last_review(state.id)
-        write_snapshots(cfg.snapshots_dir, src.url, reviewed, current,
-                        reviewed_by=last.reviewed_by if last else None, reviewed_at=last.reviewed_at if last else None)
+    # Every answer re-syncs the files (unchanged ones are not rewritten), which also
+    # repairs files a killed crawl stored in the database but never wrote; a 304 whose
+    # files already show the stored versions (by content hash) skips the re-render.
+    quiet_304 = outcome.status == "not_modified" and block_changes is None and _files_in_line(ws, state)
+    if (outcome.status in ("ok", "not_modified") or block_changes is not None) and not quiet_304:
+        sync_snapshot_files(ws, urls=[src.url])
     return verdict
 
 
-def _norm_url(url: str) -> str:
-    p = urlparse(url)
-    return (p.netloc.lower().removeprefix("www.") + p.path.rstrip("/")).lower()
+def _files_in_line(ws: Workspace, state: SourceState) -> bool:
+    """Whether the snapshot files already show the stored versions (checked by content hash
+    in the file headers), so a 304 need not re-render them: keeps a 304 cheap at scale."""
+    hashes = ws.store.snapshot_hashes([state.reviewed_snapshot_id, state.current_snapshot_id])
+    reviewed, current = hashes.get(state.reviewed_snapshot_id), hashes.get(state.current_snapshot_id)
+    root = ws.config.snapshots_dir
+    want = {snapshot_path(root, state.url): reviewed,
+            snapshot_path(root, state.url, latest=True): current if current != reviewed else None}
+    for path, content_hash in want.items():
+        try:
+            with path.open(encoding="utf-8") as fh:
+                head = "".join(line for _, line in zip(range(8), fh, strict=False))
+        except OSError:
+            head = None
+        if (head is None) != (content_hash is None) or (head is not None and
+                                                        f"\ncontent_hash: {content_hash}\n" not in head):
+            return False
+    return True
 
 
-def _cites(guide: Guide, url: str) -> bool:
-    key = _norm_url(url)
-    return any(_norm_url(c.url) == key for c in guide.external_citations)
+def _undiffed_current(ws: Workspace, state: SourceState, outcome: FetchOutcome) -> SnapshotRecord | None:
+    """The current snapshot when it differs from the reviewed one but no change was ever
+    recorded for it: a crawl killed between storing a version and its changes. Diffing it
+    now (idempotent: known changes are not alerted twice) means the change is not lost."""
+    if outcome.status not in ("ok", "not_modified") or state.current_snapshot_id in (None, state.reviewed_snapshot_id):
+        return None
+    if ws.store.has_changes_for(state.current_snapshot_id):  # type: ignore[arg-type]
+        return None
+    return ws.store.snapshot(state.current_snapshot_id)
 
 
-def sync_snapshot_files(ws: Workspace, root: Path | None = None) -> None:
-    """Rewrite every source's snapshot files from the store (after accept, or to repair)."""
-    for src in ws.store.sources(active_only=False):
-        reviewed = ws.store.snapshot(src.reviewed_snapshot_id)
-        current = ws.store.snapshot(src.current_snapshot_id)
-        last = ws.store.last_review(src.id)
-        write_snapshots(root or ws.config.snapshots_dir, src.url, reviewed, current,
-                        reviewed_by=last.reviewed_by if last else None,
-                        reviewed_at=last.reviewed_at if last else None)
+def screen_page(page: Page, outcome: FetchOutcome) -> Page | None:
+    """The page, or None (with `outcome` made a failure or soft 404) when the 200 is not the content.
+
+    An outage notice, consent wall, empty body or a PDF/JSON/text body in place of the page
+    must never be diffed: it would report the guidance as deleted and move the snapshot.
+    """
+    kind = page.metadata.get("content_type") or ""
+    if page.metadata.get("unavailable"):
+        reason = page.metadata["unavailable"][:120]
+        outcome.status, outcome.error, outcome.transient = "failed", f"page says it is unavailable: {reason!r}", True
+    elif page.metadata.get("soft_404"):
+        outcome.status = "soft_404"
+    elif not page.blocks and (outcome.via_api or "html" in kind or not kind):
+        outcome.status, outcome.error, outcome.transient = "failed", "page had no main content", True
+    elif not page.blocks:
+        outcome.status, outcome.error = "failed", f"not a web page: the server sent {kind}"
+        outcome.transient = kind.startswith("text/")  # a plain-text error message may clear
+    else:
+        return page
+    return None
+
+
+def sync_snapshot_files(ws: Workspace, root: Path | None = None, *, urls: Sequence[str] | None = None) -> None:
+    """Rewrite every (or these) source's snapshot files from the store (after accept, or to repair).
+
+    The store is read under the snapshot directory's lock, so when a crawl and an `accept`
+    write the same source's files at once, the last writer has the newest state.
+    """
+    root = root or ws.config.snapshots_dir
+    with files_lock(root):
+        # Look the given URLs up one by one: scanning every source per crawled page is O(N^2).
+        chosen = ws.store.sources(active_only=False) if urls is None else [
+            s for s in (ws.store.source(u) for u in urls) if s is not None and s.url in urls]
+        for src in chosen:
+            reviewed = ws.store.snapshot(src.reviewed_snapshot_id)
+            current = ws.store.snapshot(src.current_snapshot_id)
+            last = ws.store.last_review(src.id)
+            write_snapshots(root, src.url, reviewed, current,
+                            reviewed_by=last.reviewed_by if last else None,
+                            reviewed_at=last.reviewed_at if last else None)
 
 
 def now_utc() -> datetime:

@@ -53,6 +53,7 @@ _TOP_KEYS = frozenset(
         "title_suffix",
         "drop",
         "soft_404",
+        "unavailable",
         "dates",
         "change_history",
         "withdrawn",
@@ -104,6 +105,8 @@ class Profile:
     title_suffix: re.Pattern[str] | None = None  # removed from <title> when no title element matched
     drop: tuple[str, ...] = ()  # CSS selectors of chrome removed from the main content
     soft_404: tuple[re.Pattern[str], ...] = ()  # matched on <title> and h1 text
+    # A 200 that is an outage notice or consent wall, not the page: matched on <title>, h1 and short pages' text
+    unavailable: tuple[re.Pattern[str], ...] = ()
     dates: tuple[DateRule, ...] = ()
     change_history: ChangeHistoryRule | None = None
     withdrawn: WithdrawnRule | None = None
@@ -146,6 +149,8 @@ def load_profile(path: Path) -> Profile:
         raise ProfileError(f"{path}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(f"{path}: invalid TOML: {_one_line(exc)}") from None
+    except RecursionError:  # tomllib recurses per nesting level
+        raise ProfileError(f"{path}: invalid TOML: arrays or tables nested too deeply") from None
     return _Reader(path, data).profile()
 
 
@@ -178,6 +183,9 @@ class _Reader:
             title_suffix=self.regex("title_suffix", suffix) if suffix else None,
             drop=self.selectors("drop"),
             soft_404=tuple(self.regex(f"soft_404[{i}]", p) for i, p in enumerate(self.strings("soft_404"))),
+            unavailable=tuple(
+                self.regex(f"unavailable[{i}]", p) for i, p in enumerate(self.strings("unavailable"))
+            ),
             dates=self.dates(),
             change_history=self.change_history(),
             withdrawn=self.withdrawn(),

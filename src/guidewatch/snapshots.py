@@ -12,6 +12,8 @@ import hashlib
 import os
 import re
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -70,9 +72,18 @@ def parse(text: str) -> SnapshotFile:
 
 
 def atomic_write(path: Path, text: str) -> None:
-    """Write via a temp file and rename, so a crash never leaves half a file."""
+    """Write via a temp file and rename, so a crash never leaves half a file.
+
+    An unchanged file is left alone; the temp file's name carries our pid, so one left by
+    a killed process can be recognised and removed (`remove_orphaned_temp_files`).
+    """
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return
+    except (OSError, UnicodeDecodeError):
+        pass
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".tmp-{os.getpid()}-", suffix=path.suffix)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
@@ -80,6 +91,48 @@ def atomic_write(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+#: Temp files of `atomic_write` (snapshots) and of digest files (alerts/): the writer's pid is group 1.
+_TEMP_NAMES = (re.compile(r"^\.tmp-(\d+)-"), re.compile(r"^\..+\.(\d+)\.[0-9a-f]+\.tmp$"))
+
+
+def remove_orphaned_temp_files(*roots: Path) -> list[Path]:
+    """Delete temp files whose writer died (SIGKILL, power cut) before renaming them.
+
+    A file whose writer is still alive, even another process, is left alone.
+    """
+    from .store import _pid_alive
+
+    removed: list[Path] = []
+    for root in roots:
+        if not root.is_dir():
+            continue
+        for path in root.rglob(".*tmp*"):
+            pid = next((int(m.group(1)) for rx in _TEMP_NAMES if (m := rx.match(path.name))), None)
+            if pid is None or pid == os.getpid() or _pid_alive(pid) or not path.is_file():
+                continue
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+@contextmanager
+def files_lock(root: Path) -> Iterator[None]:
+    """Exclusive lock for "read the store, write the files" (flock on the directory itself: no
+    lock file appears beside the committed snapshots). A no-op where flock does not exist."""
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # not POSIX
+        yield
+        return
+    fd = os.open(root, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def write_snapshots(root: Path, source_url: str, reviewed: SnapshotRecord | None, current: SnapshotRecord | None,

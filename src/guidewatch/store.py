@@ -207,7 +207,8 @@ class DeliveryRow(Base):
     key: Mapped[str] = mapped_column(String(128), unique=True)
     channel: Mapped[str] = mapped_column(String(20))
     recipient: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)  # pending|sending|sent|dead
+    # pending|sending|sent|dead|cancelled
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -381,18 +382,43 @@ def migrate(engine: Engine) -> None:
     """Bring the schema to the newest Alembic revision (idempotent, safe to run every start)."""
     from alembic import command
     from alembic.config import Config as AlembicConfig
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
 
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    for attempt in range(3):
+        try:
+            with engine.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    # Two processes opening a fresh database: the second waits for the first.
+                    conn.execute(text("SELECT pg_advisory_xact_lock(7301946523)"))
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+            return
+        except DBAPIError as exc:
+            # SQLite has no advisory lock: a racing first start sees "already exists"; the
+            # other process has created the schema, so upgrading again finds it at head.
+            if attempt == 2 or "already exists" not in str(exc.orig):
+                raise
+
+
+#: Page-level events that end when the source answers again.
+RECOVERABLE_EVENTS = ("gone", "unreachable")
 
 
 def _passage_key(source_id: int, change: Change) -> str:
     raw = json.dumps([source_id, change.scope, change.kind if change.scope == "page" else "",
                       list(change.source_section), change.old if change.scope == "block" else ""])
     return hashlib.sha256(raw.encode()).hexdigest()
+
+
+#: Metadata whose change makes a new version even when the text is the same.
+SIGNIFICANT_META = ("change_note", "change_note_at", "withdrawn_at", "withdrawn_explanation")
+
+
+def _significant_meta_change(old: dict[str, str], new: dict[str, str]) -> bool:
+    return any(old.get(k) != new.get(k) for k in SIGNIFICANT_META)
 
 
 class Store:
@@ -515,11 +541,14 @@ class Store:
                           lease: timedelta = timedelta(minutes=30)) -> list[SourceState]:
         """Take up to `limit` due sources for one worker; concurrent workers never get the same one.
 
-        On PostgreSQL this is SELECT ... FOR UPDATE SKIP LOCKED; SQLite serialises writers anyway.
-        Claiming pushes next_due_at out by the lease, so a worker that dies releases them later.
+        On PostgreSQL this is SELECT ... FOR UPDATE SKIP LOCKED; on SQLite the claim runs in a
+        BEGIN IMMEDIATE transaction (pysqlite would read outside any transaction, and two
+        processes could then claim the same rows). Claiming pushes next_due_at out by the
+        lease, so the sources of a worker that dies come due again later.
         """
         now = now or utcnow()
         with self.session() as s:
+            self._claim_lock(s)
             q = (select(SourceRow).where(SourceRow.active.is_(True))
                  .where((SourceRow.next_due_at.is_(None)) | (SourceRow.next_due_at <= now))
                  .order_by(SourceRow.next_due_at, SourceRow.id).limit(limit))
@@ -529,6 +558,11 @@ class Store:
             for r in rows:
                 r.next_due_at = now + lease
             return [self._source(r) for r in rows]
+
+    def _claim_lock(self, s: Session) -> None:
+        """On SQLite, take the write lock before the claim's SELECT (PostgreSQL locks the rows)."""
+        if self.engine.dialect.name == "sqlite":
+            s.connection().exec_driver_sql("BEGIN IMMEDIATE")
 
     def set_next_due(self, source_id: int, when: datetime) -> None:
         with self.session() as s:
@@ -547,6 +581,15 @@ class Store:
         with self.session() as s:
             row = s.get(SnapshotRow, snapshot_id)
             return self._snapshot(row) if row else None
+
+    def snapshot_hashes(self, snapshot_ids: Sequence[int | None]) -> dict[int, str]:
+        """Content hashes of these snapshots, without loading their text (a cheap check per 304)."""
+        ids = [i for i in snapshot_ids if i is not None]
+        if not ids:
+            return {}
+        with self.session() as s:
+            rows = s.execute(select(SnapshotRow.id, SnapshotRow.content_hash).where(SnapshotRow.id.in_(ids)))
+            return {row_id: content_hash for row_id, content_hash in rows}
 
     def record_fetch(self, outcome: FetchOutcome, page: Page | None, *, unreachable_after: int = 3,
                      next_due_at: datetime | None = None) -> RecordResult:
@@ -595,12 +638,15 @@ class Store:
             src.state = "withdrawn" if page.metadata.get("withdrawn_at") else ("moved" if outcome.moved else "ok")
             current = s.get(SnapshotRow, src.current_snapshot_id) if src.current_snapshot_id else None
             result.previous_snapshot = self._snapshot(current) if current else None
-            if current is not None and current.content_hash == content_hash:
-                if current.meta != page.metadata:
-                    current.meta = dict(page.metadata)
+            same_text = current is not None and current.content_hash == content_hash
+            if same_text and not _significant_meta_change(current.meta or {}, page.metadata):
+                if current.meta != page.metadata and current.id != src.reviewed_snapshot_id:
+                    current.meta = dict(page.metadata)  # review dates and the like: not a new version
                     result.notes.append("metadata updated")
                 result.source = self._source(src)
                 return result
+            # New text, or the same text with a new change note / withdrawal: a new version, so the
+            # reviewed snapshot keeps exactly what the editor saw.
             snap = SnapshotRow(source_id=src.id, fetched_at=now, content_hash=content_hash or "",
                                title=page.title, profile=page.profile, url=outcome.final_url or outcome.url,
                                text=page.text(), meta=dict(page.metadata))
@@ -676,10 +722,11 @@ class Store:
                 seen_passages.add(passage)
                 same = [a for a in open_alerts if open_changes[a.change_id].passage == passage]
                 if change.scope == "page" and not same:
-                    # A page-level event already recorded (and perhaps accepted) is not news again.
+                    # A page-level event already recorded (and perhaps accepted) is not news again,
+                    # unless it is a failure that cleared in between: a second outage is news.
                     last = s.scalar(select(ChangeRow).where(ChangeRow.passage == passage)
                                     .order_by(ChangeRow.id.desc()).limit(1))
-                    if last is not None and last.new == change.new:
+                    if last is not None and last.new == change.new and not self._recovered_since(s, last):
                         continue
                 if same and all(open_changes[a.change_id].new == change.new and
                                 open_changes[a.change_id].severity == change.severity for a in same):
@@ -711,6 +758,32 @@ class Store:
                     if a.status == "open" and ch.scope == "block" and ch.passage not in seen_passages:
                         a.status, a.closed_at, a.note = "superseded", now, "passage no longer differs"
         return new_alert_ids
+
+    @staticmethod
+    def _recovered_since(s: Session, row: ChangeRow) -> bool:
+        """A gone/unreachable event whose source was fetched successfully after it was detected."""
+        if row.kind not in RECOVERABLE_EVENTS:
+            return False
+        ok = s.scalar(select(FetchRow.id).where(FetchRow.source_id == row.source_id)
+                      .where(FetchRow.status.in_(("ok", "not_modified")))
+                      .where(FetchRow.fetched_at > row.detected_at).limit(1))
+        return ok is not None
+
+    def has_changes_for(self, snapshot_id: int) -> bool:
+        """Whether any change was recorded with this snapshot as its new version."""
+        with self.session() as s:
+            return s.scalar(select(ChangeRow.id).where(ChangeRow.new_snapshot_id == snapshot_id).limit(1)) is not None
+
+    def close_recovered(self, source_id: int) -> int:
+        """Supersede the source's open gone/unreachable alerts: it answers again, nothing to re-read."""
+        now = utcnow()
+        with self.session() as s:
+            rows = list(s.scalars(select(AlertRow).join(ChangeRow, ChangeRow.id == AlertRow.change_id)
+                                  .where(AlertRow.source_id == source_id).where(AlertRow.status == "open")
+                                  .where(ChangeRow.kind.in_(RECOVERABLE_EVENTS))))
+            for a in rows:
+                a.status, a.closed_at, a.note = "superseded", now, "source answers again"
+            return len(rows)
 
     def _change_record(self, s: Session, row: ChangeRow) -> ChangeRecord:
         src = s.get(SourceRow, row.source_id)
@@ -834,10 +907,14 @@ class Store:
                          stale: timedelta = timedelta(minutes=10)) -> list[DeliveryRecord]:
         """Take due deliveries, marking them 'sending' so a concurrent worker skips them.
 
-        A 'sending' row older than `stale` belongs to a worker that died; it is taken again.
+        A 'sending' row older than `stale` belongs to a worker that died; it is taken again,
+        at once when its claimer was a process on this host that is gone (killed mid-delivery:
+        each claim is recorded as a lock row "delivery:<id>" with the claimer's pid).
+        Row locking as in `claim_due_sources`: SKIP LOCKED on PostgreSQL, BEGIN IMMEDIATE on SQLite.
         """
         now = now or utcnow()
         with self.session() as s:
+            self._claim_lock(s)
             q = (select(DeliveryRow)
                  .where(((DeliveryRow.status == "pending") & (DeliveryRow.next_attempt_at <= now)) |
                         ((DeliveryRow.status == "sending") & (DeliveryRow.next_attempt_at <= now - stale)))
@@ -845,21 +922,41 @@ class Store:
             if self.engine.dialect.name == "postgresql":
                 q = q.with_for_update(skip_locked=True)
             rows = list(s.scalars(q))
+            taken = {r.id for r in rows}
+            rows += [r for r in self._orphaned_sending(s) if r.id not in taken][: max(0, limit - len(rows))]
+            host, pid = socket.gethostname(), os.getpid()
             for r in rows:
                 r.status, r.next_attempt_at = "sending", now
+                s.merge(LockRow(name=_delivery_lock(r.id), holder=f"deliver:{host}:{pid}", pid=pid, host=host,
+                                acquired_at=now, heartbeat_at=now))
             return [self._delivery(r) for r in rows]
+
+    def _orphaned_sending(self, s: Session) -> list[DeliveryRow]:
+        """'sending' rows claimed by a process on this host that has died since."""
+        host = socket.gethostname()
+        q = select(DeliveryRow).where(DeliveryRow.status == "sending").order_by(DeliveryRow.id)
+        if self.engine.dialect.name == "postgresql":
+            q = q.with_for_update(skip_locked=True)
+        out = []
+        for row in s.scalars(q):
+            claim = s.get(LockRow, _delivery_lock(row.id))
+            if claim is not None and claim.host == host and not _pid_alive(claim.pid):
+                out.append(row)
+        return out
 
     def delivery_done(self, delivery_id: int) -> None:
         with self.session() as s:
             s.execute(update(DeliveryRow).where(DeliveryRow.id == delivery_id)
                       .values(status="sent", sent_at=utcnow(), last_error=None,
                               attempts=DeliveryRow.attempts + 1))
+            s.query(LockRow).filter(LockRow.name == _delivery_lock(delivery_id)).delete()
 
     def delivery_failed(self, delivery_id: int, error: str, *, retry_base: float, max_attempts: int) -> None:
         with self.session() as s:
             row = s.get(DeliveryRow, delivery_id)
             if row is None:
                 return
+            s.query(LockRow).filter(LockRow.name == _delivery_lock(delivery_id)).delete()
             row.attempts += 1
             row.last_error = error[:2000]
             if row.attempts >= max_attempts:
@@ -867,6 +964,20 @@ class Store:
             else:
                 row.status = "pending"
                 row.next_attempt_at = utcnow() + timedelta(seconds=retry_base * 2 ** (row.attempts - 1))
+
+    def cancel_delivery(self, delivery_id: int, reason: str, *, statuses: Sequence[str] = ("pending",)) -> bool:
+        """Withdraw an unsent delivery (its alerts were closed, or a newer digest carries them).
+
+        Only from `statuses`, so a row a worker claimed meanwhile is left alone (False). The
+        key is freed (suffixed), so the same digest can be queued again later."""
+        with self.session() as s:
+            res = s.execute(update(DeliveryRow).where(DeliveryRow.id == delivery_id)
+                            .where(DeliveryRow.status.in_(list(statuses)))
+                            .values(status="cancelled", last_error=reason[:2000],
+                                    key=DeliveryRow.key + f"~{delivery_id}"))
+            if res.rowcount:
+                s.query(LockRow).filter(LockRow.name == _delivery_lock(delivery_id)).delete()
+            return bool(res.rowcount)
 
     def deliveries(self, status: str | None = None) -> list[DeliveryRecord]:
         with self.session() as s:
@@ -893,8 +1004,13 @@ class Store:
                     if not dead and row.heartbeat_at > now - stale_after and row.holder != holder:
                         raise LockHeld(f"{name} lock is held by {row.holder} (pid {row.pid} on {row.host}) "
                                        f"since {row.acquired_at:%Y-%m-%d %H:%M:%S} UTC")
-                    row.holder, row.pid, row.host = holder, os.getpid(), host
-                    row.acquired_at = row.heartbeat_at = now
+                    # Compare-and-set on the old holder: on SQLite two processes can both read
+                    # the same dead row; only the first UPDATE may win the takeover.
+                    taken = s.execute(update(LockRow).where(LockRow.name == name, LockRow.holder == row.holder)
+                                      .values(holder=holder, pid=os.getpid(), host=host, acquired_at=now,
+                                              heartbeat_at=now)).rowcount
+                    if not taken:
+                        raise LockHeld(f"{name} lock was just taken by another process")
                 else:
                     s.add(LockRow(name=name, holder=holder, pid=os.getpid(), host=host, acquired_at=now,
                                   heartbeat_at=now))
@@ -910,6 +1026,11 @@ class Store:
     def release_lock(self, name: str, holder: str) -> None:
         with self.session() as s:
             s.query(LockRow).filter(LockRow.name == name, LockRow.holder == holder).delete()
+
+
+def _delivery_lock(delivery_id: int) -> str:
+    """Name of the lock row recording which process claimed a delivery."""
+    return f"delivery:{delivery_id}"
 
 
 def _pid_alive(pid: int) -> bool:
