@@ -92,8 +92,7 @@ def decode_request(raw: bytes | str) -> FetchRequest:
 
 @dataclass
 class PushResult:
-    queued: list[str]
-    pushed_at: datetime
+    queued: dict[str, datetime | None]  # url -> its last check before the push
     queue_length: int
 
 
@@ -106,22 +105,22 @@ def push_sources(ws: Workspace, redis_url: str, name: str = DEFAULT_QUEUE, *,
     """
     client = connect(redis_url)
     key, started = queue_key(name), utcnow()
-    queued: list[str] = []
+    queued: dict[str, datetime | None] = {}
     if sources is not None:
-        queued += _push(ws, client, key, sources)
+        queued |= _push(ws, client, key, sources)
     else:
         holder = holder_id("push")
         while batch := ws.store.claim_due_sources(holder, CLAIM_BATCH, now=started, lease=lease):
             try:
-                queued += _push(ws, client, key, batch)
+                queued |= _push(ws, client, key, batch)
             except DistributedError:
                 for src in batch:  # not queued: due again at once, not after the lease
                     ws.store.set_next_due(src.id, started)
                 raise
-    return PushResult(queued, started, int(client.llen(key)))
+    return PushResult(queued, int(client.llen(key)))
 
 
-def _push(ws: Workspace, client: Redis, key: str, sources: Sequence[SourceState]) -> list[str]:
+def _push(ws: Workspace, client: Redis, key: str, sources: Sequence[SourceState]) -> dict[str, datetime | None]:
     import redis
 
     entries = [encode_request(build_request(ws, s)) for s in sources]
@@ -130,16 +129,19 @@ def _push(ws: Workspace, client: Redis, key: str, sources: Sequence[SourceState]
             client.rpush(key, *entries)
         except redis.RedisError as exc:
             raise DistributedError(f"cannot queue on Redis: {exc}") from None
-    return [s.url for s in sources]
+    return {s.url: s.last_checked_at for s in sources}
 
 
-def wait_recorded(ws: Workspace, urls: Sequence[str], since: datetime, timeout: float,
+def wait_recorded(ws: Workspace, before: dict[str, datetime | None], timeout: float,
                   poll: float = 1.0) -> list[str]:
-    """Wait until every URL has a check recorded after `since`; returns those still missing."""
+    """Wait until each URL has a newer check than `before` says; returns those still missing.
+
+    Compares with each source's previous check, not a clock, so workers' clocks may differ.
+    """
     deadline = time.monotonic() + timeout
-    missing = set(urls)
+    missing = set(before)
     while missing:
-        done = {s.url for s in ws.store.sources() if s.last_checked_at is not None and s.last_checked_at >= since}
+        done = {s.url for s in ws.store.sources() if s.url in missing and s.last_checked_at != before[s.url]}
         missing -= done
         if not missing or time.monotonic() >= deadline:
             break
@@ -160,7 +162,7 @@ def push_command(ws: Workspace, redis_url: str, name: str = DEFAULT_QUEUE, *, al
             return
         echo(f"queued {len(result.queued)} source(s) on {queue_key(name)} ({result.queue_length} waiting)")
         if wait:
-            missing = wait_recorded(ws, result.queued, result.pushed_at, ws.config.fetch.crawl_timeout)
+            missing = wait_recorded(ws, result.queued, ws.config.fetch.crawl_timeout)
             if missing:
                 raise DistributedError(f"{len(missing)} source(s) not recorded after "
                                        f"{ws.config.fetch.crawl_timeout:g} s (are workers running?)")

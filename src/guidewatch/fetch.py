@@ -8,7 +8,10 @@ threads, from daemonic processes and whatever `__main__` the parent has.
 Wire protocol (private to this module and `guidewatch.spider`):
 
 - parent -> child stdin: one JSON line ``{"settings": {...}, "requests": [...]}``; stdin
-  then stays open as a lifeline: when it closes (the parent died) the child exits.
+  then stays open as a lifeline: when it closes (the parent died) the child exits. The
+  parent writes one ``+`` per outcome it has handled (in batches, `ack_batch`): the child
+  starts a source only while fewer than `credit_window` outcomes are unacknowledged
+  (flow control: a parent slower than the crawl never piles up pages in memory).
 - child -> parent stdout: one JSON line per outcome ``{"i": index, "outcome": {...}}``,
   written and flushed as soon as it is known, so a killed child loses nothing it sent.
 - child stderr: log lines ``LEVEL|logger|message``, re-logged here under
@@ -133,6 +136,16 @@ def fetch_sources(
     return [o for o in results if o is not None]
 
 
+def credit_window(settings: FetchSettings) -> int:
+    """Most sources the child has started whose outcomes the parent has not acknowledged."""
+    return max(32, 4 * settings.concurrency)
+
+
+def ack_batch(settings: FetchSettings) -> int:
+    """Outcomes per acknowledgement; well under the window, so the child never stalls."""
+    return max(1, credit_window(settings) // 4)
+
+
 def _exit_description(returncode: int | None) -> str:
     if returncode is not None and returncode < 0:
         return f"crawl process killed by signal {-returncode}"
@@ -157,6 +170,7 @@ class _ChildCrawl:
     def __init__(self, requests: list[FetchRequest], settings: FetchSettings):
         self._events: queue.Queue[tuple[int, FetchOutcome] | None] = queue.Queue()
         self._stderr_tail: deque[str] = deque(maxlen=20)
+        self._unacked, self._ack_batch = 0, ack_batch(settings)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "guidewatch.spider"],
             stdin=subprocess.PIPE,
@@ -209,8 +223,21 @@ class _ChildCrawl:
                 return f"timed out after {timeout:g} s"
             if event is None:  # child closed stdout: it exited or crashed
                 return None
-            pending -= _accept(event, results, on_outcome)
+            accepted = _accept(event, results, on_outcome)
+            pending -= accepted
+            self._unacked += accepted
+            if self._unacked >= self._ack_batch:
+                self._ack()
         return None
+
+    def _ack(self) -> None:
+        """Tell the child these outcomes are handled, so it may start as many more sources
+        (batched: one wake-up of the child per source costs it more CPU than the fetch)."""
+        count, self._unacked = self._unacked, 0
+        if self.proc.stdin:
+            with contextlib.suppress(OSError):
+                self.proc.stdin.write(b"+" * count)
+                self.proc.stdin.flush()
 
     def drain(
         self, results: list[FetchOutcome | None], on_outcome: Callable[[FetchOutcome], None] | None

@@ -39,12 +39,30 @@ class Workspace:
     store: Store
     guides: list[Guide]
     profiles: dict[str, Profile]
+    _citing_index: dict[tuple[str, str], set[int]] | None = field(default=None, repr=False)
 
     def close(self) -> None:
         self.store.close()
 
     def profile(self, source: SourceState) -> Profile:
         return self.profiles.get(source.profile) or profile_for_url(source.url, self.profiles)
+
+    def guides_citing(self, url: str) -> list[Guide]:
+        """Guides citing `url` (as `link.citing` decides), through an index built once: scanning
+        every citation of every guide for each changed page is O(N) per page at scale."""
+        from .link import citing, url_key
+
+        if self._citing_index is None:
+            self._citing_index = {}
+            for i, g in enumerate(self.guides):
+                for c in g.external_citations:
+                    host, path = url_key(c.url)
+                    for key in ((host, path), (host, "/" + path.rsplit("/", 1)[-1])):
+                        self._citing_index.setdefault(key, set()).add(i)
+        host, path = url_key(url)
+        candidates = self._citing_index.get((host, path), set()) | self._citing_index.get(
+            (host, "/" + path.rsplit("/", 1)[-1]), set())
+        return [self.guides[i] for i in sorted(candidates) if citing(self.guides[i], [url])]
 
 
 def load_guides(config: Config) -> list[Guide]:
@@ -286,9 +304,9 @@ def process_outcome(ws: Workspace, src: SourceState, outcome: FetchOutcome, summ
     changes = (block_changes or []) + events
     number_changes(changes)
     if changes or block_changes is not None:
-        from .link import citing, link_changes  # scikit-learn takes seconds to import; only load it when linking
+        from .link import link_changes  # scikit-learn takes seconds to import; only load it when linking
 
-        linked = link_changes(changes, src.url, [g for g in ws.guides if citing(g, [src.url])])
+        linked = link_changes(changes, src.url, ws.guides_citing(src.url))
         pairs = [(c, linked.get(c.id, [])) for c in changes]
         summary.new_alerts += ws.store.record_changes(
             state.id, state.reviewed_snapshot_id, state.current_snapshot_id, pairs,

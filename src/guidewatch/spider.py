@@ -56,11 +56,12 @@ from scrapy.exceptions import (
 from scrapy.http import Response, TextResponse
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import error as txerror
+from twisted.internet.defer import Deferred
 from twisted.internet.task import deferLater
 from twisted.python.failure import Failure
 from twisted.web.client import ResponseFailed
 
-from guidewatch.fetch import FetchSettings, encode_outcome
+from guidewatch.fetch import FetchSettings, credit_window, encode_outcome
 from guidewatch.model import FetchOutcome, FetchRequest, FetchStatus
 
 __all__ = ["GuideSpider", "allowed_hosts_for", "run_crawl", "scrapy_settings"]
@@ -375,11 +376,17 @@ class GuideSpider(scrapy.Spider):
     name = "guidewatch"
 
     def __init__(
-        self, fetch_requests: Sequence[FetchRequest], fetch_settings: FetchSettings, emit: Emit, **kwargs: Any
+        self,
+        fetch_requests: Sequence[FetchRequest],
+        fetch_settings: FetchSettings,
+        emit: Emit,
+        credits: Credits | None = None,
+        **kwargs: Any,
     ):
         super().__init__(**kwargs)
         self.fs = fetch_settings
         self.emit = emit
+        self.credits = credits
         self.sources = [_Source(i, r, allowed_hosts_for(r)) for i, r in enumerate(fetch_requests)]
 
     @classmethod
@@ -390,6 +397,8 @@ class GuideSpider(scrapy.Spider):
 
     async def start(self) -> AsyncIterator[Request]:
         for src in self.sources:
+            if self.credits is not None:
+                await self.credits.admit()
             try:
                 request = self._first_request(src)
             except ValueError as exc:  # Scrapy rejects the URL
@@ -700,10 +709,40 @@ def _soft_404_text(response: Response) -> str | None:
 # --- running a crawl -----------------------------------------------------------------------
 
 
-def run_crawl(requests: Sequence[FetchRequest], settings: FetchSettings, emit: Emit) -> None:
+class Credits:
+    """Flow control with the parent: at most `window` sources started whose outcomes the
+    parent has not yet recorded ("+" acks on stdin). Without it a crawl of 10,000 pages
+    fetches far ahead of the parent, which then holds every body while it normalises them."""
+
+    def __init__(self, window: int):
+        self.window, self.started, self.acked = window, 0, 0
+        self._waiter: Deferred[None] | None = None
+
+    async def admit(self) -> None:
+        while self.started - self.acked >= self.window:
+            self._waiter = Deferred()
+            await maybe_deferred_to_future(self._waiter)
+        self.started += 1
+
+    def ack(self, count: int) -> None:
+        """In the reactor thread: the parent has recorded `count` more outcomes."""
+        self.acked += count
+        if self._waiter is not None and self.started - self.acked < self.window:
+            waiter, self._waiter = self._waiter, None
+            waiter.callback(None)
+
+    def ack_from_thread(self, count: int) -> None:
+        from twisted.internet import reactor  # installed by now: acks follow outcomes
+
+        reactor.callFromThread(self.ack, count)  # type: ignore[attr-defined]
+
+
+def run_crawl(
+    requests: Sequence[FetchRequest], settings: FetchSettings, emit: Emit, credits: Credits | None = None
+) -> None:
     """Run one crawl in this process (blocks; starts the reactor, so once per process)."""
     process = CrawlerProcess({**scrapy_settings(settings), "LOG_INSTALL_ROOT_HANDLER": True})
-    process.crawl(GuideSpider, fetch_requests=list(requests), fetch_settings=settings, emit=emit)
+    process.crawl(GuideSpider, fetch_requests=list(requests), fetch_settings=settings, emit=emit, credits=credits)
     process.start()
 
 
@@ -733,16 +772,18 @@ def _private_stdout() -> IO[bytes]:
     return os.fdopen(fd, "wb")
 
 
-def _watch_lifeline(fd: int) -> None:
-    """Exit when the parent closes our stdin or dies, rather than crawl for nobody.
+def _watch_lifeline(fd: int, on_acks: Callable[[int], None] | None = None) -> None:
+    """Exit when the parent closes our stdin or dies, rather than crawl for nobody; pass the
+    parent's "+" acks (one per outcome recorded) to `on_acks`.
 
     Reads the raw fd (not sys.stdin) so the blocked thread holds no buffer lock that
     would trip interpreter shutdown.
     """
 
     def wait_for_eof() -> None:
-        while os.read(fd, 65536):
-            pass
+        while chunk := os.read(fd, 65536):
+            if on_acks is not None and (acks := chunk.count(b"+")):
+                on_acks(acks)
         os._exit(4)
 
     threading.Thread(target=wait_for_eof, name="lifeline", daemon=True).start()
@@ -768,11 +809,12 @@ def main() -> int:
     """Child-process entry point: job on stdin, outcomes on stdout, logs on stderr."""
     out = _private_stdout()
     requests, settings = _read_job(0)
-    _watch_lifeline(0)
+    credits = Credits(credit_window(settings))
+    _watch_lifeline(0, credits.ack_from_thread)
     writer = _OutcomeWriter(out)
     problem = "crawl ended without an outcome for this source"
     try:
-        run_crawl(requests, settings, writer.emit)
+        run_crawl(requests, settings, writer.emit, credits)
     except Exception as exc:
         log.exception("crawl failed")
         problem = f"crawl failed: {exc!r}"

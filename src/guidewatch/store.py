@@ -30,6 +30,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    insert,
     select,
     update,
 )
@@ -469,24 +470,27 @@ class Store:
                 s.flush()
                 s.query(SectionRow).filter(SectionRow.guide_id == row.id).delete()
                 s.query(CitationRow).filter(CitationRow.guide_id == row.id).delete()
-                for sec in g.sections:
-                    s.add(SectionRow(guide_id=row.id, sid=sec.id, heading=sec.heading, level=sec.level,
-                                     path=list(sec.path), own_text=sec.own_text, text=sec.text, ord=sec.order,
-                                     parent=sec.parent))
-                for c in g.citations:
-                    s.add(CitationRow(guide_id=row.id, section=c.section, url=c.url, text=c.text,
-                                      internal=c.internal))
-                for m in g.mentions:
-                    s.add(CitationRow(guide_id=row.id, section=m.section, url="", text=m.body, internal=True,
-                                      mention=m.body))
-            for src in s.scalars(select(SourceRow)):
+                # Bulk INSERTs (executemany): every command re-syncs every guide.
+                sections = [dict(guide_id=row.id, sid=sec.id, heading=sec.heading, level=sec.level,
+                                 path=list(sec.path), own_text=sec.own_text, text=sec.text, ord=sec.order,
+                                 parent=sec.parent) for sec in g.sections]
+                citations = [dict(guide_id=row.id, section=c.section, url=c.url, text=c.text, internal=c.internal,
+                                  mention=None) for c in g.citations]
+                citations += [dict(guide_id=row.id, section=m.section, url="", text=m.body, internal=True,
+                                   mention=m.body) for m in g.mentions]
+                if sections:
+                    s.execute(insert(SectionRow), sections)
+                if citations:
+                    s.execute(insert(CitationRow), citations)
+            existing: set[str] = set()
+            for src in s.scalars(select(SourceRow)):  # one pass; UPDATE only what changed (N sources)
+                existing.add(src.url)
                 src.active = src.url in wanted
-            existing = {r.url for r in s.scalars(select(SourceRow))}
+                if src.active and src.profile != wanted[src.url]:
+                    src.profile = wanted[src.url]
             for url, profile in wanted.items():
                 if url not in existing:
                     s.add(SourceRow(url=url, profile=profile, state="new", next_due_at=now))
-                else:
-                    s.execute(update(SourceRow).where(SourceRow.url == url).values(profile=profile))
         return sorted(wanted)
 
     def guides(self) -> list[Guide]:
