@@ -56,12 +56,12 @@ import textwrap
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from difflib import SequenceMatcher
 from functools import cache
 from typing import Any, Literal
 
 import jinja2
 
+from .diff import word_diff
 from .model import Change, DiffOp, Impact
 
 Format = Literal["md", "html", "text", "json"]
@@ -197,19 +197,7 @@ def _fallback_ops(change: Change) -> list[DiffOp]:
     old, new = change.old or "", change.new or ""
     if not old and not new:
         return []
-    if not old or not new:
-        return [DiffOp(1 if new else -1, new or old)]
-    a, b = re.findall(r"\S+\s*", old), re.findall(r"\S+\s*", new)
-    ops: list[DiffOp] = []
-    for tag, i1, i2, j1, j2 in SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
-        if tag == "equal":
-            ops.append(DiffOp(0, "".join(a[i1:i2])))
-            continue
-        if i2 > i1:
-            ops.append(DiffOp(-1, "".join(a[i1:i2])))
-        if j2 > j1:
-            ops.append(DiffOp(1, "".join(b[j1:j2])))
-    return ops
+    return word_diff(old, new)
 
 
 def _shorten(text: str, position: Literal["first", "middle", "last"], keep: int) -> str:
