@@ -5,7 +5,7 @@
 
 On the corpus of bench/corpus.py (served on 127.0.0.1), for each worker count K: a fresh
 workspace, `guidewatch crawl --distributed --all` pushes every source, K workers
-(`--idle-exit 2`) fetch and record them into the shared store; the figure is the time from
+(`--idle-exit 20`) fetch and record them into the shared store; the figure is the time from
 the push until the last source is recorded (polled in the store), and the CPU seconds of all
 workers. The local `guidewatch crawl --all` of the same corpus is the baseline. The store is
 SQLite in each workspace, or with --postgres a fresh PostgreSQL database per workspace
@@ -48,7 +48,7 @@ def _recorded(ws: Path, store: str | None, since: float) -> int:
 def distributed_round(ws: Path, n: int, workers: int, redis: str, store: str | None) -> tuple[float, float]:
     """(seconds from push to the last source recorded, CPU seconds of the workers)."""
     queue = f"bench-{uuid.uuid4().hex[:8]}"
-    procs = [subprocess.Popen([GW, "worker", "--redis", redis, "--queue", queue, "--idle-exit", "3", "-q"], cwd=ws,
+    procs = [subprocess.Popen([GW, "worker", "--redis", redis, "--queue", queue, "--idle-exit", "20", "-q"], cwd=ws,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(workers)]
     time.sleep(3)  # let the workers start (Scrapy import) before the clock starts
     t0, wall0 = time.perf_counter(), time.time()
