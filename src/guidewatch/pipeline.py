@@ -7,6 +7,8 @@ that is killed part-way keeps everything it had already recorded.
 from __future__ import annotations
 
 import logging
+import subprocess
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +24,7 @@ from .events import gone_event, metadata_events, moved_event, unreachable_event,
 from .fetch import FetchSettings, fetch_sources
 from .guides import GuideError, guide_format, load_guide, parse_guide
 from .model import Change, FetchOutcome, FetchRequest, Guide, Page
-from .normalise import normalise
+from .parallel import ParseJob, ParsePool, parse
 from .profiles import Profile, api_url_for, load_profiles, profile_for_url
 from .snapshots import files_lock, remove_orphaned_temp_files, snapshot_path, write_snapshots
 from .snapshots import parse as parse_snapshot
@@ -208,50 +210,134 @@ def build_request(ws: Workspace, src: SourceState) -> FetchRequest:
 
 
 def crawl(ws: Workspace, sources: Sequence[SourceState], *,
-          progress: Callable[[FetchOutcome, str], None] | None = None, today: date | None = None) -> CrawlSummary:
-    """Fetch the sources in a child process and process each outcome as it arrives."""
+          progress: Callable[[FetchOutcome, str], None] | None = None, today: date | None = None,
+          child: subprocess.Popen[bytes] | None = None) -> CrawlSummary:
+    """Fetch the sources in a child process (`child`, if started early) and process each outcome as it arrives."""
     summary = CrawlSummary()
     by_url = {s.url: s for s in sources}
     requests = [build_request(ws, s) for s in sources]
+    quiet = _QuietBatch(ws, summary, sources)
+    dirs = [ws.config.profiles_dir] if ws.config.profiles_dir else []
+    pool: ParsePool[tuple[SourceState, FetchOutcome]] = ParsePool(ws.profiles, dirs,
+                                                                  workers=ws.config.fetch.parse_workers)
 
-    def handle(outcome: FetchOutcome) -> None:
-        src = by_url.get(outcome.url)
-        if src is None:
-            return
+    def finish(src: SourceState, outcome: FetchOutcome, parsed: Page | str | None) -> None:
         try:
-            verdict = process_outcome(ws, src, outcome, summary, today=today)
+            verdict = process_outcome(ws, src, outcome, summary, today=today, parsed=parsed)
         except Exception as exc:  # one bad page must not stop the crawl
             log.exception("processing %s failed", outcome.url)
             summary.counts["failed"] += 1
             verdict = f"failed: internal error while processing ({type(exc).__name__}: {exc})"
+        report(outcome, verdict)
+
+    def report(outcome: FetchOutcome, verdict: str) -> None:
         summary.lines.append(f"{outcome.url}: {verdict}")
         if progress:
             progress(outcome, verdict)
         outcome.body = b""  # recorded; fetch_sources keeps every outcome until the end (memory at scale)
 
-    fetch_sources(requests, fetch_settings(ws.config), on_outcome=handle, timeout=ws.config.fetch.crawl_timeout)
+    def handle(outcome: FetchOutcome) -> None:
+        src = by_url.get(outcome.url)
+        if src is None:
+            return
+        if quiet.take(src, outcome):
+            report(outcome, "unchanged")
+        elif outcome.status == "ok":  # content to normalise: in the worker pool once there is enough of it
+            for (s, o), parsed in pool.put((src, outcome), parse_job(ws, src, outcome)):
+                finish(s, o, parsed)
+        else:
+            finish(src, outcome, None)
+
+    try:
+        fetch_sources(requests, fetch_settings(ws.config), on_outcome=handle, timeout=ws.config.fetch.crawl_timeout,
+                      child=child)
+    finally:
+        try:
+            for (s, o), parsed in pool.drain():
+                finish(s, o, parsed)
+        finally:
+            pool.close()
+            quiet.flush()
     return summary
 
 
+def parse_job(ws: Workspace, src: SourceState, outcome: FetchOutcome) -> ParseJob:
+    """How to normalise this answer: the source's profile (or the API's), its ignore rules."""
+    sc = ws.config.source(src.url)
+    profile = ws.profiles.get(outcome.via_api and src.profile or "") or ws.profile(src)
+    return ParseJob(outcome.body, outcome.final_url or outcome.url, profile.name, outcome.headers.get("content-type"),
+                    outcome.via_api, tuple(sc.ignore) if sc else ())
+
+
+class _QuietBatch:
+    """304s that need nothing but a fetch record, written many to a transaction.
+
+    A 304 for a source whose reviewed and current versions are the same, whose files show
+    them and which was not gone or unreachable changes nothing but its check times: the
+    per-source path (a transaction, two queries, two file reads) would dominate a re-crawl.
+    At most `size` answers or `max_age` seconds wait; a crash loses only their check times
+    (the sources are simply checked again), never a version.
+    """
+
+    size, max_age = 200, 1.0
+
+    def __init__(self, ws: Workspace, summary: CrawlSummary, sources: Sequence[SourceState]):
+        self.ws, self.summary = ws, summary
+        self.pending: list[tuple[int, FetchOutcome, datetime | None]] = []
+        self.oldest = 0.0
+        ids = [i for s in sources if s.current_snapshot_id == s.reviewed_snapshot_id
+               for i in (s.reviewed_snapshot_id,) if i is not None]
+        self.hashes: dict[int, str] = {}
+        for start in range(0, len(ids), 500):
+            self.hashes.update(ws.store.snapshot_hashes(ids[start:start + 500]))
+
+    def take(self, src: SourceState, outcome: FetchOutcome) -> bool:
+        """Queue the outcome if it is a quiet 304; False sends it down the full path."""
+        if (outcome.status != "not_modified" or outcome.moved or src.state in ("gone", "unreachable")
+                or src.current_snapshot_id != src.reviewed_snapshot_id
+                or src.reviewed_snapshot_id not in self.hashes
+                or not _files_in_line(self.ws, src, self.hashes)):
+            return False
+        now = outcome.fetched_at or utcnow()
+        if not self.pending:
+            self.oldest = time.monotonic()
+        self.pending.append((src.id, outcome, next_due(self.ws.config, src, now, self.ws.profile(src))))
+        self.summary.counts["fetched"] += 1
+        self.summary.counts["unchanged"] += 1
+        if len(self.pending) >= self.size or time.monotonic() - self.oldest >= self.max_age:
+            self.flush()
+        return True
+
+    def flush(self) -> None:
+        batch, self.pending = self.pending, []
+        try:
+            self.ws.store.record_not_modified(batch)
+        except Exception as exc:
+            reason = str(exc).splitlines()[0][:300]
+            log.error("recording %d unchanged answers failed: %s", len(batch), reason)
+            self.summary.counts["fetched"] -= len(batch)
+            self.summary.counts["unchanged"] -= len(batch)
+            self.summary.counts["failed"] += len(batch)
+            self.summary.lines.append(f"{len(batch)} unchanged answers not recorded: {reason}")
+
+
 def process_outcome(ws: Workspace, src: SourceState, outcome: FetchOutcome, summary: CrawlSummary, *,
-                    today: date | None = None) -> str:
-    """Record one outcome and derive its changes; returns a short verdict for the progress line."""
+                    today: date | None = None, parsed: Page | str | None = None) -> str:
+    """Record one outcome and derive its changes; returns a short verdict for the progress line.
+
+    `parsed`: the body already normalised (a `ParsePool` result); None parses it here.
+    """
     cfg = ws.config
     now = outcome.fetched_at or utcnow()
     today = today or now.date()
     page: Page | None = None
     if outcome.status == "ok":
-        sc = cfg.source(src.url)
-        profile = ws.profiles.get(outcome.via_api and src.profile or "") or ws.profile(src)
-        try:
-            page = normalise(outcome.body, url=outcome.final_url or outcome.url, profile=profile,
-                             content_type=outcome.headers.get("content-type"), via_api=outcome.via_api,
-                             ignore=sc.ignore if sc else ())
-        except Exception as exc:
-            # An unparseable body is a failed check, never a content change.
-            outcome.status, outcome.error, outcome.transient = "failed", f"could not parse page: {exc}", True
-        if page is not None:
-            page = screen_page(page, outcome)
+        if parsed is None:
+            parsed = parse(parse_job(ws, src, outcome), ws.profiles)
+        if isinstance(parsed, str):  # an unparseable body is a failed check, never a content change
+            outcome.status, outcome.error, outcome.transient = "failed", parsed, True
+        else:
+            page = screen_page(parsed, outcome)
     result = ws.store.record_fetch(outcome, page, unreachable_after=cfg.check.unreachable_after,
                                    next_due_at=next_due(cfg, src, now, ws.profile(src)))
     state = result.source
@@ -285,7 +371,10 @@ def process_outcome(ws: Workspace, src: SourceState, outcome: FetchOutcome, summ
     block_changes: list[Change] | None = None
     fresh = result.new_snapshot or _undiffed_current(ws, state, outcome)
     # Only load the reviewed text when there is something to compare it with (not for a 304).
-    reviewed = ws.store.snapshot(state.reviewed_snapshot_id) if fresh is not None or page is not None else None
+    if result.baseline_review is not None:
+        reviewed = result.new_snapshot  # the first version seen is the baseline: nothing to read back
+    else:
+        reviewed = ws.store.snapshot(state.reviewed_snapshot_id) if fresh is not None or page is not None else None
     if fresh is not None and reviewed is not None and reviewed.id != fresh.id:
         block_changes = diff_pages(reviewed.page(), fresh.page())
         summary.counts["changed"] += 1
@@ -304,7 +393,7 @@ def process_outcome(ws: Workspace, src: SourceState, outcome: FetchOutcome, summ
     changes = (block_changes or []) + events
     number_changes(changes)
     if changes or block_changes is not None:
-        from .link import link_changes  # scikit-learn takes seconds to import; only load it when linking
+        from .link import link_changes  # cheap since link.py dropped scikit-learn (~10 ms)
 
         linked = link_changes(changes, src.url, ws.guides_citing(src.url))
         pairs = [(c, linked.get(c.id, [])) for c in changes]
@@ -315,16 +404,23 @@ def process_outcome(ws: Workspace, src: SourceState, outcome: FetchOutcome, summ
     # repairs files a killed crawl stored in the database but never wrote; a 304 whose
     # files already show the stored versions (by content hash) skips the re-render.
     quiet_304 = outcome.status == "not_modified" and block_changes is None and _files_in_line(ws, state)
-    if (outcome.status in ("ok", "not_modified") or block_changes is not None) and not quiet_304:
+    if result.baseline_review is not None:  # a first version: its files come from what was just stored
+        with files_lock(cfg.snapshots_dir):
+            write_snapshots(cfg.snapshots_dir, src.url, result.new_snapshot, result.new_snapshot,
+                            reviewed_by=result.baseline_review.reviewed_by,
+                            reviewed_at=result.baseline_review.reviewed_at)
+    elif (outcome.status in ("ok", "not_modified") or block_changes is not None) and not quiet_304:
         sync_snapshot_files(ws, urls=[src.url])
     return verdict
 
 
-def _files_in_line(ws: Workspace, state: SourceState) -> bool:
+def _files_in_line(ws: Workspace, state: SourceState, hashes: dict[int, str] | None = None) -> bool:
     """Whether the snapshot files already show the stored versions (checked by content hash
-    in the file headers), so a 304 need not re-render them: keeps a 304 cheap at scale."""
-    hashes = ws.store.snapshot_hashes([state.reviewed_snapshot_id, state.current_snapshot_id])
-    reviewed, current = hashes.get(state.reviewed_snapshot_id), hashes.get(state.current_snapshot_id)
+    in the file headers), so a 304 need not re-render them: keeps a 304 cheap at scale.
+    `hashes`: snapshot content hashes already loaded (one query for a whole crawl)."""
+    if hashes is None:
+        hashes = ws.store.snapshot_hashes([state.reviewed_snapshot_id, state.current_snapshot_id])
+    reviewed, current = hashes.get(state.reviewed_snapshot_id), hashes.get(state.current_snapshot_id)  # type: ignore[arg-type]
     root = ws.config.snapshots_dir
     want = {snapshot_path(root, state.url): reviewed,
             snapshot_path(root, state.url, latest=True): current if current != reviewed else None}

@@ -28,9 +28,13 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    bindparam,
+    case,
     create_engine,
     event,
+    func,
     insert,
+    or_,
     select,
     update,
 )
@@ -344,6 +348,7 @@ class RecordResult:
     new_snapshot: SnapshotRecord | None = None
     previous_snapshot: SnapshotRecord | None = None
     notes: list[str] = field(default_factory=list)
+    baseline_review: ReviewRecord | None = None  # set when this fetch made the first version the baseline
 
 
 class StoreError(RuntimeError):
@@ -659,12 +664,46 @@ class Store:
             src.current_snapshot_id = snap.id
             if src.reviewed_snapshot_id is None:
                 src.reviewed_snapshot_id = snap.id  # the first version seen is the baseline
-                s.add(ReviewRow(source_id=src.id, snapshot_id=snap.id, content_hash=snap.content_hash,
-                                reviewed_by="guidewatch (baseline)", reviewed_at=now,
-                                note="first version seen; accepted as the baseline"))
+                review = ReviewRow(source_id=src.id, snapshot_id=snap.id, content_hash=snap.content_hash,
+                                   reviewed_by="guidewatch (baseline)", reviewed_at=now,
+                                   note="first version seen; accepted as the baseline", alerts_closed=0)
+                s.add(review)
+                s.flush()
+                result.baseline_review = ReviewRecord(review.id, src.url, snap.id, snap.content_hash,
+                                                      review.reviewed_by, now, review.note, 0)
             result.new_snapshot = self._snapshot(snap)
             result.source = self._source(src)
             return result
+
+    def record_not_modified(self, items: Sequence[tuple[int, FetchOutcome, datetime | None]]) -> None:
+        """Record many 304 answers (source id, outcome, next due) in one transaction.
+
+        The same effect on each source as `record_fetch` with a 304, in two statements
+        instead of a transaction per source: an unchanged re-crawl is mostly 304s.
+        """
+        if not items:
+            return
+        t = SourceRow.__table__
+        when = t.c.last_checked_at.type
+        stmt = (update(t).where(t.c.id == bindparam("b_id")).values(
+            last_checked_at=bindparam("b_now", type_=when), last_ok_at=bindparam("b_now", type_=when),
+            next_due_at=func.coalesce(bindparam("b_due", type_=when), t.c.next_due_at),
+            consecutive_failures=0, first_failed_at=None, last_error=None,
+            etag=func.coalesce(bindparam("b_etag", type_=t.c.etag.type), t.c.etag),
+            last_modified=func.coalesce(bindparam("b_lm", type_=t.c.last_modified.type), t.c.last_modified),
+            state=case((or_(t.c.state == "new", t.c.state == "unreachable"), "ok"), else_=t.c.state)))
+        fetches, sources = [], []
+        for source_id, outcome, due in items:
+            now = outcome.fetched_at or utcnow()
+            fetches.append(dict(source_id=source_id, fetched_at=now, status=outcome.status,
+                                http_status=outcome.http_status, final_url=outcome.final_url,
+                                elapsed_ms=outcome.elapsed_ms, headers=dict(outcome.headers), content_hash=None,
+                                error=outcome.error, transient=outcome.transient, via_api=outcome.via_api))
+            sources.append(dict(b_id=source_id, b_now=now, b_due=due, b_etag=outcome.headers.get("etag") or None,
+                                b_lm=outcome.headers.get("last-modified") or None))
+        with self.session() as s:
+            s.execute(insert(FetchRow), fetches)
+            s.connection().execute(stmt, sources)
 
     def import_baseline(self, url: str, *, text: str, title: str, profile: str, fetched_at: datetime,
                         meta: dict[str, str], reviewed_by: str, reviewed_at: datetime) -> SnapshotRecord | None:
