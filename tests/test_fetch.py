@@ -477,3 +477,30 @@ def test_outcome_wire_round_trip() -> None:
         fetched_at=datetime.now(UTC),
     )
     assert decode_outcome(json.loads(json.dumps(encode_outcome(outcome)))) == outcome
+
+
+def test_a_child_started_early_is_used_and_an_unused_one_is_reaped(http_server: LocalHTTPServer) -> None:
+    """`crawl` starts the crawl process before opening its workspace (Scrapy's import overlaps it)."""
+    from guidewatch.fetch import discard_child, spawn_child
+
+    http_server.page("/early", "<html><body><main><p>Early.</p></main></body></html>")
+    child = spawn_child()
+    try:
+        [outcome] = fetch_sources([FetchRequest(http_server.url("/early"), "default")], FAST, timeout=30, child=child)
+    finally:
+        discard_child(child)
+    assert outcome.status == "ok" and b"Early." in outcome.body
+    assert child.returncode == 0, "the early child did the crawl and exited by itself"
+
+    unused = spawn_child()
+    discard_child(unused)
+    assert unused.returncode is not None and unused.stdin.closed
+    with pytest.raises(ProcessLookupError):
+        os.kill(unused.pid, 0)  # reaped: no zombie left behind
+
+    dead = spawn_child()
+    dead.kill()
+    dead.wait()
+    [again] = fetch_sources([FetchRequest(http_server.url("/early"), "default")], FAST, timeout=30, child=dead)
+    assert again.status == "ok", "a child that died before its job is replaced"
+    discard_child(dead)

@@ -190,9 +190,7 @@ def guides(ctx: Ctx, fmt: str, sections: bool) -> None:
 def crawl(ctx: Ctx, all_sources: bool, source: str | None, quiet: bool, distributed: bool, redis_url: str | None,
           queue_name: str, wait: bool) -> None:
     """Fetch due (or all) cited sources now, detect changes and open alerts."""
-    from .pipeline import crawl as run_crawl
-    from .pipeline import select_sources
-    from .schedule import single_instance
+    from .fetch import discard_child, spawn_child
 
     if all_sources and source:
         raise UserError("--all and --source cannot be used together")
@@ -203,6 +201,18 @@ def crawl(ctx: Ctx, all_sources: bool, source: str | None, quiet: bool, distribu
             raise UserError("--distributed needs --redis URL (or GUIDEWATCH_REDIS_URL); --wait needs --distributed")
         return push_command(ctx.workspace(), redis_url, queue_name, all_sources=all_sources, source=source,
                             wait=wait, echo=click.echo)
+    child = spawn_child()  # Scrapy's import overlaps opening the workspace
+    try:
+        _crawl_now(ctx, child, all_sources, source, quiet)
+    finally:
+        discard_child(child)
+
+
+def _crawl_now(ctx: Ctx, child: Any, all_sources: bool, source: str | None, quiet: bool) -> None:
+    from .pipeline import crawl as run_crawl
+    from .pipeline import select_sources
+    from .schedule import single_instance
+
     ws = ctx.workspace()
     try:
         with single_instance(ws.store, "crawl"):
@@ -219,7 +229,7 @@ def crawl(ctx: Ctx, all_sources: bool, source: str | None, quiet: bool, distribu
 
             if not quiet:
                 click.echo(f"crawling {total} source(s)...", err=True)
-            summary = run_crawl(ws, chosen, progress=progress)
+            summary = run_crawl(ws, chosen, progress=progress, child=child)
             click.echo(summary.headline())
     finally:
         ws.close()

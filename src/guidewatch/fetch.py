@@ -103,13 +103,15 @@ def fetch_sources(
     *,
     on_outcome: Callable[[FetchOutcome], None] | None = None,
     timeout: float | None = None,
+    child: subprocess.Popen[bytes] | None = None,
 ) -> list[FetchOutcome]:
     """Fetch every request in a child crawl; return one outcome per request, in order.
 
     `on_outcome` is called (in the caller's thread) with each outcome as soon as it
     arrives, including the "crawl aborted" ones made up for requests the child never
     answered. `timeout` (seconds, whole crawl) kills the child when it runs out. An
-    exception raised by `on_outcome` kills the child and propagates.
+    exception raised by `on_outcome` kills the child and propagates. `child`: a process
+    from `spawn_child`, started earlier so Scrapy's import overlapped the caller's set-up.
     """
     requests = list(requests)
     if not requests:
@@ -117,7 +119,7 @@ def fetch_sources(
     if not settings.contact_url:
         log.warning("FetchSettings.contact_url is empty: the User-Agent gives site owners no contact")
     results: list[FetchOutcome | None] = [None] * len(requests)
-    run = _ChildCrawl(requests, settings)
+    run = _ChildCrawl(requests, settings, child)
     graceful = False
     try:
         abort_reason = run.collect(results, on_outcome, timeout)
@@ -164,21 +166,46 @@ def _aborted(request: FetchRequest, reason: str) -> FetchOutcome:
     )
 
 
+def spawn_child() -> subprocess.Popen[bytes]:
+    """Start a crawl process now; it imports Scrapy (~0.5 s) and then waits for its job.
+
+    A command that will crawl starts it before opening its workspace, so the two overlap.
+    Pass it to `fetch_sources`, and `discard_child` it in any case.
+    """
+    return subprocess.Popen(
+        [sys.executable, "-m", "guidewatch.spider"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_child_env(),
+        close_fds=True,
+    )
+
+
+def discard_child(proc: subprocess.Popen[bytes]) -> None:
+    """Kill a spawned crawl process that was never given a job (a used one has already exited)."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    for pipe in (proc.stdin, proc.stdout, proc.stderr):
+        if pipe:
+            with contextlib.suppress(OSError):
+                pipe.close()
+
+
 class _ChildCrawl:
     """One `python -m guidewatch.spider` process and the threads reading its pipes."""
 
-    def __init__(self, requests: list[FetchRequest], settings: FetchSettings):
+    def __init__(self, requests: list[FetchRequest], settings: FetchSettings,
+                 proc: subprocess.Popen[bytes] | None = None):
         self._events: queue.Queue[tuple[int, FetchOutcome] | None] = queue.Queue()
         self._stderr_tail: deque[str] = deque(maxlen=20)
         self._unacked, self._ack_batch = 0, ack_batch(settings)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "guidewatch.spider"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=_child_env(),
-            close_fds=True,
-        )
+        if proc is None or proc.poll() is not None:
+            if proc is not None:
+                discard_child(proc)
+            proc = spawn_child()
+        self.proc = proc
         assert self.proc.stdout and self.proc.stderr
         self._readers = [
             threading.Thread(target=self._read_outcomes, args=(self.proc.stdout,), daemon=True),
