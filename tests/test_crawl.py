@@ -151,3 +151,88 @@ def test_crawl_one_source_and_unknown_source(site: tuple[LocalHTTPServer, Path],
     assert bad.returncode == 2 and "not a watched source" in bad.stderr
     both = gw(ws, "crawl", "--all", "--source", "x", store_url=store_url)
     assert both.returncode == 2
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_page_workers_store_exactly_what_inline_parsing_stores(http_server: LocalHTTPServer, tmp_path: Path,
+                                                               workers: int) -> None:
+    """A crawl with enough new pages hands parsing to worker processes; the stored versions and
+    snapshot files are the same as parsing in the crawl process (`parse_workers = 0`)."""
+    s = http_server
+    s.robots("User-agent: *\nAllow: /\n")
+    n = 30
+    for i in range(n):
+        s.page(f"/guidance/page-{i}", GOV.format(title=f"Page {i}", cookie="c", he=f"{HE_V1} Rule {i}."),
+               etag=f'"p{i}"')
+    links = "\n".join(f"- [Page {i}]({s.base_url}/guidance/page-{i})" for i in range(n))
+    files = {}
+    for setting in (0, workers):
+        ws = tmp_path / f"ws{setting}"
+        ws.mkdir()
+        (ws / "guide.md").write_text(f"# Guide\n\n## Hospital exemption\n\nSee these.\n\n{links}\n")
+        (ws / "guidewatch.toml").write_text(f"""
+[[guides]]
+path = "guide.md"
+
+[fetch]
+allow_private = true
+download_delay = 0.0
+autothrottle = false
+retries = 0
+parse_workers = {setting}
+""")
+        run = gw(ws, "-v", "crawl", store_url=f"sqlite:///{ws / 'gw.db'}")
+        assert run.returncode == 0, run.stderr
+        assert run.stdout.startswith(f"{n} fetched, 0 unchanged, 0 changed, 0 moved, 0 gone, 0 failed")
+        assert ("page worker(s)" in run.stderr) == (setting > 0)
+        files[setting] = {p.relative_to(ws / "snapshots").as_posix().split("/", 1)[1]: parse_snapshot(p.read_text())
+                          for p in (ws / "snapshots").rglob("*.txt")}
+    assert len(files[0]) == n and all(v.meta.get("content_hash") for v in files[0].values())
+    assert {k: (v.text, v.meta.get("content_hash")) for k, v in files[workers].items()} == \
+           {k: (v.text, v.meta.get("content_hash")) for k, v in files[0].items()}
+
+
+def test_an_unchanged_recrawl_records_every_304_and_repairs_missing_files(http_server: LocalHTTPServer,
+                                                                          tmp_path: Path, store_url: str) -> None:
+    """Quiet 304s are written in batches; one whose files are missing still gets them back."""
+    from guidewatch.store import Store
+
+    s = http_server
+    s.robots("User-agent: *\nAllow: /\n")
+    n = 12
+    for i in range(n):
+        s.page(f"/guidance/page-{i}", GOV.format(title=f"Page {i}", cookie="c", he=f"Rule {i}."), etag=f'"p{i}"')
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    links = "\n".join(f"- [Page {i}]({s.base_url}/guidance/page-{i})" for i in range(n))
+    (ws / "guide.md").write_text(f"# Guide\n\n## Rules\n\nSee these.\n\n{links}\n")
+    (ws / "guidewatch.toml").write_text("""
+[[guides]]
+path = "guide.md"
+
+[fetch]
+allow_private = true
+download_delay = 0.0
+autothrottle = false
+retries = 0
+""")
+    assert gw(ws, "crawl", store_url=store_url).returncode == 0
+    store = Store(store_url)
+    try:
+        checked = {src.url: src.last_checked_at for src in store.sources()}
+        lost = snapshot_path(ws / "snapshots", s.url("/guidance/page-3"))
+        kept = snapshot_path(ws / "snapshots", s.url("/guidance/page-4"))
+        lost.unlink()
+        kept_mtime = kept.stat().st_mtime_ns
+        again = gw(ws, "crawl", "--all", store_url=store_url)
+        assert again.returncode == 0, again.stderr
+        assert again.stdout.startswith(f"{n} fetched, {n} unchanged, 0 changed, 0 moved, 0 gone, 0 failed")
+        assert all(r.headers.get("if-none-match") for r in s.requests("/guidance/page-5")[1:])
+        for src in store.sources():
+            assert store.fetch_history(src.url, limit=1)[0]["status"] == "not_modified", src.url
+            assert src.last_checked_at > checked[src.url] and src.state == "ok"
+            assert src.next_due_at > src.last_checked_at
+        assert lost.exists(), "the full path re-wrote the missing file"
+        assert kept.stat().st_mtime_ns == kept_mtime, "a quiet 304 does not touch its files"
+    finally:
+        store.close()

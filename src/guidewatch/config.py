@@ -56,6 +56,7 @@ class FetchConfig:
     autothrottle: bool = True
     allow_private: bool = False  # only for local testing: follow 127.0.0.1 and private addresses
     crawl_timeout: float = 1800.0  # the child crawl process is killed after this many seconds
+    parse_workers: int | None = None  # processes normalising pages; None: one per extra core (max 4), 0: none
 
 
 @dataclass(frozen=True)
@@ -322,11 +323,14 @@ def _fetch(root: _Reader) -> FetchConfig:
         autothrottle=r.get("autothrottle", bool, d.autothrottle),
         allow_private=r.get("allow_private", bool, d.allow_private),
         crawl_timeout=r.positive("crawl_timeout", float, d.crawl_timeout),
+        parse_workers=r.get("parse_workers", int, d.parse_workers),
     )
     if cfg.download_delay < 0:
         raise r.fail("download_delay", "must not be negative")
     if cfg.retries < 0:
         raise r.fail("retries", "must not be negative")
+    if cfg.parse_workers is not None and not 0 <= cfg.parse_workers <= 64:
+        raise r.fail("parse_workers", "must be between 0 and 64")
     r.finish()
     return cfg
 
