@@ -8,6 +8,8 @@ Changes are built as model.Change values directly, as the diff stage would hand 
 from __future__ import annotations
 
 import importlib.util
+import math
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -17,14 +19,19 @@ import pytest
 from guidewatch.guides import load_guide, parse_guide
 from guidewatch.link import (
     DEFAULT_THRESHOLD,
+    _content_tokens,
+    _doc,
     link_change,
     link_changes,
+    passage_of,
     restatements,
     same_source,
     url_key,
     word_ops,
 )
+from guidewatch.link import sentences as link_sentences
 from guidewatch.model import Change, DiffOp, Guide
+from guidewatch.tfidf import Corpus, pairwise
 
 ROOT = Path(__file__).resolve().parents[1]
 GUIDE_PATH = ROOT / "tests" / "fixtures" / "guides" / "gene-therapy-atmps-uk.md"
@@ -331,3 +338,59 @@ def test_word_ops_rebuild_both_texts() -> None:
     ops = word_ops("a b c d", "a x c d e")
     assert "".join(o.text for o in ops if o.op <= 0) == "a b c d"
     assert "".join(o.text for o in ops if o.op >= 0) == "a x c d e"
+
+
+# --- the TF-IDF: scikit-learn's numbers without scikit-learn ---------------------------------
+
+
+def test_tfidf_pairwise_cosines_match_a_hand_computation() -> None:
+    # grams "gene", "therapy", "gene therapy" / "gene", "test", "gene test"; N = 2, smooth idf
+    sim = pairwise(["gene therapy", "gene test"], str.split)
+    rare = math.log(3 / 2) + 1  # df 1; "gene" (df 2) has idf ln(3/3) + 1 = 1
+    assert sim[0][1] == pytest.approx(1 / (1 + 2 * rare**2), abs=1e-12)
+    assert sim[1][0] == sim[0][1]
+    assert sim[0][0] == pytest.approx(1.0, abs=1e-12)
+
+
+def test_tfidf_query_joins_the_fit_like_a_scikit_learn_refit() -> None:
+    texts = ["gene therapy", "therapy therapy", "gene gene therapy", "unrelated"]
+    corpus = Corpus(["gene therapy", "gene test"], texts, str.split)
+    cos = corpus.cosines("gene therapy trial", [("gene therapy trial", 1.0)])
+    # Fitted on both documents and the query: N = 3. df: gene 3, therapy 2, "gene therapy" 2 (the
+    # query raises them); trial, "therapy trial", "gene therapy trial" 1 (only the query has them).
+    gene, a, b = 1.0, math.log(4 / 3) + 1, math.log(4 / 2) + 1
+    q_norm = math.sqrt(gene**2 + 2 * a**2 + 3 * b**2)
+    assert cos["gene therapy"] == pytest.approx(math.sqrt(1 + 2 * a**2) / q_norm, abs=1e-12)
+    assert cos["therapy therapy"] == pytest.approx(a / q_norm, abs=1e-12)  # "therapy therapy" is not in the vocabulary
+    tf = 1 + math.log(2)  # sublinear tf of "gene" said twice
+    expected = (tf * gene + 2 * a * a) / (q_norm * math.sqrt(tf**2 + 2 * a**2))
+    assert cos["gene gene therapy"] == pytest.approx(expected, abs=1e-12)
+    assert "unrelated" not in cos  # shares no gram with the query: cosine 0
+    # parts are l2-normed, weighted, summed and renormalised; "gene therapy" spans the parts: df only
+    two = corpus.cosines("gene\ntherapy trial", [("gene", 1.0), ("therapy trial", 0.5)])
+    tail = math.sqrt(a**2 + 2 * b**2)
+    q = {"gene": 1.0, "therapy": 0.5 * a / tail, "trial": 0.5 * b / tail, "therapy trial": 0.5 * b / tail}
+    norm = math.sqrt(sum(w * w for w in q.values()))
+    expected = (gene * q["gene"] + a * q["therapy"]) / (norm * math.sqrt(1 + 2 * a**2))
+    assert two["gene therapy"] == pytest.approx(expected, abs=1e-12)
+
+
+def test_tfidf_agrees_with_scikit_learn(guide: Guide) -> None:
+    """scikit-learn (a test dependency only) is the reference the linker's TF-IDF must match."""
+    from sklearn.feature_extraction import text
+    passage = passage_of(change(HE_OLD, HE_NEW))
+    docs = [*(_doc(s, own=False) for s in guide.sections), passage.all_text]
+    vectorizer = text.TfidfVectorizer(
+        tokenizer=_content_tokens, token_pattern=None, lowercase=False, ngram_range=(1, 3), sublinear_tf=True
+    ).fit(docs)
+    sentences = [x for s in guide.sections for x in link_sentences(_doc(s, own=False))]
+    corpus = Corpus(docs[:-1], sentences, _content_tokens)
+    cos = corpus.cosines(passage.all_text, [(passage.text, 1.0)])
+    expected = (vectorizer.transform(sentences) @ vectorizer.transform([passage.text]).T).toarray()[:, 0]
+    assert max(abs(cos.get(x, 0.0) - float(e)) for x, e in zip(sentences, expected, strict=True)) < 1e-12
+
+
+def test_importing_link_does_not_import_scikit_learn() -> None:
+    code = "import sys, guidewatch.link; print(sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'scipy'}))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

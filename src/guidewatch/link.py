@@ -7,8 +7,8 @@ section is scored against the changed passage: its heading path (the topic), its
 new text, and the words the diff inserted or deleted. Five signals, each mapped to [0, 1]
 and combined as a noisy-OR, so the score stays in [0, 1]:
 
-- TF-IDF cosine (scikit-learn, word 1-3 grams over stemmed tokens, fitted on the guide's
-  sections plus the passage) with the section and with its best sentence, so a long
+- TF-IDF cosine (word 1-3 grams over stemmed tokens, fitted on the guide's sections plus
+  the passage; see tfidf.py) with the section and with its best sentence, so a long
   section with one pointed sentence is not diluted;
 - shared domain phrases (multi-word noun phrases such as "hospital exemption"), weighted
   by how few of the guide's sections use them, by length, and by whether they name the
@@ -39,11 +39,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import urlparse
 
-import numpy as np
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
-
 from .guides import BODIES
 from .model import Change, Citation, DiffOp, Guide, Impact, Section
+from .tfidf import Corpus, pairwise
 
 DEFAULT_THRESHOLD = 0.30
 RELATIVE_CUT = 0.45  # a flagged section scores at least this share of the change's best section
@@ -136,7 +134,30 @@ def _stem(word: str) -> str:
     return word.replace("licenc", "licens")
 
 
-# scikit-learn's list drops words that carry meaning in health text ("side effects", "serious").
+# scikit-learn's English stop list (ENGLISH_STOP_WORDS, from the Glasgow IR group), copied so that
+# linking needs no scikit-learn; the matching rests on it.
+_ENGLISH_STOP_TEXT = """
+a about above across after afterwards again against all almost alone along already also although always am
+among amongst amoungst amount an and another any anyhow anyone anything anyway anywhere are around as at back
+be became because become becomes becoming been before beforehand behind being below beside besides between
+beyond bill both bottom but by call can cannot cant co con could couldnt cry de describe detail do done down
+due during each eg eight either eleven else elsewhere empty enough etc even ever every everyone everything
+everywhere except few fifteen fifty fill find fire first five for former formerly forty found four from front
+full further get give go had has hasnt have he hence her here hereafter hereby herein hereupon hers herself
+him himself his how however hundred i ie if in inc indeed interest into is it its itself keep last latter
+latterly least less ltd made many may me meanwhile might mill mine more moreover most mostly move much must my
+myself name namely neither never nevertheless next nine no nobody none noone nor not nothing now nowhere of
+off often on once one only onto or other others otherwise our ours ourselves out over own part per perhaps
+please put rather re same see seem seemed seeming seems serious several she should show side since sincere six
+sixty so some somehow someone something sometime sometimes somewhere still such system take ten than that the
+their them themselves then thence there thereafter thereby therefore therein thereupon these they thick thin
+third this those though three through throughout thru thus to together too top toward towards twelve twenty
+two un under until up upon us very via was we well were what whatever when whence whenever where whereafter
+whereas whereby wherein whereupon wherever whether which while whither who whoever whole whom whose why will
+with within without would yet you your yours yourself yourselves
+"""
+_ENGLISH_STOP_WORDS = frozenset(_ENGLISH_STOP_TEXT.split())
+# That list drops words that carry meaning in health text ("side effects", "serious").
 _KEEP = {
     "side",
     "serious",
@@ -169,7 +190,7 @@ _EXTRA_STOP = {
     "d",
     "shall",
 }
-_STOP_WORDS = (ENGLISH_STOP_WORDS - _KEEP) | _EXTRA_STOP
+_STOP_WORDS = (_ENGLISH_STOP_WORDS - _KEEP) | _EXTRA_STOP
 _STOP = frozenset(_STOP_WORDS | {_stem(w) for w in _STOP_WORDS})
 
 
@@ -226,7 +247,13 @@ def _surface(run: list[tuple[str, str]]) -> str:
 
 def bodies(text: str) -> set[str]:
     """Named bodies (MHRA, NICE, ...) a text refers to."""
-    return {name for name, pattern in BODIES.items() if pattern.search(text)}
+    return set(_bodies(text))
+
+
+@lru_cache(maxsize=8192)
+def _bodies(text: str) -> frozenset[str]:
+    """Cached: every section text and the passage are searched again for each change and guide."""
+    return frozenset(name for name, pattern in BODIES.items() if pattern.search(text))
 
 
 def sentences(text: str) -> list[str]:
@@ -349,15 +376,8 @@ def _children(guide: Guide) -> dict[str, list[str]]:
     return kids
 
 
-def _vectorizer() -> TfidfVectorizer:
-    """Word 1-3 grams over the stemmed, lay-folded tokens; sublinear tf so repetition saturates."""
-    return TfidfVectorizer(
-        tokenizer=_content_tokens, token_pattern=None, lowercase=False, ngram_range=(1, 3), sublinear_tf=True
-    )
-
-
 def _content_tokens(text: str) -> list[str]:
-    """Tokens without stop words; n-grams then span them, as scikit-learn's own stop list does."""
+    """Tokens without stop words, the TF-IDF's tokenizer; its word 1-3 grams then span the dropped words."""
     return [t for t in _tokens(text) if t not in _STOP]
 
 
@@ -392,6 +412,9 @@ class _GuideIndex:
             for tok in found:
                 self.heading_df[tok] = self.heading_df.get(tok, 0) + 1
         self.pairs = restatements(guide)
+        # TF-IDF over the full texts, scoring every text and sentence; a change only adds itself
+        scored = dict.fromkeys([*self.sentences, *(s for ss in self.sentences.values() for s in ss)])
+        self.tfidf = Corpus(self.full.values(), list(scored), _content_tokens)
 
     def specificity(self, df: int, n: int | None = None) -> float:
         """1.0 for a phrase in one section, falling fast towards 0 for one in many sections."""
@@ -417,15 +440,12 @@ class _Similarity:
     """TF-IDF cosines between the passage and every section text and sentence of one guide."""
 
     def __init__(self, index: _GuideIndex, passage: Passage) -> None:
-        vectorizer = _vectorizer().fit([*index.full.values(), passage.all_text])
         parts = [(passage.heading, _W_HEADING), (passage.text, _W_TEXT), (passage.delta, _W_DELTA)]
-        rows = vectorizer.transform([t for t, _ in parts]).toarray()
-        q = sum(w * rows[i] for i, (_, w) in enumerate(parts))
-        norm = float(np.linalg.norm(q))
-        q = q / norm if norm else q
-        texts = list(dict.fromkeys([*index.sentences, *(s for ss in index.sentences.values() for s in ss)]))
-        sims = vectorizer.transform(texts) @ q if texts else np.zeros(0)
-        self.cos = dict(zip(texts, (float(x) for x in sims), strict=True))
+        self._cos = index.tfidf.cosines(passage.all_text, parts)
+
+    def cos(self, text: str) -> float:
+        """0 for a text that shares no gram with the passage."""
+        return self._cos.get(text, 0.0)
 
 
 @dataclass(frozen=True)
@@ -484,7 +504,7 @@ def _phrase_signal(index: _GuideIndex, passage: Passage, text: str) -> tuple[flo
 
 def _body_signal(index: _GuideIndex, passage: Passage, text: str) -> tuple[float, list[str]]:
     """Weight of the named bodies the passage and the text share, and those bodies, rarest first."""
-    shared = sorted(bodies(passage.all_text) & bodies(text), key=lambda b: index.body_df.get(b, 1))
+    shared = sorted(_bodies(passage.all_text) & _bodies(text), key=lambda b: (index.body_df.get(b, 1), b))
     return sum(index.specificity(index.body_df.get(b, 1)) for b in shared), shared
 
 
@@ -516,9 +536,9 @@ def _best_sentence(index: _GuideIndex, sim: _Similarity, text: str, shown: list[
     if not sents:
         return "", 0.0
     body = [x for x in sents if x not in index.headings] or sents  # evidence quotes text, not headings
-    keyed = [(sim.cos[s] + 0.02 * sum(p.lower() in s.lower() for p in shown[:3]), s) for s in body]
+    keyed = [(sim.cos(s) + 0.02 * sum(p.lower() in s.lower() for p in shown[:3]), s) for s in body]
     best = max(keyed, key=lambda k: k[0])[1]
-    return best, max(sim.cos[s] for s in sents)
+    return best, max(sim.cos(s) for s in sents)
 
 
 def _distinct(found: list[str]) -> list[str]:
@@ -548,7 +568,7 @@ def _score_text(
     shown = _distinct(shared_phrases)[:4] + shared_bodies
     shown += [w for w in heading_words if not any(w.lower() in p.lower() for p in shown)][:2]
     sentence, cos_sent = _best_sentence(index, sim, text, shown)
-    cos = max(sim.cos[text], _SENT_SHARE * cos_sent)
+    cos = max(sim.cos(text), _SENT_SHARE * cos_sent)
     phrase = 1 - math.exp(-phrase_w / _PHRASE_SCALE)
     body = 1 - math.exp(-body_w * _BODY_SCALE)
     content = _noisy_or(_SIM_SCALE * cos, phrase, body, heading)
@@ -573,18 +593,17 @@ def restatements(guide: Guide) -> dict[str, str]:
 def _restatements(leaves: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
     if len(leaves) < 3:
         return ()
-    docs = [doc for _, doc in leaves]
-    x = _vectorizer().fit(docs).transform(docs).toarray()
-    sim = x @ x.T
-    np.fill_diagonal(sim, 0.0)
-    best = sim.argmax(axis=1)
+    sim = pairwise([doc for _, doc in leaves], _content_tokens)
+    for i, row in enumerate(sim):
+        row[i] = 0.0
+    best = [max(range(len(row)), key=row.__getitem__) for row in sim]  # the first maximum, as numpy's argmax
+    second = [sorted(row)[-2] for row in sim]  # the diagonal's 0 included, as before
     pairs = []
     for i, j in enumerate(best):
-        if best[j] != i or sim[i, j] < _ECHO_MIN_SIM:
+        if best[j] != i or sim[i][j] < _ECHO_MIN_SIM:
             continue
-        second = max(np.partition(sim[i], -2)[-2], np.partition(sim[j], -2)[-2])
-        if sim[i, j] >= _ECHO_MARGIN * second:
-            pairs.append((leaves[i][0], leaves[int(j)][0]))
+        if sim[i][j] >= _ECHO_MARGIN * max(second[i], second[j]):
+            pairs.append((leaves[i][0], leaves[j][0]))
     return tuple(pairs)
 
 
