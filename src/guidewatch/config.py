@@ -56,7 +56,7 @@ class FetchConfig:
     autothrottle: bool = True
     allow_private: bool = False  # only for local testing: follow 127.0.0.1 and private addresses
     crawl_timeout: float = 1800.0  # the child crawl process is killed after this many seconds
-    parse_workers: int | None = None  # processes normalising pages; None: one per extra core (max 4), 0: none
+    parse_workers: int | None = None  # processes normalising pages; None: one per core (max 4), 0: none
 
 
 @dataclass(frozen=True)

@@ -69,8 +69,8 @@ def parse(job: ParseJob, profiles: dict[str, Profile]) -> Page | str:
 
 
 def default_workers() -> int:
-    """One worker per core beyond the parent's (at least one, at most four)."""
-    return max(1, min(4, (os.cpu_count() or 2) - 1))
+    """One worker per core (at most four): the parent and the fetching child are mostly waiting."""
+    return max(1, min(4, os.cpu_count() or 2))
 
 
 def _write_frame(stream: IO[bytes], obj: object) -> None:

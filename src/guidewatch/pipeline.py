@@ -23,6 +23,7 @@ from .diff import diff_pages, number_changes
 from .events import gone_event, metadata_events, moved_event, unreachable_event, withdrawn_event
 from .fetch import FetchSettings, fetch_sources
 from .guides import GuideError, guide_format, load_guide, parse_guide
+from .link import link_changes
 from .model import Change, FetchOutcome, FetchRequest, Guide, Page
 from .parallel import ParseJob, ParsePool, parse
 from .profiles import Profile, api_url_for, load_profiles, profile_for_url
@@ -393,8 +394,6 @@ def process_outcome(ws: Workspace, src: SourceState, outcome: FetchOutcome, summ
     changes = (block_changes or []) + events
     number_changes(changes)
     if changes or block_changes is not None:
-        from .link import link_changes  # cheap since link.py dropped scikit-learn (~10 ms)
-
         linked = link_changes(changes, src.url, ws.guides_citing(src.url))
         pairs = [(c, linked.get(c.id, [])) for c in changes]
         summary.new_alerts += ws.store.record_changes(
