@@ -76,6 +76,8 @@ max_age = "12h"
         ("[fetch\n", r"guidewatch\.toml:1: invalid TOML"),
         ("fetch = 3\n", r"fetch: expected a table, got an integer"),
         ("[fetch]\nobey_robots = 1\n", r"fetch\.obey_robots: expected true/false"),
+        ("[fetch]\nparse_workers = -1\n", r":2: fetch\.parse_workers: must be between 0 and 64"),
+        ("[fetch]\nparse_workers = 1.5\n", r":2: fetch\.parse_workers: expected an integer"),
     ],
 )
 def test_bad_config_one_line_error(tmp_path: Path, text: str, message: str) -> None:
