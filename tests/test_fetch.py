@@ -504,3 +504,15 @@ def test_a_child_started_early_is_used_and_an_unused_one_is_reaped(http_server: 
     [again] = fetch_sources([FetchRequest(http_server.url("/early"), "default")], FAST, timeout=30, child=dead)
     assert again.status == "ok", "a child that died before its job is replaced"
     discard_child(dead)
+
+
+def test_keep_false_hands_every_outcome_over_once_and_holds_none(http_server: LocalHTTPServer) -> None:
+    """What a crawl uses at scale: outcomes go to the callback and are not held to the end."""
+    for i in range(5):
+        http_server.page(f"/k{i}", PAGE.format(f"Page {i}"))
+    seen: list[FetchOutcome] = []
+    requests = [FetchRequest(http_server.url(f"/k{i}"), "default") for i in range(5)]
+    requests.append(FetchRequest("ftp://example.org/x", "default"))  # answered by the child at once
+    assert fetch_sources(requests, FAST, on_outcome=seen.append, timeout=30, keep=False) == []
+    assert sorted(o.url for o in seen) == sorted(r.url for r in requests)
+    assert [o.status for o in seen if o.url.startswith("ftp")] == ["failed"]

@@ -159,6 +159,29 @@ def test_reopening_store_keeps_data_and_migrations_are_idempotent(store_url: str
     s2.close()
 
 
+def test_schema_head_is_alembic_head_and_an_up_to_date_store_skips_alembic(store_url: str) -> None:
+    """`SCHEMA_HEAD` must name the newest migration, or a new migration would never run."""
+    from alembic.config import Config as AlembicConfig
+    from alembic.script import ScriptDirectory
+
+    from guidewatch.store import MIGRATIONS, SCHEMA_HEAD, at_head, make_engine
+
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(cfg).get_current_head() == SCHEMA_HEAD
+    engine = make_engine(store_url)
+    try:
+        assert not at_head(engine), "a fresh database is not at head"
+        Store(store_url).close()
+        assert at_head(engine)
+    finally:
+        engine.dispose()
+    code = (f"import sys; from guidewatch.store import Store; Store({store_url!r}).close(); "
+            "print('alembic' in sys.modules)")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert run.stdout.strip() == "False", run.stderr
+
+
 def test_change_note_without_text_change_is_a_new_version(store: Store) -> None:
     first = store.record_fetch(ok(), page("Text."))
     noted = page("Text.")

@@ -104,6 +104,7 @@ def fetch_sources(
     on_outcome: Callable[[FetchOutcome], None] | None = None,
     timeout: float | None = None,
     child: subprocess.Popen[bytes] | None = None,
+    keep: bool = True,
 ) -> list[FetchOutcome]:
     """Fetch every request in a child crawl; return one outcome per request, in order.
 
@@ -112,6 +113,8 @@ def fetch_sources(
     answered. `timeout` (seconds, whole crawl) kills the child when it runs out. An
     exception raised by `on_outcome` kills the child and propagates. `child`: a process
     from `spawn_child`, started earlier so Scrapy's import overlapped the caller's set-up.
+    `keep=False` (with `on_outcome`): return nothing and hold no outcome once handled, so a
+    crawl of 10,000 sources does not keep 10,000 outcomes with their headers to the end.
     """
     requests = list(requests)
     if not requests:
@@ -119,7 +122,7 @@ def fetch_sources(
     if not settings.contact_url:
         log.warning("FetchSettings.contact_url is empty: the User-Agent gives site owners no contact")
     results: list[FetchOutcome | None] = [None] * len(requests)
-    run = _ChildCrawl(requests, settings, child)
+    run = _ChildCrawl(requests, settings, child, keep=keep)
     graceful = False
     try:
         abort_reason = run.collect(results, on_outcome, timeout)
@@ -135,7 +138,7 @@ def fetch_sources(
             results[i] = outcome = _aborted(requests[i], abort_reason + (f" ({detail})" if detail else ""))
             if on_outcome:
                 on_outcome(outcome)
-    return [o for o in results if o is not None]
+    return [o for o in results if o is not None] if keep else []
 
 
 def credit_window(settings: FetchSettings) -> int:
@@ -197,7 +200,8 @@ class _ChildCrawl:
     """One `python -m guidewatch.spider` process and the threads reading its pipes."""
 
     def __init__(self, requests: list[FetchRequest], settings: FetchSettings,
-                 proc: subprocess.Popen[bytes] | None = None):
+                 proc: subprocess.Popen[bytes] | None = None, *, keep: bool = True):
+        self._keep = keep
         self._events: queue.Queue[tuple[int, FetchOutcome] | None] = queue.Queue()
         self._stderr_tail: deque[str] = deque(maxlen=20)
         self._unacked, self._ack_batch = 0, ack_batch(settings)
@@ -250,7 +254,7 @@ class _ChildCrawl:
                 return f"timed out after {timeout:g} s"
             if event is None:  # child closed stdout: it exited or crashed
                 return None
-            accepted = _accept(event, results, on_outcome)
+            accepted = _accept(event, results, on_outcome, self._keep)
             pending -= accepted
             self._unacked += accepted
             if self._unacked >= self._ack_batch:
@@ -276,7 +280,7 @@ class _ChildCrawl:
             except queue.Empty:
                 return
             if event is not None:
-                _accept(event, results, on_outcome)
+                _accept(event, results, on_outcome, self._keep)
 
     def stop(self, *, graceful: bool) -> None:
         """Let a finished child exit (if `graceful`), kill it otherwise, and reap it."""
@@ -329,16 +333,21 @@ class _ChildCrawl:
                 child_log.log(level, "%s", line)  # continuation: traceback, multi-line message
 
 
+#: Stands in `results` for an outcome already handed to `on_outcome` and not kept.
+_HANDLED = FetchOutcome(url="", status="failed")
+
+
 def _accept(
     event: tuple[int, FetchOutcome],
     results: list[FetchOutcome | None],
     on_outcome: Callable[[FetchOutcome], None] | None,
+    keep: bool = True,
 ) -> int:
     """Record the first outcome for a request index; returns 1 if it was new."""
     index, outcome = event
     if not 0 <= index < len(results) or results[index] is not None:
         return 0
-    results[index] = outcome
+    results[index] = outcome if keep else _HANDLED
     if on_outcome:
         on_outcome(outcome)
     return 1

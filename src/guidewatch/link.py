@@ -34,6 +34,7 @@ import difflib
 import math
 import re
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -424,15 +425,20 @@ class _GuideIndex:
         return max(0.0, math.log((n + 1) / (max(df, 1) + 1)) / math.log((n + 1) / 2)) ** 2
 
 
-_INDEXES: dict[tuple, _GuideIndex] = {}
+#: Guide indexes, least recently used first. A 50-section guide's index is ~2 MB, and a
+#: crawl links each changed page to the few guides citing it: 16 keeps memory bounded.
+_INDEXES: OrderedDict[tuple, _GuideIndex] = OrderedDict()
+_MAX_INDEXES = 16
 
 
 def _index(guide: Guide) -> _GuideIndex:
     key = (guide.slug, tuple((s.id, s.parent, s.heading, s.text) for s in guide.sections))
-    if key not in _INDEXES:
-        if len(_INDEXES) > 64:
-            _INDEXES.clear()
+    if key in _INDEXES:
+        _INDEXES.move_to_end(key)
+    else:
         _INDEXES[key] = _GuideIndex(guide)
+        while len(_INDEXES) > _MAX_INDEXES:
+            _INDEXES.popitem(last=False)
     return _INDEXES[key]
 
 

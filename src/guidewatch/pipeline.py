@@ -235,7 +235,7 @@ def crawl(ws: Workspace, sources: Sequence[SourceState], *,
         summary.lines.append(f"{outcome.url}: {verdict}")
         if progress:
             progress(outcome, verdict)
-        outcome.body = b""  # recorded; fetch_sources keeps every outcome until the end (memory at scale)
+        outcome.body = b""  # recorded: nothing holds on to the page any longer
 
     def handle(outcome: FetchOutcome) -> None:
         src = by_url.get(outcome.url)
@@ -251,7 +251,7 @@ def crawl(ws: Workspace, sources: Sequence[SourceState], *,
 
     try:
         fetch_sources(requests, fetch_settings(ws.config), on_outcome=handle, timeout=ws.config.fetch.crawl_timeout,
-                      child=child)
+                      child=child, keep=False)
     finally:
         try:
             for (s, o), parsed in pool.drain():

@@ -384,8 +384,25 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+#: The newest migration's revision id (tests check it against Alembic's own head).
+SCHEMA_HEAD = "0001"
+
+
+def at_head(engine: Engine) -> bool:
+    """Whether the schema is already at `SCHEMA_HEAD`: then every command skips importing and
+    running Alembic (~15 MB and ~0.2 s of each start-up)."""
+    from sqlalchemy import inspect, text
+
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return False
+        return [r[0] for r in conn.execute(text("SELECT version_num FROM alembic_version"))] == [SCHEMA_HEAD]
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest Alembic revision (idempotent, safe to run every start)."""
+    if at_head(engine):
+        return
     from alembic import command
     from alembic.config import Config as AlembicConfig
     from sqlalchemy import text
