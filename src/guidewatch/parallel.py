@@ -24,6 +24,7 @@ import logging
 import os
 import pickle
 import queue
+import signal
 import struct
 import subprocess
 import sys
@@ -205,7 +206,12 @@ class ParsePool(Generic[T]):
 
 
 def main(argv: Sequence[str]) -> int:
-    """Worker: jobs on stdin, results on stdout, until stdin closes."""
+    """Worker: jobs on stdin, results on stdout, until stdin closes.
+
+    Ctrl-C reaches the whole process group: the worker ignores it and finishes what the
+    crawl process still asks of it (the crawl stops cleanly and then closes stdin).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     profiles = load_profiles([Path(d) for d in argv])
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     while (job := _read_frame(stdin)) is not None:
