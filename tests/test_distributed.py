@@ -196,6 +196,36 @@ def test_two_workers_fetch_every_source_exactly_once(tmp_path: Path, http_server
                if c["source"] in changed)
 
 
+def test_a_worker_records_batched_304s_while_it_idles(tmp_path: Path, http_server: LocalHTTPServer,
+                                                      store_url: str, redis15: tuple[str, str]) -> None:
+    """A worker batches quiet 304s like a local crawl; when its queue goes idle it records
+    them at once, so `--wait` returns while the worker keeps running."""
+    redis, queue = redis15
+    site = Site(http_server, n=6, delay=0.0)
+    ws = workspace(tmp_path, site, store_url)
+    first = gw("crawl", cwd=ws)
+    assert first.returncode == 0 and first.stdout.startswith("6 fetched"), first.stderr
+    worker = start_worker(ws, redis, queue, idle_exit=120)
+    try:
+        started = time.monotonic()
+        waited = gw("crawl", "--all", "--distributed", "--wait", "--redis", redis, "--queue", queue, cwd=ws,
+                    timeout=60)
+        assert waited.returncode == 0, waited.stderr
+        assert "all 6 source(s) recorded by the workers" in waited.stdout
+        assert time.monotonic() - started < 60 and worker.poll() is None, "recorded while the worker still runs"
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        code, out, err = finish(worker)
+    assert code == 0, err[-2000:]
+    assert out.strip().startswith("6 fetched, 6 unchanged"), out
+    store = Store(store_url)
+    try:
+        for i in range(6):
+            assert [h["status"] for h in store.fetch_history(site.url(i))] == ["not_modified", "ok"]
+    finally:
+        store.close()
+
+
 def test_stopped_worker_puts_unfinished_sources_back(tmp_path: Path, http_server: LocalHTTPServer,
                                                      store_url: str, redis15: tuple[str, str]) -> None:
     import redis as redis_lib

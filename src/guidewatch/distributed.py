@@ -7,7 +7,7 @@ The queue is a Redis list, ``<queue>:requests``, of JSON fetch requests. Each wo
 `RedisGuideSpider`, a scrapy-redis ``RedisSpider`` variant of the generic `GuideSpider`
 (same middlewares, retries, redirects and outcomes): it pops a batch with LRANGE + LTRIM in
 one MULTI/EXEC, so every queued source goes to exactly one worker, fetches it, and records
-the outcome through `pipeline.process_outcome` in the shared store (PostgreSQL; SQLite
+the outcome through `pipeline.Recording` in the shared store (PostgreSQL; SQLite
 works for workers on one machine). The redirects, retries and API fallback of one source
 stay in the worker that popped it, so one source always ends in exactly one outcome.
 
@@ -27,10 +27,11 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from .model import FetchOutcome, FetchRequest
-from .pipeline import CrawlSummary, Workspace, build_request, fetch_settings, open_workspace, process_outcome
+from .pipeline import CrawlSummary, Recording, Workspace, build_request, fetch_settings, open_workspace
 from .schedule import holder_id
 from .store import SourceState, utcnow
 
@@ -272,22 +273,32 @@ def _wait_until(ready: Callable[[], bool], timeout: float, step: float = 0.05) -
 
 
 class Recorder:
-    """Records outcomes in the store on its own thread, so fetching goes on meanwhile."""
+    """Records outcomes in the store on its own thread, so fetching goes on meanwhile.
+
+    Through `pipeline.Recording`, as a local crawl does: quiet 304s in batches, pages parsed
+    by the page workers. Whatever waits there is recorded as soon as the queue goes idle.
+    """
+
+    IDLE_SETTLE_S = 0.5
 
     def __init__(self, ws: Workspace, progress: Progress | None = None) -> None:
-        self.ws, self.progress = ws, progress
+        self.ws = ws
         self.summary = CrawlSummary()
-        self.recorded = 0
+        self.recording = Recording(ws, self.summary, progress=progress)
         self._queue: queue.Queue[FetchOutcome | None] = queue.Queue()
         self._busy = 0
         self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
         self._thread.start()
 
+    @property
+    def recorded(self) -> int:
+        return self.recording.recorded
+
     def put(self, _index: int, outcome: FetchOutcome) -> None:
         self._queue.put(outcome)
 
     def backlog(self) -> int:
-        return self._queue.qsize() + self._busy
+        return self._queue.qsize() + self._busy + self.recording.waiting
 
     def close(self) -> None:
         """Record everything queued, then stop the thread."""
@@ -295,28 +306,37 @@ class Recorder:
         self._thread.join()
 
     def _run(self) -> None:
-        while (outcome := self._queue.get()) is not None:
-            self._busy = 1
-            try:
-                self._record(outcome)
-            finally:
-                self._busy = 0
+        try:
+            while True:
+                try:
+                    outcome = self._queue.get(timeout=self.IDLE_SETTLE_S)
+                except queue.Empty:
+                    self._guarded(self.recording.settle)
+                    continue
+                if outcome is None:
+                    break
+                self._busy = 1
+                try:
+                    self._guarded(partial(self._record, outcome))
+                finally:
+                    self._busy = 0
+        finally:
+            self._guarded(self.recording.close)
+
+    @staticmethod
+    def _guarded(step: Callable[[], None]) -> None:
+        """One bad page or a store hiccup must not stop the worker's recording thread."""
+        try:
+            step()
+        except Exception:
+            log.exception("recording failed")
 
     def _record(self, outcome: FetchOutcome) -> None:
         src = self.ws.store.source(outcome.url)
         if src is None:
             log.warning("%s: fetched but no longer a watched source; not recorded", outcome.url)
             return
-        try:
-            verdict = process_outcome(self.ws, src, outcome, self.summary)
-        except Exception as exc:  # one bad page must not stop the worker
-            log.exception("processing %s failed", outcome.url)
-            self.summary.counts["failed"] += 1
-            verdict = f"failed: internal error while processing ({type(exc).__name__}: {exc})"
-        self.recorded += 1
-        self.summary.lines.append(f"{outcome.url}: {verdict}")
-        if self.progress:
-            self.progress(outcome, verdict)
+        self.recording.add(src, outcome)
 
 
 def run_worker(config: Config, redis_url: str, name: str = DEFAULT_QUEUE, *, idle_exit: float = 0.0,

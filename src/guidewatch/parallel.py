@@ -154,6 +154,11 @@ class ParsePool(Generic[T]):
     def started(self) -> bool:
         return bool(self._workers)
 
+    @property
+    def waiting(self) -> int:
+        """Pages put but not yet handed back."""
+        return len(self._queue)
+
     def put(self, item: T, job: ParseJob) -> list[tuple[T, Page | str]]:
         """Queue a page; returns the items whose pages are ready (oldest first, in order)."""
         self.seen += 1

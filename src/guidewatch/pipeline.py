@@ -213,53 +213,85 @@ def build_request(ws: Workspace, src: SourceState) -> FetchRequest:
 def crawl(ws: Workspace, sources: Sequence[SourceState], *,
           progress: Callable[[FetchOutcome, str], None] | None = None, today: date | None = None,
           child: subprocess.Popen[bytes] | None = None) -> CrawlSummary:
-    """Fetch the sources in a child process (`child`, if started early) and process each outcome as it arrives."""
+    """Fetch the sources in a child process (`child`, if started early) and record each outcome as it arrives."""
     summary = CrawlSummary()
     by_url = {s.url: s for s in sources}
     requests = [build_request(ws, s) for s in sources]
-    quiet = _QuietBatch(ws, summary, sources)
-    dirs = [ws.config.profiles_dir] if ws.config.profiles_dir else []
-    pool: ParsePool[tuple[SourceState, FetchOutcome]] = ParsePool(ws.profiles, dirs,
-                                                                  workers=ws.config.fetch.parse_workers)
-
-    def finish(src: SourceState, outcome: FetchOutcome, parsed: Page | str | None) -> None:
-        try:
-            verdict = process_outcome(ws, src, outcome, summary, today=today, parsed=parsed)
-        except Exception as exc:  # one bad page must not stop the crawl
-            log.exception("processing %s failed", outcome.url)
-            summary.counts["failed"] += 1
-            verdict = f"failed: internal error while processing ({type(exc).__name__}: {exc})"
-        report(outcome, verdict)
-
-    def report(outcome: FetchOutcome, verdict: str) -> None:
-        summary.lines.append(f"{outcome.url}: {verdict}")
-        if progress:
-            progress(outcome, verdict)
-        outcome.body = b""  # recorded: nothing holds on to the page any longer
+    recording = Recording(ws, summary, sources, progress=progress, today=today)
 
     def handle(outcome: FetchOutcome) -> None:
         src = by_url.get(outcome.url)
-        if src is None:
-            return
-        if quiet.take(src, outcome):
-            report(outcome, "unchanged")
-        elif outcome.status == "ok":  # content to normalise: in the worker pool once there is enough of it
-            for (s, o), parsed in pool.put((src, outcome), parse_job(ws, src, outcome)):
-                finish(s, o, parsed)
-        else:
-            finish(src, outcome, None)
+        if src is not None:
+            recording.add(src, outcome)
 
     try:
         fetch_sources(requests, fetch_settings(ws.config), on_outcome=handle, timeout=ws.config.fetch.crawl_timeout,
                       child=child, keep=False)
     finally:
-        try:
-            for (s, o), parsed in pool.drain():
-                finish(s, o, parsed)
-        finally:
-            pool.close()
-            quiet.flush()
+        recording.close()
     return summary
+
+
+class Recording:
+    """Outcomes in, recorded: quiet 304s in batches, pages parsed by the page workers once
+    there are enough of them, everything else through `process_outcome` one at a time.
+
+    Used by a local crawl and by a distributed worker. `settle` records whatever waits (an
+    idle worker calls it); `close` settles and stops the page workers. `progress` gets
+    each outcome with its verdict once it is recorded.
+    """
+
+    def __init__(self, ws: Workspace, summary: CrawlSummary, sources: Sequence[SourceState] = (), *,
+                 progress: Callable[[FetchOutcome, str], None] | None = None, today: date | None = None) -> None:
+        self.ws, self.summary, self.progress, self.today = ws, summary, progress, today
+        self.recorded = 0
+        self.quiet = _QuietBatch(ws, summary, sources)
+        dirs = [ws.config.profiles_dir] if ws.config.profiles_dir else []
+        self.pool: ParsePool[tuple[SourceState, FetchOutcome]] = ParsePool(ws.profiles, dirs,
+                                                                           workers=ws.config.fetch.parse_workers)
+
+    def add(self, src: SourceState, outcome: FetchOutcome) -> None:
+        if self.quiet.take(src, outcome):
+            self._report(outcome, "unchanged")
+        elif outcome.status == "ok":  # content to normalise: in the worker pool once there is enough of it
+            for (s, o), parsed in self.pool.put((src, outcome), parse_job(self.ws, src, outcome)):
+                self._finish(s, o, parsed)
+        else:
+            self._finish(src, outcome, None)
+
+    @property
+    def waiting(self) -> int:
+        """Outcomes taken but not yet recorded."""
+        return self.pool.waiting + len(self.quiet.pending)
+
+    def settle(self) -> None:
+        try:
+            for (s, o), parsed in self.pool.drain():
+                self._finish(s, o, parsed)
+        finally:
+            self.quiet.flush()
+
+    def close(self) -> None:
+        try:
+            self.settle()
+        finally:
+            self.pool.close()
+
+    def _finish(self, src: SourceState, outcome: FetchOutcome, parsed: Page | str | None) -> None:
+        try:
+            verdict = process_outcome(self.ws, src, outcome, self.summary, today=self.today, parsed=parsed)
+        except Exception as exc:  # one bad page must not stop the crawl
+            log.exception("processing %s failed", outcome.url)
+            self.summary.counts["failed"] += 1
+            verdict = f"failed: internal error while processing ({type(exc).__name__}: {exc})"
+        self._report(outcome, verdict)
+
+    def _report(self, outcome: FetchOutcome, verdict: str) -> None:
+        self.recorded += 1
+        self.summary.lines.append(f"{outcome.url}: {verdict}")
+        if self.progress:
+            self.progress(outcome, verdict)
+        outcome.body = b""  # recorded: nothing holds on to the page any longer
 
 
 def parse_job(ws: Workspace, src: SourceState, outcome: FetchOutcome) -> ParseJob:
@@ -282,22 +314,25 @@ class _QuietBatch:
 
     size, max_age = 200, 1.0
 
-    def __init__(self, ws: Workspace, summary: CrawlSummary, sources: Sequence[SourceState]):
+    def __init__(self, ws: Workspace, summary: CrawlSummary, sources: Sequence[SourceState] = ()):
         self.ws, self.summary = ws, summary
         self.pending: list[tuple[int, FetchOutcome, datetime | None]] = []
         self.oldest = 0.0
-        ids = [i for s in sources if s.current_snapshot_id == s.reviewed_snapshot_id
-               for i in (s.reviewed_snapshot_id,) if i is not None]
-        self.hashes: dict[int, str] = {}
-        for start in range(0, len(ids), 500):
-            self.hashes.update(ws.store.snapshot_hashes(ids[start:start + 500]))
+        self.hashes: dict[int, str] = {}  # loaded for the whole crawl when its sources are known
+        self._load([s.reviewed_snapshot_id for s in sources if s.current_snapshot_id == s.reviewed_snapshot_id])
+
+    def _load(self, ids: Sequence[int | None]) -> None:
+        wanted = [i for i in ids if i is not None and i not in self.hashes]
+        for start in range(0, len(wanted), 500):
+            self.hashes.update(self.ws.store.snapshot_hashes(wanted[start:start + 500]))
 
     def take(self, src: SourceState, outcome: FetchOutcome) -> bool:
         """Queue the outcome if it is a quiet 304; False sends it down the full path."""
         if (outcome.status != "not_modified" or outcome.moved or src.state in ("gone", "unreachable")
-                or src.current_snapshot_id != src.reviewed_snapshot_id
-                or src.reviewed_snapshot_id not in self.hashes
-                or not _files_in_line(self.ws, src, self.hashes)):
+                or src.current_snapshot_id != src.reviewed_snapshot_id or src.reviewed_snapshot_id is None):
+            return False
+        self._load([src.reviewed_snapshot_id])  # a source that arrived from a queue: one query
+        if src.reviewed_snapshot_id not in self.hashes or not _files_in_line(self.ws, src, self.hashes):
             return False
         now = outcome.fetched_at or utcnow()
         if not self.pending:
