@@ -298,7 +298,8 @@ class Recorder:
         self._queue.put(outcome)
 
     def backlog(self) -> int:
-        return self._queue.qsize() + self._busy + self.recording.waiting
+        # Batched 304s are not counted: they wait for more 304s, which a full backlog would stop.
+        return self._queue.qsize() + self._busy + self.recording.pages_held
 
     def close(self) -> None:
         """Record everything queued, then stop the thread."""

@@ -260,9 +260,9 @@ class Recording:
             self._finish(src, outcome, None)
 
     @property
-    def waiting(self) -> int:
-        """Outcomes taken but not yet recorded."""
-        return self.pool.waiting + len(self.quiet.pending)
+    def pages_held(self) -> int:
+        """Pages taken but not yet recorded (each holds its body; batched 304s hold nothing much)."""
+        return self.pool.waiting
 
     def settle(self) -> None:
         try:
