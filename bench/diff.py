@@ -17,28 +17,17 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import corpus  # noqa: E402  (bench/corpus.py: the shared text generator)
 
 from guidewatch.diff import diff_pages  # noqa: E402
 from guidewatch.model import Block, Page  # noqa: E402
 
 TITLE = "Advanced therapy medicinal products: regulation and licensing"
-TOPICS = [
-    "hospital exemption", "marketing authorisation", "clinical trial authorisation", "ATMP classification",
-    "genetic testing", "manufacturer's licence", "pharmacovigilance", "good manufacturing practice",
-    "scientific advice", "the Innovation Office", "named patient supply", "long-term follow-up",
-]  # fmt: skip
-BODIES = ["MHRA", "NICE", "HTA", "HRA", "CQC", "NHS England"]
-SENTENCES = [
-    "Applicants {modal} contact the {body} about {topic} at least {n} days before they apply.",
-    "The {body} aims to reply to requests about {topic} within {n} working days.",
-    "Products supplied under {topic} {modal} meet the standards set out in regulation {n}.",
-    "A fee of £{fee} applies to each application for {topic}.",
-    "About {pct}% of applications for {topic} are returned because information is missing.",
-    "Records about {topic} {modal} be kept for {n} years after the last patient is treated.",
-    "Patients should ask their specialist whether {topic} applies to their treatment.",
-    "Further information about {topic} is available from the {body}.",
-]
-MODALS = ["must", "should", "may", "can"]
+# The corpus's sentence generator; its first 12 topics, which these pages were built from.
+TOPICS = corpus.TOPICS[:12]
+BODIES, SENTENCES, MODALS = corpus.BODIES, corpus.SENTENCES, corpus.MODALS
 
 
 def _sentence(rng: random.Random, topic: str) -> str:
