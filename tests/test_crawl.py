@@ -153,24 +153,15 @@ def test_crawl_one_source_and_unknown_source(site: tuple[LocalHTTPServer, Path],
     assert both.returncode == 2
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_page_workers_store_exactly_what_inline_parsing_stores(http_server: LocalHTTPServer, tmp_path: Path,
-                                                               workers: int) -> None:
-    """A crawl with enough new pages hands parsing to worker processes; the stored versions and
-    snapshot files are the same as parsing in the crawl process (`parse_workers = 0`)."""
-    s = http_server
+def pages_workspace(ws: Path, s: LocalHTTPServer, n: int, he: str, fetch_extra: str = "") -> None:
+    """n GOV.UK-like pages on the server, each with an ETag, cited by one guide in `ws`."""
     s.robots("User-agent: *\nAllow: /\n")
-    n = 30
     for i in range(n):
-        s.page(f"/guidance/page-{i}", GOV.format(title=f"Page {i}", cookie="c", he=f"{HE_V1} Rule {i}."),
-               etag=f'"p{i}"')
+        s.page(f"/guidance/page-{i}", GOV.format(title=f"Page {i}", cookie="c", he=he.format(i=i)), etag=f'"p{i}"')
+    ws.mkdir()
     links = "\n".join(f"- [Page {i}]({s.base_url}/guidance/page-{i})" for i in range(n))
-    files = {}
-    for setting in (0, workers):
-        ws = tmp_path / f"ws{setting}"
-        ws.mkdir()
-        (ws / "guide.md").write_text(f"# Guide\n\n## Hospital exemption\n\nSee these.\n\n{links}\n")
-        (ws / "guidewatch.toml").write_text(f"""
+    (ws / "guide.md").write_text(f"# Guide\n\n## Hospital exemption\n\nSee these.\n\n{links}\n")
+    (ws / "guidewatch.toml").write_text(f"""
 [[guides]]
 path = "guide.md"
 
@@ -179,8 +170,20 @@ allow_private = true
 download_delay = 0.0
 autothrottle = false
 retries = 0
-parse_workers = {setting}
+{fetch_extra}
 """)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_page_workers_store_exactly_what_inline_parsing_stores(http_server: LocalHTTPServer, tmp_path: Path,
+                                                               workers: int) -> None:
+    """A crawl with enough new pages hands parsing to worker processes; the stored versions and
+    snapshot files are the same as parsing in the crawl process (`parse_workers = 0`)."""
+    n = 30
+    files = {}
+    for setting in (0, workers):
+        ws = tmp_path / f"ws{setting}"
+        pages_workspace(ws, http_server, n, HE_V1 + " Rule {i}.", f"parse_workers = {setting}")
         run = gw(ws, "-v", "crawl", store_url=f"sqlite:///{ws / 'gw.db'}")
         assert run.returncode == 0, run.stderr
         assert run.stdout.startswith(f"{n} fetched, 0 unchanged, 0 changed, 0 moved, 0 gone, 0 failed")
@@ -198,24 +201,9 @@ def test_an_unchanged_recrawl_records_every_304_and_repairs_missing_files(http_s
     from guidewatch.store import Store
 
     s = http_server
-    s.robots("User-agent: *\nAllow: /\n")
     n = 12
-    for i in range(n):
-        s.page(f"/guidance/page-{i}", GOV.format(title=f"Page {i}", cookie="c", he=f"Rule {i}."), etag=f'"p{i}"')
     ws = tmp_path / "ws"
-    ws.mkdir()
-    links = "\n".join(f"- [Page {i}]({s.base_url}/guidance/page-{i})" for i in range(n))
-    (ws / "guide.md").write_text(f"# Guide\n\n## Rules\n\nSee these.\n\n{links}\n")
-    (ws / "guidewatch.toml").write_text("""
-[[guides]]
-path = "guide.md"
-
-[fetch]
-allow_private = true
-download_delay = 0.0
-autothrottle = false
-retries = 0
-""")
+    pages_workspace(ws, s, n, "Rule {i}.")
     assert gw(ws, "crawl", store_url=store_url).returncode == 0
     store = Store(store_url)
     try:
