@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -208,7 +209,7 @@ def crawl(ctx: Ctx, all_sources: bool, source: str | None, quiet: bool, distribu
         discard_child(child)
 
 
-def _crawl_now(ctx: Ctx, child: Any, all_sources: bool, source: str | None, quiet: bool) -> None:
+def _crawl_now(ctx: Ctx, child: subprocess.Popen[bytes], all_sources: bool, source: str | None, quiet: bool) -> None:
     from .pipeline import crawl as run_crawl
     from .pipeline import select_sources
     from .schedule import single_instance

@@ -23,7 +23,7 @@ from .diff import diff_pages, number_changes
 from .events import gone_event, metadata_events, moved_event, unreachable_event, withdrawn_event
 from .fetch import FetchSettings, fetch_sources
 from .guides import GuideError, guide_format, load_guide, parse_guide
-from .link import link_changes
+from .link import citing, link_changes, url_key
 from .model import Change, FetchOutcome, FetchRequest, Guide, Page
 from .parallel import ParseJob, ParsePool, parse
 from .profiles import Profile, api_url_for, load_profiles, profile_for_url
@@ -53,8 +53,6 @@ class Workspace:
     def guides_citing(self, url: str) -> list[Guide]:
         """Guides citing `url` (as `link.citing` decides), through an index built once: scanning
         every citation of every guide for each changed page is O(N) per page at scale."""
-        from .link import citing, url_key
-
         if self._citing_index is None:
             self._citing_index = {}
             for i, g in enumerate(self.guides):
