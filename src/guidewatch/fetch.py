@@ -180,7 +180,7 @@ def spawn_child() -> subprocess.Popen[bytes]:
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=_child_env(),
+        env=child_env(),
         close_fds=True,
     )
 
@@ -353,8 +353,9 @@ def _accept(
     return 1
 
 
-def _child_env() -> dict[str, str]:
-    """The parent's environment, with this package's source root first on PYTHONPATH."""
+def child_env() -> dict[str, str]:
+    """The parent's environment, with this package's source root first on PYTHONPATH
+    (for every `python -m guidewatch.…` child: the crawl and the page workers)."""
     env = dict(os.environ)
     root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)

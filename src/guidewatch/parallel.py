@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Generic, TypeVar
 
+from .fetch import child_env
 from .model import Page
 from .normalise import normalise
 from .profiles import Profile, load_profiles
@@ -94,11 +95,8 @@ class _Worker:
     """One worker process and the thread reading its results (so its stdout never fills)."""
 
     def __init__(self, profile_dirs: Sequence[str]) -> None:
-        env = dict(os.environ)
-        root = str(Path(__file__).resolve().parent.parent)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
         self.proc = subprocess.Popen([sys.executable, "-m", "guidewatch.parallel", *profile_dirs],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True)
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=child_env(), close_fds=True)
         self.results: queue.Queue[object | None] = queue.Queue()
         self.alive = True
         self._reader = threading.Thread(target=self._read, name="parse-worker", daemon=True)
