@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = [
-    "Close", "Drip", "FaultServer", "Garbage", "Hang", "Request", "Reset", "Respond", "Truncated",
+    "Close", "CloseDelimited", "Drip", "FaultServer", "Garbage", "Hang", "Request", "Reset", "Respond", "Truncated",
     "TruncatedChunked", "guide_markdown", "topic_page", "write_workspace",
 ]
 
@@ -91,6 +91,17 @@ class Truncated:
 
     body: bytes | str
     fraction: float = 0.5
+    announce: int | None = None  # the Content-Length sent, when not the body's own length
+
+
+@dataclass(frozen=True)
+class CloseDelimited:
+    """A 200 with neither Content-Length nor chunking (the body ends where the connection closes),
+    cut after `fraction` of it: only a body that carries its own end (gzip) can show it is short."""
+
+    body: bytes | str
+    fraction: float = 0.5
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -117,11 +128,11 @@ class Garbage:
     data: bytes = b"SSH-2.0-OpenSSH_9.6\r\n"
 
 
-Action = Respond | Hang | Reset | Close | Truncated | TruncatedChunked | Drip | Garbage
+Action = Respond | Hang | Reset | Close | Truncated | TruncatedChunked | CloseDelimited | Drip | Garbage
 Responder = Action | Callable[[Request], Action]
 
-REASONS = {200: "OK", 301: "Moved Permanently", 302: "Found", 304: "Not Modified", 404: "Not Found",
-           410: "Gone", 429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
+REASONS = {200: "OK", 206: "Partial Content", 301: "Moved Permanently", 302: "Found", 304: "Not Modified",
+           404: "Not Found", 410: "Gone", 429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
            503: "Service Unavailable", 504: "Gateway Timeout"}
 
 
@@ -293,7 +304,13 @@ class _Handler(socketserver.StreamRequestHandler):
 
     def _do_truncated(self, a: Truncated) -> None:
         body = _bytes(a.body)
-        self._send(self._head(200, "text/html; charset=utf-8", {}, len(body)) + body[: int(len(body) * a.fraction)])
+        length = len(body) if a.announce is None else a.announce
+        self._send(self._head(200, "text/html; charset=utf-8", {}, length) + body[: int(len(body) * a.fraction)])
+        self.connection.shutdown(socket.SHUT_RDWR)
+
+    def _do_closedelimited(self, a: CloseDelimited) -> None:
+        body = _bytes(a.body)
+        self._send(self._head(200, "text/html; charset=utf-8", a.headers, None) + body[: int(len(body) * a.fraction)])
         self.connection.shutdown(socket.SHUT_RDWR)
 
     def _do_truncatedchunked(self, a: TruncatedChunked) -> None:
@@ -345,7 +362,8 @@ def guide_markdown(urls: dict[str, str]) -> str:
 
 
 def write_workspace(root: Path, urls: dict[str, str], store_url: str, *, fetch: dict[str, object] | None = None,
-                    extra: str = "", editors: Sequence[str] = ("editor@example.org",)) -> Path:
+                    extra: str = "", editors: Sequence[str] = ("editor@example.org",),
+                    unreachable_after: int = 2) -> Path:
     """guidewatch.toml + guide.md citing `urls`; fetch settings fit for 127.0.0.1. Returns the config path."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "guide.md").write_text(guide_markdown(urls), encoding="utf-8")
@@ -368,7 +386,7 @@ editors = {_toml(list(editors))}
 {fetch_toml}
 
 [check]
-unreachable_after = 2
+unreachable_after = {unreachable_after}
 {extra}"""
     path = root / "guidewatch.toml"
     path.write_text(config, encoding="utf-8")

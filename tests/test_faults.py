@@ -14,6 +14,8 @@ recovers cleanly (and its gone/unreachable alert is closed). Run with `-s` to se
 
 from __future__ import annotations
 
+import gzip
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +25,7 @@ from pathlib import Path
 from faultserver import (
     Action,
     Close,
+    CloseDelimited,
     Drip,
     FaultServer,
     Garbage,
@@ -58,6 +61,27 @@ GOVUK_ERROR = """<!doctype html><html><head><title>Sorry, we're experiencing tec
 <p>Please try again in a few moments.</p></main></body></html>"""
 SOFT_404 = """<!doctype html><html><head><title>Page not found - Example Health</title></head><body><main>
 <h1>Page not found</h1><p>If you entered a web address, check it is correct.</p></main></body></html>"""
+# Error pages in other wording (issue 15): curly apostrophes, a CDN's block page, GOV.UK's own error page.
+COULDNT_FIND = """<!doctype html><html><head><title>Example Health</title></head><body><main>
+<h1>Sorry, we couldn\u2019t find that page</h1><p>Try the search box or go back to the home page.</p>
+</main></body></html>"""
+DOESNT_EXIST = """<!doctype html><html><head><title>Example Health</title></head><body><main>
+<h1>This page doesn\u2019t exist</h1><p>It may have been moved or deleted.</p></main></body></html>"""
+BACK_SOON = """<!doctype html><html><head><title>Example Health</title></head><body><main>
+<h1>We\u2019ll be back soon</h1><p>We\u2019re making some improvements to the site. Thank you for your
+patience.</p></main></body></html>"""
+ACCESS_DENIED = """<!doctype html><html><head><title>Access Denied</title></head><body><h1>Access Denied</h1>
+You don\u2019t have permission to access \u201chttp://www.example.org/page\u201d on this server.<p>
+Reference #18.7d3f1002.1764152340.2a9e</p></body></html>"""
+GOVUK_PROBLEM = """<!doctype html><html><head><title>Sorry, there is a problem with the service - GOV.UK</title>
+</head><body><main id="content"><h1>Sorry, there is a problem with the service</h1><p>Try again later.</p>
+</main></body></html>"""
+# Wording no list knows: caught by the structural guard (main content collapsed, error-like title);
+# its support id differs on every request, so it is never the same suspect page twice.
+WAF_REJECTED = """<html><head><title>Request Rejected</title></head><body>The requested URL was rejected.
+Please consult with your administrator.<br><br>Your support ID is: {id}<br><br>
+<a href='javascript:history.back();'>[Go Back]</a></body></html>"""
+_SUPPORT_IDS = itertools.count(18_446_744_073_709_551_000)
 
 Make = Callable[[str, str], list[Action]]  # (good page html, path) -> the fault's responders
 
@@ -72,6 +96,7 @@ class Fault:
     event: str | None  # kind of the one alert opened (None: no alert at all)
     per_crawl: int | None = None  # requests the fault path receives per crawl (None: not asserted)
     profile: str | None = None  # [[sources]] profile override
+    paragraphs: int = 0  # filler paragraphs on the good page
 
 
 def _alternate(first: Action, then: Action) -> Callable[[Request], Action]:
@@ -91,6 +116,23 @@ def _utf16_label(html: str, _p: str) -> list[Action]:
 
 def _cp1252_as_utf8(html: str, _p: str) -> list[Action]:
     return [Respond(body=html.encode("cp1252"), content_type=HTML)]
+
+
+def _partial_206(html: str, _p: str) -> list[Action]:
+    part = html.encode()[: len(html.encode()) // 2]
+    return [Respond(206, part, headers={"Content-Range": f"bytes 0-{len(part) - 1}/{len(html.encode())}"})]
+
+
+def _gzip_cut_short(html: str, _p: str) -> list[Action]:
+    return [CloseDelimited(gzip.compress(html.encode()), 0.5, headers={"Content-Encoding": "gzip"})]
+
+
+def _stray_byte_in_footer(html: str, _p: str) -> list[Action]:
+    return [Respond(body=html.encode().replace(b"footer", b"footer \xa9 2026"))]
+
+
+def _waf_rejected(html: str, _p: str) -> list[Action]:
+    return [lambda _req: Respond(body=WAF_REJECTED.format(id=next(_SUPPORT_IDS)))]
 
 
 def _loop(html: str, path: str) -> list[Action]:
@@ -119,7 +161,7 @@ FAULTS: list[Fault] = [
     Fault("redirect_loop", _loop, "failed", False, "unreachable", "unreachable", per_crawl=1),
     Fault("too_large", lambda h, p: [Respond(body=h.replace("</main>", "<p>" + "x" * 1_500_000 + "</p></main>"))],
           "failed", False, "unreachable", "unreachable"),
-    Fault("large_page_under_cap", lambda h, p: [Respond(body=h)], "ok", None, "ok", None),
+    Fault("large_page_under_cap", lambda h, p: [Respond(body=h)], "ok", None, "ok", None, paragraphs=2500),
     Fault("charset_latin1_label_on_utf8", lambda h, p: [Respond(body=h, content_type="text/html; charset=iso-8859-1")],
           "ok", None, "ok", None),
     Fault("charset_utf16_label_on_utf8", _utf16_label, "ok", None, "ok", None),
@@ -142,6 +184,21 @@ FAULTS: list[Fault] = [
     Fault("soft_404", lambda h, p: [Respond(body=SOFT_404)], "soft_404", False, "gone", "gone"),
     Fault("http_404", lambda h, p: [Respond(404, "Not found")], "gone", False, "gone", "gone", per_crawl=1),
     Fault("http_410", lambda h, p: [Respond(410, "Gone")], "gone", False, "gone", "gone", per_crawl=1),
+    # issue 15, item 1: one stray non-UTF-8 byte outside the main content changes nothing
+    Fault("stray_byte_in_footer", _stray_byte_in_footer, "ok", None, "ok", None),
+    # issue 15, item 2: error pages served with 200 in other wording
+    Fault("soft_404_curly_couldnt_find", lambda h, p: [Respond(body=COULDNT_FIND)], "soft_404", False, "gone", "gone"),
+    Fault("soft_404_curly_doesnt_exist", lambda h, p: [Respond(body=DOESNT_EXIST)], "soft_404", False, "gone", "gone"),
+    Fault("back_soon_curly_200", lambda h, p: [Respond(body=BACK_SOON)], *FAILED),
+    Fault("cdn_access_denied_200", lambda h, p: [Respond(body=ACCESS_DENIED)], *FAILED),
+    Fault("govuk_problem_with_the_service_200", lambda h, p: [Respond(body=GOVUK_PROBLEM)], *FAILED,
+          profile="govuk"),
+    Fault("waf_rejected_new_wording_200", _waf_rejected, *FAILED, per_crawl=1, paragraphs=8),
+    # issue 15, item 3: partial bodies
+    Fault("partial_content_206", _partial_206, *FAILED, per_crawl=2),
+    Fault("content_length_longer_than_body", lambda h, p: [Truncated(h, 1.0, announce=len(h.encode()) + 512)],
+          *FAILED, per_crawl=2),
+    Fault("gzip_cut_short_without_length", _gzip_cut_short, *FAILED, per_crawl=2),
 ]
 BLOCK_KINDS = {"modified", "added", "removed", "moved"}
 
@@ -168,7 +225,7 @@ def _build(server: FaultServer) -> tuple[dict[str, str], str]:
     overrides = ""
     for i, fault in enumerate(FAULTS):
         path = f"/{fault.name}"
-        html = topic_page(i, extra=ACCENTS, paragraphs=2500 if fault.name == "large_page_under_cap" else 0)
+        html = topic_page(i, extra=ACCENTS, paragraphs=fault.paragraphs)
         server.good(path, Respond(body=html))
         server.fault(path, *fault.make(html, path))
         if fault.name == "redirect_loop":

@@ -478,6 +478,31 @@ def test_charsets_are_detected(profiles: dict[str, Profile], body: bytes, conten
     assert p.text() == "Café's - naïve\n"
 
 
+STRAY = "<p>Caf\u00e9\u2019s \u2013 na\u00efve, 5 \u00b5g</p>"
+
+
+@pytest.mark.parametrize("content_type", ["text/html; charset=utf-8", "text/html", None])
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [  # one stray non-UTF-8 byte in a UTF-8 page: only that byte is replaced, never the page read as cp1252
+        (STRAY.encode() + b"<p>\xa9 2026</p>", "Caf\u00e9's - na\u00efve, 5 \u00b5g\n\ufffd 2026\n"),
+        (STRAY.encode().replace("\u00b5".encode(), b"\xb5"), "Caf\u00e9's - na\u00efve, 5 \ufffdg\n"),
+        (b'<meta charset="utf-8">' + STRAY.encode().replace(b"na", b"n\x92a"),
+         "Caf\u00e9's - n\ufffda\u00efve, 5 \u00b5g\n"),
+    ],
+)
+def test_a_stray_byte_in_a_utf8_page_replaces_only_itself(
+    profiles: dict[str, Profile], body: bytes, expected: str, content_type: str | None
+) -> None:
+    assert page(body, profiles["default"], content_type=content_type).text() == expected
+
+
+def test_a_stray_byte_in_a_page_of_another_declared_charset_replaces_only_itself(profiles: dict[str, Profile]) -> None:
+    body = "<p>\u30ac\u30a4\u30c9 \u2013 \u5909\u66f4</p>".encode("shift_jis") + b"<p>x\x81\x20y</p>"
+    text = page(body, profiles["default"], content_type="text/html; charset=shift_jis").text()
+    assert text.startswith("\u30ac\u30a4\u30c9") and text.count("\ufffd") == 1
+
+
 def test_undecodable_bytes_do_not_crash(profiles: dict[str, Profile]) -> None:
     body = b"<p>ok \x81\x8d\x8f\x90\x9d \xff\xfe\xfd end</p>"
     assert page(body, profiles["default"], content_type="text/html; charset=utf-8").text().startswith("ok")
