@@ -498,7 +498,7 @@ def test_a_stray_byte_in_a_utf8_page_replaces_only_itself(
 
 
 def test_a_stray_byte_in_a_page_of_another_declared_charset_replaces_only_itself(profiles: dict[str, Profile]) -> None:
-    body = "<p>\u30ac\u30a4\u30c9 \u2013 \u5909\u66f4</p>".encode("shift_jis") + b"<p>x\x81\x20y</p>"
+    body = "<p>\u30ac\u30a4\u30c9\u3001\u5909\u66f4</p>".encode("shift_jis") + b"<p>x\x81\x20y</p>"
     text = page(body, profiles["default"], content_type="text/html; charset=shift_jis").text()
     assert text.startswith("\u30ac\u30a4\u30c9") and text.count("\ufffd") == 1
 

@@ -283,24 +283,55 @@ _LEGACY_LATIN = frozenset({"latin-1", "iso8859-1", "ascii"})  # WHATWG reads the
 
 
 def decode_html(body: bytes, charset: str | None = None) -> str:
-    """Bytes to text: BOM, then valid UTF-8, then the declared charset, then windows-1252, then UTF-8."""
+    """Bytes to text: the BOM, else the first charset the bytes bear out (UTF-8, the declared ones,
+    windows-1252), else the one they fit best; only the bytes invalid in it are replaced.
+
+    UTF-8 comes first because servers mislabel it (as Latin-1, or as UTF-16) more than anything else.
+    A UTF-8 page with a stray byte (a Latin-1 "\u00a9" pasted into the footer) is still UTF-8: read
+    as windows-1252 every accented letter would become mojibake ("\u00b5g" -> "\u00c2\u00b5g") and
+    the whole page would differ from its snapshot. The stray byte alone becomes U+FFFD.
+    """
     for bom, encoding in _BOMS:
         if body.startswith(bom):
             return body[len(bom) :].decode(encoding, errors="replace")
     declared = [c for c in (_codec(charset), _codec(_declared_in_markup(body))) if c]
     for encoding in declared:  # UTF-16/32 bytes can be valid UTF-8, so trust a wide declaration first
         # ...unless the body has no NUL byte: markup in UTF-16/32 always has some, so it is mislabelled
-        if encoding.startswith(("utf-16", "utf-32")) and b"\x00" in body[:4096]:
+        if _wide(encoding) and b"\x00" in body[:4096]:
             try:
                 return body.decode(encoding)
             except UnicodeDecodeError:
                 pass
-    for encoding in ("utf-8", *declared, "cp1252"):
-        try:
-            return body.decode(encoding)
-        except (UnicodeDecodeError, LookupError):
-            continue
-    return body.decode("utf-8", errors="replace")
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    candidates = list(dict.fromkeys(c for c in ("utf-8", *declared, "cp1252") if not _wide(c)))
+    misfits: list[tuple[int, int, str]] = []
+    for order, encoding in enumerate(candidates):
+        bad, good = _fit(body, encoding)
+        if bad <= good:  # far more than chance: the bytes are in this charset, bar a few strays
+            return body.decode(encoding, errors="replace")
+        misfits.append((bad, order, encoding))
+    return body.decode(min(misfits)[2], errors="replace")
+
+
+_ESCAPED = re.compile("[\udc80-\udcff]")
+
+
+def _fit(body: bytes, encoding: str) -> tuple[int, int]:
+    """(invalid bytes, valid non-ASCII characters) when `body` is read as `encoding`.
+
+    Text in one charset read as another has invalid bytes everywhere and few valid characters
+    (windows-1252 letters are almost never valid UTF-8 sequences), so `bad <= good` tells them apart.
+    """
+    text = body.decode(encoding, errors="surrogateescape")  # each invalid byte -> U+DC80..U+DCFF
+    bad = len(_ESCAPED.findall(text))
+    return bad, len(text) - len(text.encode("ascii", errors="ignore")) - bad
+
+
+def _wide(encoding: str) -> bool:
+    return encoding.startswith(("utf-16", "utf-32"))
 
 
 def _declared_in_markup(body: bytes) -> str | None:
