@@ -7,10 +7,13 @@ snapshot files. The partial-body faults (206, short bodies) are in the matrix of
 
 from __future__ import annotations
 
+import gzip
+import zlib
 from pathlib import Path
 
 from faultserver import FaultServer, Respond, topic_page, write_workspace
 from guidewatch.config import load_config
+from guidewatch.partial import partial_body
 from guidewatch.pipeline import CrawlSummary, Workspace, crawl, open_workspace
 from guidewatch.snapshots import snapshot_path
 
@@ -173,3 +176,28 @@ def test_a_collapsed_error_like_page_is_held_back_until_a_later_crawl_sees_it_ag
             assert _files(ws, url)[1], "the confirmed version is the latest snapshot file"
         finally:
             ws.close()
+
+
+# --- item 3: partial bodies (over real HTTP in tests/test_faults.py; here the decision alone) ----
+
+
+def test_partial_bodies_are_recognised_from_the_raw_answer() -> None:
+    page = topic_page(1, paragraphs=40).encode()
+    packed = gzip.compress(page)
+    assert partial_body(206, {"content-length": "100"}, page[:100]) is not None
+    assert partial_body(200, {"content-length": str(len(page))}, page[:-1]) == \
+        f"body cut short: {len(page) - 1} of {len(page)} bytes received"
+    assert partial_body(200, {}, page, ["dataloss"]) is not None
+    assert partial_body(200, {"content-length": str(len(page))}, page) is None
+    assert partial_body(304, {"content-length": str(len(page))}, b"") is None  # a 304 may announce the length
+    gz = {"content-encoding": "gzip"}
+    assert partial_body(200, gz, packed, ["partial"]) is None  # ends where the connection closed, complete
+    assert "gzip stream stops" in (partial_body(200, gz, packed[: len(packed) // 2], ["partial"]) or "")
+    assert partial_body(200, gz, packed[: len(packed) // 2]) is None  # framed: the transport checks it
+    assert partial_body(200, gz, b"not gzip at all", ["partial"]) is None  # corrupt, not short: Scrapy says so
+
+
+def test_checking_a_cut_short_compressed_bomb_stops_at_the_size_cap() -> None:
+    bomb = zlib.compress(bytes(64 * 1024 * 1024), 9)[:-64]  # 64 MiB of zeros, its end cut off
+    assert partial_body(200, {"content-encoding": "deflate"}, bomb, ["partial"], max_bytes=1 << 20) is None
+    assert partial_body(200, {"content-encoding": "deflate"}, bomb, ["partial"]) is not None

@@ -10,8 +10,9 @@ Outcome statuses:
 - ``gone``: 404 or 410.
 - ``soft_404``: a 2xx HTML page whose <title> or first <h1> says "Page not found" etc.
 - ``failed``: no usable answer. `transient` is True for timeouts, connection errors,
-  408/429/5xx after retries and aborted crawls; False for other 4xx, redirect loops,
-  too many redirects, bodies over the size cap.
+  408/429/5xx after retries, partial bodies (a 206, a body cut short: `guidewatch.partial`)
+  and aborted crawls; False for other 4xx, redirect loops, too many redirects, bodies over
+  the size cap.
 - ``blocked``: we chose not to fetch: robots.txt disallows it, a redirect leads outside
   the allowed hosts or off HTTP(S), or the host is a private / loopback / link-local
   address (or resolves to one) and `allow_private` is off. `error` names the host.
@@ -63,6 +64,7 @@ from twisted.web.client import ResponseFailed
 
 from guidewatch.fetch import FetchSettings, credit_window, encode_outcome
 from guidewatch.model import FetchOutcome, FetchRequest, FetchStatus
+from guidewatch.partial import PartialBodyMiddleware, partial_problem
 
 __all__ = ["GuideSpider", "allowed_hosts_for", "run_crawl", "scrapy_settings"]
 
@@ -182,6 +184,7 @@ def scrapy_settings(settings: FetchSettings) -> dict[str, Any]:
         "DNS_TIMEOUT": settings.timeout_s,
         "DOWNLOAD_MAXSIZE": settings.max_bytes,
         "DOWNLOAD_WARNSIZE": 0,
+        "DOWNLOAD_FAIL_ON_DATALOSS": True,  # a body short of its Content-Length is a failed fetch
         "RETRY_ENABLED": False,  # BackoffRetryMiddleware instead
         "REDIRECT_ENABLED": False,  # followed by the spider, host-checked hop by hop
         "METAREFRESH_ENABLED": False,  # a meta refresh would be an unchecked redirect
@@ -192,6 +195,7 @@ def scrapy_settings(settings: FetchSettings) -> dict[str, Any]:
         "DOWNLOADER_MIDDLEWARES": {
             HostGuardMiddleware: 50,  # before RobotsTxtMiddleware (100): no robots.txt fetch either
             BackoffRetryMiddleware: 550,
+            PartialBodyMiddleware: 595,  # above HttpCompressionMiddleware (590): sees the raw bytes
         },
         "DEFAULT_REQUEST_HEADERS": {
             "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
@@ -292,12 +296,13 @@ class BackoffRetryMiddleware:
         )
 
     async def process_response(self, request: Request, response: Response) -> Request | Response:
-        if response.status not in RETRY_CODES or not self._may_retry(request):
+        partial = partial_problem(response)
+        if (response.status not in RETRY_CODES and partial is None) or not self._may_retry(request):
             return response
         wait = self.wait_for(request.meta.get("gw_retries", 0), response)
         if wait is None:
             return response
-        return await self._retry(request, wait, f"HTTP {response.status}")
+        return await self._retry(request, wait, partial or f"HTTP {response.status}")
 
     async def process_exception(self, request: Request, exception: Exception) -> Request | None:
         if not isinstance(exception, _RETRYABLE_ERRORS) or not self._may_retry(request):
@@ -487,6 +492,8 @@ class GuideSpider(scrapy.Spider):
         common: dict[str, Any] = {"response": response, "final_url": response.url, "redirects": chain}
         if status == 304:
             self._finish(src, "not_modified", **common)
+        elif partial := partial_problem(response):  # part of a page is never the page
+            self._finish(src, "failed", error=partial + _after_retries(response), transient=True, **common)
         elif 200 <= status < 300:
             soft = _soft_404_text(response)
             if soft:
@@ -505,10 +512,11 @@ class GuideSpider(scrapy.Spider):
         if response.status == 304:
             self._finish(src, "not_modified", **common)
             return None
-        if response.status == 200 and _is_json(response.body):
+        partial = partial_problem(response)
+        if response.status == 200 and partial is None and _is_json(response.body):
             self._finish(src, "ok", body=response.body, **common)
             return None
-        reason = f"HTTP {response.status}" if response.status != 200 else "not JSON"
+        reason = partial or (f"HTTP {response.status}" if response.status != 200 else "not JSON")
         return self._fallback(src, reason)
 
     def _redirect(self, src: _Source, response: Response) -> Request | None:
@@ -555,9 +563,7 @@ class GuideSpider(scrapy.Spider):
             text = f"HTTP {response.status} {HTTPStatus(response.status).phrase}"
         except ValueError:
             text = f"HTTP {response.status}"
-        retries = int(response.meta.get("gw_retries", 0))
-        if retries:
-            text += f" after {retries} {'retry' if retries == 1 else 'retries'}"
+        text += _after_retries(response)
         after = retry_after_seconds(_header(response, "retry-after"))
         if response.status in (429, 503) and after is not None and after > self.fs.max_retry_after:
             text += f" (Retry-After {after:g} s exceeds the {self.fs.max_retry_after:g} s cap)"
@@ -631,6 +637,11 @@ class GuideSpider(scrapy.Spider):
         )
         log.debug("%s: %s %s", outcome.url, status, error or "")
         self.emit(src.index, outcome)
+
+
+def _after_retries(response: Response) -> str:
+    retries = int(response.meta.get("gw_retries", 0))
+    return f" after {retries} {'retry' if retries == 1 else 'retries'}" if retries else ""
 
 
 def classify_error(exc: BaseException) -> tuple[FetchStatus, bool]:
