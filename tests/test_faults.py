@@ -97,6 +97,7 @@ class Fault:
     per_crawl: int | None = None  # requests the fault path receives per crawl (None: not asserted)
     profile: str | None = None  # [[sources]] profile override
     paragraphs: int = 0  # filler paragraphs on the good page
+    error_has: str | None = None  # words the recorded error must contain (which guard caught it)
 
 
 def _alternate(first: Action, then: Action) -> Callable[[Request], Action]:
@@ -193,12 +194,13 @@ FAULTS: list[Fault] = [
     Fault("cdn_access_denied_200", lambda h, p: [Respond(body=ACCESS_DENIED)], *FAILED),
     Fault("govuk_problem_with_the_service_200", lambda h, p: [Respond(body=GOVUK_PROBLEM)], *FAILED,
           profile="govuk"),
-    Fault("waf_rejected_new_wording_200", _waf_rejected, *FAILED, per_crawl=1, paragraphs=8),
+    Fault("waf_rejected_new_wording_200", _waf_rejected, *FAILED, per_crawl=1, paragraphs=8,
+          error_has="suspect page held back"),
     # issue 15, item 3: partial bodies
-    Fault("partial_content_206", _partial_206, *FAILED, per_crawl=2),
+    Fault("partial_content_206", _partial_206, *FAILED, per_crawl=2, error_has="HTTP 206 Partial Content"),
     Fault("content_length_longer_than_body", lambda h, p: [Truncated(h, 1.0, announce=len(h.encode()) + 512)],
           *FAILED, per_crawl=2),
-    Fault("gzip_cut_short_without_length", _gzip_cut_short, *FAILED, per_crawl=2),
+    Fault("gzip_cut_short_without_length", _gzip_cut_short, *FAILED, per_crawl=2, error_has="gzip stream stops"),
 ]
 BLOCK_KINDS = {"modified", "added", "removed", "moved"}
 
@@ -324,6 +326,8 @@ def _run_matrix(ws: Workspace, server: FaultServer, urls: dict[str, str],
             p.append(f"transient flags {o.transients}, expected {f.transient}")
         if f.per_crawl is not None and o.requests != [f.per_crawl] * 2:
             p.append(f"requests per faulted crawl {o.requests}, expected {f.per_crawl} ({o.errors})")
+        if f.error_has and not all(f.error_has in e for e in o.errors or []):
+            p.append(f"errors {o.errors}, expected each to say {f.error_has!r}")
         if o.state != f.state:
             p.append(f"state {o.state!r} after two faulted crawls, expected {f.state!r}")
         if o.alert_kinds != ([f.event] if f.event else []):

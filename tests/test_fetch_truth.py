@@ -119,6 +119,8 @@ def test_a_whole_site_answering_access_denied_opens_no_alert(tmp_path: Path, sto
                 for url in urls.values():
                     [row] = ws.store.fetch_history(url, limit=1)
                     assert row["status"] == "failed" and row["transient"], (url, row)
+                    # known wording: never confirmed by a second sighting, unlike a suspect page
+                    assert "page says it is unavailable" in row["error"], (url, row)
             assert ws.store.changes() == [] and ws.store.alerts(status=None) == []
             assert {s.url: (s.current_snapshot_id, s.reviewed_snapshot_id) for s in ws.store.sources()} == before
             assert {url: _files(ws, url) for url in urls.values()} == files

@@ -76,7 +76,7 @@ def test_error_like_titles(title: str) -> None:
 
 @pytest.mark.parametrize(
     "title",
-    ["Hospital exemption", "Gene therapy: 500 mg doses", "Errors in the 2019 guidance corrected",
+    ["Hospital exemption", "Gene therapy: 500 mg doses", "500 mg tablets", "Errors in the 2019 guidance corrected",
      "Medicines: deny or grant access"],
 )
 def test_ordinary_titles_are_not_error_like(title: str) -> None:

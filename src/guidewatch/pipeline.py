@@ -30,6 +30,7 @@ from .profiles import Profile, api_url_for, load_profiles, profile_for_url
 from .snapshots import files_lock, remove_orphaned_temp_files, snapshot_path, write_snapshots
 from .snapshots import parse as parse_snapshot
 from .store import SnapshotRecord, SourceState, Store, utcnow
+from .suspect import Judgement, error_like, judge
 
 log = logging.getLogger("guidewatch.crawl")
 
@@ -364,16 +365,9 @@ def process_outcome(ws: Workspace, src: SourceState, outcome: FetchOutcome, summ
     cfg = ws.config
     now = outcome.fetched_at or utcnow()
     today = today or now.date()
-    page: Page | None = None
-    if outcome.status == "ok":
-        if parsed is None:
-            parsed = parse(parse_job(ws, src, outcome), ws.profiles)
-        if isinstance(parsed, str):  # an unparseable body is a failed check, never a content change
-            outcome.status, outcome.error, outcome.transient = "failed", parsed, True
-        else:
-            page = screen_page(parsed, outcome)
+    page, suspect_hash, note = _content(ws, src, outcome, parsed)
     result = ws.store.record_fetch(outcome, page, unreachable_after=cfg.check.unreachable_after,
-                                   next_due_at=next_due(cfg, src, now, ws.profile(src)))
+                                   next_due_at=next_due(cfg, src, now, ws.profile(src)), suspect_hash=suspect_hash)
     state = result.source
     summary.counts["fetched"] += 1 if outcome.status not in ("failed", "blocked") else 0
     events: list[Change] = []
@@ -443,7 +437,39 @@ def process_outcome(ws: Workspace, src: SourceState, outcome: FetchOutcome, summ
                             reviewed_at=result.baseline_review.reviewed_at)
     elif (outcome.status in ("ok", "not_modified") or block_changes is not None) and not quiet_304:
         sync_snapshot_files(ws, urls=[src.url])
-    return verdict
+    return verdict + note
+
+
+def _content(ws: Workspace, src: SourceState, outcome: FetchOutcome,
+             parsed: Page | str | None) -> tuple[Page | None, str | None, str]:
+    """The page an "ok" answer holds, or None with `outcome` made a failed check (`screen_page`,
+    then the structural guard); the content hash of a page held back as suspect; a verdict note."""
+    if outcome.status != "ok":
+        return None, None, ""
+    if parsed is None:
+        parsed = parse(parse_job(ws, src, outcome), ws.profiles)
+    if isinstance(parsed, str):  # an unparseable body is a failed check, never a content change
+        outcome.status, outcome.error, outcome.transient = "failed", parsed, True
+        return None, None, ""
+    page = screen_page(parsed, outcome)
+    judgement = judge_version(ws, src, page) if page is not None else Judgement("accept")
+    if page is not None and judgement.verdict == "suspect":
+        outcome.status, outcome.transient = "failed", True
+        outcome.error = f"suspect page held back until a later crawl sees it again: {judgement.reason}"
+        return None, page.content_hash, ""
+    return page, None, f"; suspect page confirmed: {judgement.reason}" if judgement.verdict == "confirmed" else ""
+
+
+def judge_version(ws: Workspace, src: SourceState, page: Page) -> Judgement:
+    """The structural guard's verdict on a new version (`suspect.judge`) with what the store knows.
+    Free for almost every page: the store is asked only when a title or heading reads like an error."""
+    if src.reviewed_snapshot_id is None or error_like(page) is None:
+        return Judgement("accept")
+    reviewed = ws.store.snapshot(src.reviewed_snapshot_id)
+    known = set(ws.store.snapshot_hashes([src.reviewed_snapshot_id, src.current_snapshot_id]).values())
+    last = ws.store.fetch_history(src.url, limit=1)
+    last_suspect = last[0]["content_hash"] if last and last[0]["status"] == "failed" else None
+    return judge(page, reviewed.text if reviewed else None, known=known, last_suspect=last_suspect)
 
 
 def _files_in_line(ws: Workspace, state: SourceState, hashes: dict[int, str] | None = None) -> bool:

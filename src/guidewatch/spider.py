@@ -65,6 +65,7 @@ from twisted.web.client import ResponseFailed
 from guidewatch.fetch import FetchSettings, credit_window, encode_outcome
 from guidewatch.model import FetchOutcome, FetchRequest, FetchStatus
 from guidewatch.partial import PartialBodyMiddleware, partial_problem
+from guidewatch.severity import typography
 
 __all__ = ["GuideSpider", "allowed_hosts_for", "run_crawl", "scrapy_settings"]
 
@@ -714,7 +715,8 @@ def _soft_404_text(response: Response) -> str | None:
         ]
     except ValueError:  # not parseable as HTML
         return None
-    return next((text for text in candidates if text and _SOFT_404.search(text)), None)
+    # typography folded first: "Sorry, we couldn’t find that page" reads as "couldn't"
+    return next((text for text in map(typography, candidates) if text and _SOFT_404.search(text)), None)
 
 
 # --- running a crawl -----------------------------------------------------------------------

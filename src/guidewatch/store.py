@@ -618,17 +618,19 @@ class Store:
             return {row_id: content_hash for row_id, content_hash in rows}
 
     def record_fetch(self, outcome: FetchOutcome, page: Page | None, *, unreachable_after: int = 3,
-                     next_due_at: datetime | None = None) -> RecordResult:
+                     next_due_at: datetime | None = None, suspect_hash: str | None = None) -> RecordResult:
         """Record one fetch atomically; a new snapshot only when the normalised text changed.
 
         A failed fetch never touches snapshots: it only counts towards 'unreachable'.
+        `suspect_hash`: the content hash of a page held back as suspect (`guidewatch.suspect`),
+        kept on the failed fetch so that a later crawl can tell it sees the same page again.
         """
         now = outcome.fetched_at or utcnow()
         with self.session() as s:
             src = s.scalar(select(SourceRow).where(SourceRow.url == outcome.url))
             if src is None:
                 raise StoreError(f"unknown source {outcome.url}")
-            content_hash = page.content_hash if page is not None else None
+            content_hash = page.content_hash if page is not None else suspect_hash
             s.add(FetchRow(source_id=src.id, fetched_at=now, status=outcome.status, http_status=outcome.http_status,
                            final_url=outcome.final_url, elapsed_ms=outcome.elapsed_ms,
                            headers=dict(outcome.headers), content_hash=content_hash, error=outcome.error,
