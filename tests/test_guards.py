@@ -85,7 +85,7 @@ def test_robots_txt_is_obeyed_by_every_request_waiting_for_it(tmp_path: Path, st
         for url in [*private.values(), *public.values()]:
             path = url.removeprefix(server.origin)
             server.good(path, topic_page(path))
-            server.fault(path, topic_page(path, extra=" Hospitals must now also register."))
+            server.fault(path, Respond(body=topic_page(path, extra=" Hospitals must now also register.")))
         fetch = {"obey_robots": True, "concurrency": 8, "per_host": 8, "timeout": 5.0}
         cfg = load_config(write_workspace(tmp_path, private | public, store_url, fetch=fetch))
         ws = open_workspace(cfg)
@@ -130,7 +130,7 @@ def test_the_guard_fails_closed_when_its_own_lookup_fails(tmp_path: Path, store_
         finally:
             ws.close()
         assert server.requests() == [], "a loopback address was connected to in production mode"
-    lookups = log.read_text().split("\n")
+    lookups = [line for line in log.read_text().splitlines() if line.startswith("rebind.test")]
     assert lookups[:2] == ["rebind.test fail", "rebind.test 127.0.0.1"], lookups
     assert rows["rebind"]["status"] == "blocked" and "private or loopback" in rows["rebind"]["error"], rows
     assert rows["unresolvable"]["status"] == "failed" and rows["unresolvable"]["transient"], rows
