@@ -119,8 +119,6 @@ def fetch_sources(
     requests = list(requests)
     if not requests:
         return []
-    if not settings.contact_url:
-        log.warning("FetchSettings.contact_url is empty: the User-Agent gives site owners no contact")
     results: list[FetchOutcome | None] = [None] * len(requests)
     run = _ChildCrawl(requests, settings, child, keep=keep)
     graceful = False

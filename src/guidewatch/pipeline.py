@@ -6,6 +6,7 @@ that is killed part-way keeps everything it had already recorded.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import subprocess
 import time
@@ -16,13 +17,12 @@ from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.request import Request, urlopen
 
 from .config import Config, parse_duration
 from .diff import diff_pages, number_changes
 from .events import gone_event, metadata_events, moved_event, unreachable_event, withdrawn_event
 from .fetch import FetchSettings, fetch_sources
-from .guides import GuideError, guide_format, load_guide, parse_guide
+from .guides import MAX_GUIDE_BYTES, GuideError, guide_format, load_guide, parse_guide
 from .link import citing, link_changes, url_key
 from .model import Change, FetchOutcome, FetchRequest, Guide, Page
 from .parallel import ParseJob, ParsePool, parse
@@ -68,23 +68,39 @@ class Workspace:
 
 
 def load_guides(config: Config) -> list[Guide]:
+    remote = fetch_guide_texts(config, [gc.path for gc in config.guides if _is_url(gc.path)])
     guides = []
     for gc in config.guides:
-        if gc.path.startswith(("http://", "https://")):
-            guides.append(_fetch_guide(gc.path, gc.slug, gc.base_url, gc.editors))
+        if gc.path in remote:
+            guides.append(parse_guide(remote[gc.path], slug=gc.slug, fmt=guide_format(gc.path), source=gc.path,
+                                      base_url=gc.base_url, editors=gc.editors))
         else:
             guides.append(load_guide(config.guide_path(gc), slug=gc.slug, base_url=gc.base_url, editors=gc.editors))
     return guides
 
 
-def _fetch_guide(url: str, slug: str, base_url: str | None, editors: tuple[str, ...]) -> Guide:
-    fmt = guide_format(url)
-    try:
-        with urlopen(Request(url, headers={"User-Agent": "guidewatch"}), timeout=30) as resp:  # noqa: S310
-            text = resp.read(5 * 1024 * 1024).decode("utf-8", "replace")
-    except OSError as exc:
-        raise GuideError(f"{url}: cannot fetch guide: {exc}") from None
-    return parse_guide(text, slug=slug, fmt=fmt, source=url, base_url=base_url, editors=editors)
+def _is_url(path: str) -> bool:
+    return path.startswith(("http://", "https://"))
+
+
+def fetch_guide_texts(config: Config, urls: Sequence[str]) -> dict[str, str]:
+    """Guides given by URL, fetched by the crawl child exactly as sources are: the same
+    private-address guard and resolver, redirects only to the guide's own host, robots.txt,
+    the per-request timeout and the whole-crawl limit. A second fetcher would be a second
+    guard to keep in step, and the one that fell behind is the way round it."""
+    if not urls:
+        return {}
+    for url in urls:
+        guide_format(url)  # an unsupported format fails before anything is fetched
+    settings = dataclasses.replace(fetch_settings(config), max_bytes=MAX_GUIDE_BYTES)
+    outcomes = fetch_sources([FetchRequest(url, "default") for url in dict.fromkeys(urls)], settings,
+                             timeout=config.fetch.crawl_timeout)
+    texts: dict[str, str] = {}
+    for outcome in outcomes:
+        if outcome.status != "ok":
+            raise GuideError(f"{outcome.url}: cannot fetch guide: {outcome.error or outcome.status}")
+        texts[outcome.url] = outcome.body.decode("utf-8-sig", "replace")
+    return texts
 
 
 def open_workspace(config: Config, *, sync: bool = True) -> Workspace:
@@ -135,6 +151,8 @@ def _parse_time(value: str | None) -> datetime | None:
 
 def fetch_settings(config: Config) -> FetchSettings:
     f = config.fetch
+    if not f.contact_url:
+        _warn_no_contact(str(config.path or config.root))
     return FetchSettings(
         user_agent=f.user_agent + (f" (+{f.contact_url})" if f.contact_url else ""),
         contact_url=f.contact_url,
@@ -147,7 +165,21 @@ def fetch_settings(config: Config) -> FetchSettings:
         max_bytes=f.max_bytes,
         obey_robots=f.obey_robots,
         allow_private=f.allow_private,
+        log_level=_child_log_level(),
     )
+
+
+@lru_cache(maxsize=64)
+def _warn_no_contact(config: str) -> None:
+    """Once per config and process: `check` crawls up to three times, the daemon every few hours."""
+    log.warning("%s: [fetch] contact_url is not set: set it to a URL or e-mail address where site owners "
+                "can reach you (it is sent in the User-Agent of every request)", config)
+
+
+def _child_log_level() -> str:
+    """DEBUG (every request, tracebacks) when this process shows debug lines (-vv), else
+    WARNING: at -v Scrapy's INFO would be a hundred lines of start-up banner per crawl."""
+    return "DEBUG" if logging.getLogger("guidewatch.spider").isEnabledFor(logging.DEBUG) else "WARNING"
 
 
 def source_schedule(config: Config, source: SourceState, profile: Profile | None = None) -> str:

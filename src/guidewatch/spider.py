@@ -26,7 +26,6 @@ because its RFC 2616 policy would serve stale copies on 5xx and hide outages.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import os
@@ -40,7 +39,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import IO, Any
-from urllib.parse import urldefrag, urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import scrapy
 from scrapy import Request, signals
@@ -64,10 +63,19 @@ from twisted.web.client import ResponseFailed
 
 from guidewatch.fetch import FetchSettings, credit_window, encode_outcome
 from guidewatch.model import FetchOutcome, FetchRequest, FetchStatus
+from guidewatch.netguard import (
+    BlockedHost,
+    GuardedResolver,
+    PrivateAnswer,
+    RobotsMiddleware,
+    downloader_url,
+    ip_of,
+    is_private_address,
+)
 from guidewatch.partial import PartialBodyMiddleware, partial_problem
 from guidewatch.severity import typography
 
-__all__ = ["GuideSpider", "allowed_hosts_for", "run_crawl", "scrapy_settings"]
+__all__ = ["GuideSpider", "allowed_hosts_for", "is_private_address", "run_crawl", "scrapy_settings"]
 
 log = logging.getLogger("guidewatch.spider")  # not __name__: that is "__main__" in the child
 
@@ -97,10 +105,6 @@ _SOFT_404 = re.compile(
 )
 
 
-class BlockedHost(IgnoreRequest):
-    """The host guard refused a request; the source's status becomes "blocked"."""
-
-
 # --- hosts and addresses --------------------------------------------------------------------
 
 
@@ -124,7 +128,7 @@ def allowed_hosts_for(request: FetchRequest) -> frozenset[str]:
     if request.allowed_hosts:
         return frozenset({host, *(h.lower().rstrip(".") for h in request.allowed_hosts)})
     twin = host[4:] if host.startswith("www.") else f"www.{host}"
-    return frozenset({host, twin}) if "." in host and not _ip(host) else frozenset({host})
+    return frozenset({host, twin}) if "." in host and not ip_of(host) else frozenset({host})
 
 
 def host_allowed(host: str, allowed: Iterable[str]) -> bool:
@@ -136,30 +140,6 @@ def host_allowed(host: str, allowed: Iterable[str]) -> bool:
         elif host == entry:
             return True
     return False
-
-
-def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        return ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return None
-
-
-def is_private_address(address: str) -> bool:
-    """Loopback, private, link-local, multicast, reserved or unspecified (v4 or v6)."""
-    ip = _ip(address)
-    if ip is None:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-    )
 
 
 # --- Scrapy settings and middlewares ----------------------------------------------------------
@@ -193,8 +173,11 @@ def scrapy_settings(settings: FetchSettings) -> dict[str, Any]:
         "COOKIES_ENABLED": False,
         "TELNETCONSOLE_ENABLED": False,  # no listening ports in a crawl child
         "REMOTE_CONTROL_ENABLED": False,  # Scrapy 2.19: code-execution HTTP server + job files in ~
+        "TWISTED_DNS_RESOLVER": GuardedResolver,  # every lookup, the download's own too, is checked
         "DOWNLOADER_MIDDLEWARES": {
-            HostGuardMiddleware: 50,  # before RobotsTxtMiddleware (100): no robots.txt fetch either
+            HostGuardMiddleware: 50,  # before robots.txt (100): no robots.txt fetch either
+            "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+            RobotsMiddleware: 100,  # gives every waiting request the parsed file
             BackoffRetryMiddleware: 550,
             PartialBodyMiddleware: 595,  # above HttpCompressionMiddleware (590): sees the raw bytes
         },
@@ -226,8 +209,10 @@ async def _sleep(seconds: float) -> None:
 class HostGuardMiddleware:
     """Refuse any request (robots.txt included) to a private, loopback or link-local address.
 
-    Host names are resolved through the reactor's caching resolver, the same one the
-    download then uses, so the address checked is the address connected to.
+    Host names are resolved through the reactor's resolver (`GuardedResolver`, caching), the
+    same one the download then uses, so the address checked is the address connected to.
+    When this lookup fails the request fails too (a transient DNS error, retried): letting
+    it through would leave the download to do a fresh lookup that nobody checked.
     """
 
     def __init__(self, allow_private: bool):
@@ -241,23 +226,25 @@ class HostGuardMiddleware:
         if self.allow_private:
             return
         host = host_of(request.url)
-        if _ip(host) is not None:
+        if ip_of(host) is not None:
             if is_private_address(host):
                 raise BlockedHost(f"host {host} is a private or loopback address")
             return
         address = await self._resolve(host)
-        if address and is_private_address(address):
+        if is_private_address(address):
             raise BlockedHost(f"host {host} resolves to private or loopback address {address}")
 
     @staticmethod
-    async def _resolve(host: str) -> str | None:
-        """The address the download will use; None when lookup fails (the download reports it)."""
+    async def _resolve(host: str) -> str:
+        """The address the download will use; fails closed (CannotResolveHostError) when lookup fails."""
         from twisted.internet import reactor
 
         try:
             return str(await maybe_deferred_to_future(reactor.resolve(host)))  # type: ignore[attr-defined]
-        except Exception:
-            return None
+        except PrivateAnswer as exc:
+            raise BlockedHost(str(exc)) from None
+        except Exception as exc:
+            raise CannotResolveHostError(f"DNS lookup failed for {host}: {exc}") from exc
 
 
 _RETRYABLE_ERRORS: tuple[type[BaseException], ...] = (
@@ -533,7 +520,7 @@ class GuideSpider(scrapy.Spider):
                 error=f"HTTP {response.status} redirect without a Location header",
             )
             return None
-        target = urldefrag(urljoin(response.url, location.strip()))[0]
+        target = downloader_url(urljoin(response.url, location.strip()))
         common: dict[str, Any] = {"response": response, "final_url": target, "redirects": hops}
         if target in hops:
             loop = " -> ".join([*hops[hops.index(target) :], target])
@@ -547,9 +534,12 @@ class GuideSpider(scrapy.Spider):
         return None
 
     def _redirect_problem(self, src: _Source, target: str) -> str | None:
+        """Why `target` (as the downloader will fetch it: `downloader_url`) is not followed."""
         host = host_of(target)
         if not target.startswith(("http://", "https://")) or not host:
             return f"redirect to {target} not followed: not an http(s) URL"
+        if "@" in urlsplit(target).netloc:  # the downloader would read user-info as part of the host
+            return f"redirect to {target} not followed: user name or password in the URL"
         if not host_allowed(host, src.allowed):
             allowed = ", ".join(sorted(src.allowed))
             return f"redirect to host {host} not followed: not among the allowed hosts ({allowed})"
