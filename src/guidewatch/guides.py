@@ -7,15 +7,24 @@ drift apart in how they name or nest sections.
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urljoin, urlparse
+from urllib.parse import urlparse
 
+import lxml.etree
+import lxml.html
+import mdurl
 from bs4 import BeautifulSoup, NavigableString, Tag
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
 
+from .hrefs import Bad, bare_urls, check_href
 from .model import Citation, Guide, Mention, Section
+
+log = logging.getLogger("guidewatch.guides")
 
 MAX_GUIDE_BYTES = 5 * 1024 * 1024
 
@@ -42,54 +51,145 @@ def slugify(heading: str) -> str:
 
 
 @dataclass
+class _Link:
+    text: str
+    href: str
+    line: int | None  # 1-based line in the guide file, for warnings
+
+
+@dataclass
 class _Line:
     text: str
-    links: list[tuple[str, str]] = field(default_factory=list)  # (link text, href)
+    links: list[_Link] = field(default_factory=list)
 
 
 @dataclass
 class _Heading:
     level: int
     text: str
+    links: list[_Link] = field(default_factory=list)
 
 
 _Event = _Line | _Heading
 
 # --- Markdown -----------------------------------------------------------------------------
+# CommonMark via markdown-it-py (linear time on any input), plus GFM tables. Each source line
+# of a block becomes one text line, as editors see it; a list item keeps its marker.
 
-_MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-_MD_LINK = re.compile(r"!?\[([^\]]*)\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
-_BARE_URL = re.compile(r"(?<![(<\"'])\bhttps?://[^\s)<>\]]+")
-_MD_DECOR = re.compile(r"(\*\*|__|`)")
+
+_URL_SAFE = ";/?:@&=+$,-_.!~*'()#[]"  # mdurl's defaults, and IPv6 brackets
+
+
+def _normalize_link(url: str) -> str:
+    """Percent-encode what a URL may not contain, as markdown-it does, but keep IPv6 `[...]`
+    hosts, which its default mangles (`http://[::1` became `http://:1%5B:`)."""
+    return mdurl.encode(url, _URL_SAFE)
+
+
+def _markdown() -> MarkdownIt:
+    md = MarkdownIt("commonmark").enable("table")
+    md.normalizeLink = _normalize_link  # type: ignore[method-assign]
+    return md
+
+
+_MD = _markdown()
+# `---`, then `key:` lines up to `---` or `...`: a guide opening with a rule and prose is not it.
+_FRONT_MATTER = re.compile(r"---[ \t\r]*\n[A-Za-z_][\w -]*:.*\n(?:.*\n)*?(?:---|\.\.\.)[ \t\r]*(?:\n|$)")
 
 
 def _md_events(text: str) -> list[_Event]:
     events: list[_Event] = []
-    in_code = False
-    for raw in text.splitlines():
-        line = raw.rstrip()
-        if line.lstrip().startswith("```"):
-            in_code = not in_code
-            continue
-        if in_code or not line.strip():
-            continue
-        m = _MD_HEADING.match(line)
-        if m:
-            events.append(_Heading(len(m.group(1)), _md_inline(m.group(2))[0]))
-            continue
-        if re.fullmatch(r"\s*([-*_])\s*(\1\s*){2,}", line):
-            continue  # horizontal rule
-        plain, links = _md_inline(line)
-        events.append(_Line(plain, links))
+    heading = marker = ""
+    row: _Line | None = None
+    for tok in _MD.parse(_blank_front_matter(text)):
+        first = (tok.map[0] + 1) if tok.map else None
+        if tok.type == "heading_open":
+            heading = tok.tag
+        elif tok.type == "list_item_open":
+            marker = f"{tok.info}{tok.markup} "
+        elif tok.type == "tr_open":
+            row = _Line("")
+        elif tok.type == "tr_close" and row is not None:
+            events.append(row)
+            row = None
+        elif tok.type == "html_block":
+            events += _html_fragment_lines(tok.content, first)
+        elif tok.type == "inline":
+            lines = _md_inline(tok.children or [], first)
+            if heading:
+                events.append(_Heading(int(heading[1]), " ".join(ln.text for ln in lines),
+                                       [x for ln in lines for x in ln.links]))
+            elif row is not None:
+                row.text = " | ".join(t for t in (row.text, *(ln.text for ln in lines)) if t)
+                row.links += [x for ln in lines for x in ln.links]
+            else:
+                lines[0].text = (marker + lines[0].text).strip()
+                events += [ln for ln in lines if ln.text or ln.links]
+            heading = marker = ""
     return events
 
 
-def _md_inline(line: str) -> tuple[str, list[tuple[str, str]]]:
-    links = [(m.group(1), m.group(2)) for m in _MD_LINK.finditer(line)]
-    plain = _MD_LINK.sub(lambda m: m.group(1), line)
-    links += [(u.rstrip(".,;:"), u.rstrip(".,;:")) for u in _BARE_URL.findall(plain)]
-    plain = _MD_DECOR.sub("", plain).strip()
-    return plain, links
+def _blank_front_matter(text: str) -> str:
+    """YAML front matter is metadata, not guide text: blank it, keeping the line count."""
+    m = _FRONT_MATTER.match(text) if text.startswith("---") else None
+    return "\n" * m.group(0).count("\n") + text[m.end() :] if m else text
+
+
+def _md_inline(children: list[Token], line: int | None) -> list[_Line]:
+    """One `_Line` per source line: the text as read (links by their text, code by its content,
+    images by their alt text) and its links, with bare URLs found in text outside links."""
+    lines = [_Line("")]
+    parts: list[str] = []
+    link: _Link | None = None
+    for child in children:
+        kind = child.type
+        if kind in ("softbreak", "hardbreak"):
+            lines[-1].text, parts = "".join(parts).strip(), []
+            lines.append(_Line(""))
+            line = line + 1 if line else None
+        elif kind in ("text", "code_inline", "image"):
+            parts.append(child.content)
+            if link is not None:
+                link.text += child.content
+            elif kind == "text":
+                lines[-1].links += [_Link(u, u, line) for u in bare_urls(child.content)]
+        elif kind == "link_open" or (kind == "html_inline" and _HTML_A_OPEN.match(child.content)):
+            href = str(child.attrs["href"]) if kind == "link_open" else _html_href(child.content)
+            link = _Link("", href, line)
+            if kind == "link_open" or href:  # <a name=…> is an anchor, not a link
+                lines[-1].links.append(link)
+        elif kind == "link_close" or (kind == "html_inline" and _HTML_A_CLOSE.match(child.content)):
+            link = None
+    lines[-1].text = "".join(parts).strip()
+    for ln in lines:
+        for x in ln.links:
+            x.text = x.text.strip()
+    return lines
+
+
+_HTML_A_OPEN = re.compile(r"<a\s", re.I)
+_HTML_A_CLOSE = re.compile(r"</a\s*>", re.I)
+
+
+def _html_href(tag: str) -> str:
+    a = BeautifulSoup(tag, "html.parser").a
+    return str(a.get("href") or "") if a else ""
+
+
+def _html_fragment_lines(html: str, first: int | None) -> list[_Event]:
+    """Raw HTML inside a Markdown guide: its text, and its `<a href>` links with their lines.
+    lxml, not html.parser: it closes an `<a>` that a new one opens, so a run of unclosed tags
+    cannot nest thousands deep (each link's text was then its whole subtree: quadratic)."""
+    try:
+        doc = lxml.html.document_fromstring(html.encode("utf-8"), parser=lxml.html.HTMLParser(encoding="utf-8"))
+    except (ValueError, lxml.etree.LxmlError):
+        return []
+    for el in list(doc.iter("script", "style", "noscript", "template")):
+        el.drop_tree()
+    text = " ".join(doc.text_content().split())
+    links = [_Link(" ".join(a.text_content().split()), str(a.get("href")),
+                   first + (a.sourceline or 1) - 1 if first else None) for a in doc.iter("a") if a.get("href")]
+    return [_Line(text, links)] if text or links else []
 
 
 # --- HTML ---------------------------------------------------------------------------------
@@ -99,6 +199,8 @@ _HTML_BLOCKS = {"p", "li", "td", "th", "dd", "dt", "blockquote", "pre", "figcapt
 
 def _html_events(text: str) -> list[_Event]:
     soup = BeautifulSoup(text, "lxml")
+    anchors = soup.find_all("a")
+    line_of = dict(zip(map(id, anchors), _anchor_lines(text, len(anchors)), strict=False))
     for tag in soup(["script", "style", "noscript", "template", "nav", "footer"]):
         tag.decompose()
     root = soup.find("main") or soup.find("article") or soup.body or soup
@@ -115,14 +217,26 @@ def _html_events(text: str) -> list[_Event]:
                 events.append(_Heading(int(name[1]), " ".join(child.get_text(" ").split())))
             elif name in _HTML_BLOCKS and not child.find(list(_HTML_BLOCKS) + ["ul", "ol"]):
                 plain = " ".join(child.get_text(" ").split())
-                links = [(" ".join(a.get_text(" ").split()), str(a.get("href", ""))) for a in child.find_all("a")]
+                links = [_Link(" ".join(a.get_text(" ").split()), str(a.get("href", "")), line_of.get(id(a)))
+                         for a in child.find_all("a")]
                 if plain or links:
-                    events.append(_Line(plain, [(t, h) for t, h in links if h]))
+                    events.append(_Line(plain, [x for x in links if x.href]))
             else:
                 walk(child)
 
     walk(root)
     return events
+
+
+def _anchor_lines(text: str, count: int) -> list[int | None]:
+    """Source lines of the document's `<a>` elements, in order. BeautifulSoup's lxml builder
+    keeps none, so lxml itself (the same parser, so the same elements) reads them."""
+    try:
+        doc = lxml.html.document_fromstring(text.encode("utf-8"), parser=lxml.html.HTMLParser(encoding="utf-8"))
+    except (ValueError, lxml.etree.LxmlError):
+        return []
+    lines = [a.sourceline for a in doc.iter("a")]
+    return list(lines) if len(lines) == count else []
 
 
 # --- plain text ---------------------------------------------------------------------------
@@ -144,10 +258,11 @@ def _is_bare_heading(line: str, following: str | None) -> bool:
 
 def _txt_events(text: str) -> list[_Event]:
     lines = [ln.rstrip() for ln in text.splitlines()]
-    nonblank = [ln for ln in lines if ln.strip()]
+    numbered = [(n, ln) for n, ln in enumerate(lines, 1) if ln.strip()]
+    nonblank = [ln for _, ln in numbered]
     events: list[_Event] = []
     in_faq = False
-    for i, line in enumerate(nonblank):
+    for i, (number, line) in enumerate(numbered):
         if re.fullmatch(r"\s*[-=_*]{3,}\s*", line):
             continue
         following = nonblank[i + 1] if i + 1 < len(nonblank) else None
@@ -159,8 +274,7 @@ def _txt_events(text: str) -> list[_Event]:
             events.append(_Heading(level, line.strip()))
             continue
         plain = line.strip()
-        links = [(u.rstrip(".,;:"), u.rstrip(".,;:")) for u in _BARE_URL.findall(plain)]
-        events.append(_Line(plain, links))
+        events.append(_Line(plain, [_Link(u, u, number) for u in bare_urls(plain)]))
     return events
 
 
@@ -169,7 +283,8 @@ def _txt_events(text: str) -> list[_Event]:
 
 def _build(
     slug: str, source: str, fmt: str, events: list[_Event], base_url: str | None, editors: tuple[str, ...]
-) -> Guide:
+) -> tuple[Guide, list[str]]:
+    """The guide, and one `file:line: what is wrong` per link that cannot be watched."""
     title = ""
     # A lone top-level heading that opens the document is the guide's title, not a section.
     levels = [e.level for e in events if isinstance(e, _Heading)]
@@ -197,7 +312,7 @@ def _build(
             stack.append((level, ev.text, sid))
             path = tuple(h for _, h, _ in stack)
             raw.append(
-                {"heading": ev.text, "id": sid, "level": level, "lines": [], "links": [], "path": path,
+                {"heading": ev.text, "id": sid, "level": level, "lines": [], "links": list(ev.links), "path": path,
                  "parent": parent}
             )
         else:
@@ -212,11 +327,13 @@ def _build(
     sections: list[Section] = []
     citations: list[Citation] = []
     mentions: list[Mention] = []
+    problems: list[str] = []
     for order, r in enumerate(raw):
         own = "\n".join(r["lines"])
         # A section's text includes its sub-sections': all later entries deeper than it, until a sibling.
         parts = [own]
-        for later in raw[order + 1 :]:
+        for j in range(order + 1, len(raw)):  # indices, not raw[order + 1 :]: a copy per section is quadratic
+            later = raw[j]
             if later["level"] <= r["level"] or r["level"] == 0:
                 break
             parts.append(later["heading"] + "\n" + "\n".join(later["lines"]))
@@ -233,30 +350,28 @@ def _build(
                 parent=r.get("parent"),
             )
         )
-        seen_urls: set[str] = set()
-        for text, href in r["links"]:
-            citation = _citation(slug, r["id"], text, href, base_url)
-            if citation and citation.url not in seen_urls:
-                seen_urls.add(citation.url)
-                citations.append(citation)
+        citations += _citations(slug, r["id"], r["links"], base_url, source or slug, problems)
         for body, pattern in BODIES.items():
             if pattern.search(own) or pattern.search(r["heading"]):
                 mentions.append(Mention(slug, r["id"], body))
-    return Guide(slug, title, source, fmt, sections, citations, mentions, editors)  # type: ignore[arg-type]
+    guide = Guide(slug, title, source, fmt, sections, citations, mentions, editors)  # type: ignore[arg-type]
+    return guide, problems
 
 
-def _citation(guide: str, section: str, text: str, href: str, base_url: str | None) -> Citation | None:
-    href = href.strip()
-    if not href or href.startswith(("#", "mailto:", "tel:", "javascript:", "data:")):
-        return None
-    parsed = urlparse(href)
-    if parsed.scheme in ("http", "https"):
-        internal = bool(base_url) and parsed.netloc == urlparse(base_url or "").netloc
-        return Citation(guide, section, href, text, internal)
-    if parsed.scheme:
-        return None
-    url = urljoin(base_url, href) if base_url else href
-    return Citation(guide, section, url, text, internal=True)
+def _citations(guide: str, section: str, links: list[_Link], base_url: str | None, where: str,
+               problems: list[str]) -> list[Citation]:
+    """A section's citations, once per URL; a bad link is described in `problems` instead."""
+    seen_urls: set[str] = set()
+    citations: list[Citation] = []
+    for link in links:
+        target = check_href(link.href, base_url)
+        if isinstance(target, Bad):
+            at = f"{where}:{link.line}" if link.line else where
+            problems.append(f"{at}: link {' '.join(link.href.split())}: {target.reason}; it is not watched")
+        elif target and target.url not in seen_urls:
+            seen_urls.add(target.url)
+            citations.append(Citation(guide, section, target.url, link.text, target.internal))
+    return citations
 
 
 def guide_format(path: str) -> str:
@@ -283,7 +398,21 @@ def parse_guide(
         events = {"md": _md_events, "html": _html_events, "txt": _txt_events}[fmt](text)
     except RecursionError:  # the HTML walk recurses per element: thousands of nested tags
         raise GuideError(f"{source or slug}: guide markup is nested too deeply to read") from None
-    return _build(slug, source, fmt, events, base_url, editors)
+    guide, problems = _build(slug, source, fmt, events, base_url, editors)
+    _warn_once(problems)
+    return guide
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(problems: list[str]) -> None:
+    """Log each bad link once per process: the daemon re-reads its guides at every job, and a
+    command that loads a guide twice should not say the same thing twice."""
+    for problem in problems:
+        if problem not in _warned:
+            _warned.add(problem)
+            log.warning("%s", problem)
 
 
 def load_guide(
