@@ -64,8 +64,10 @@ def test_line_of_brackets_does_not_hang() -> None:
         ("![" * 75_000, []),
         ("<" * 150_000, []),
         ("a." * 100_000 + "://x", []),
+        ("<div>\n" + "<a href='https://www.gov.uk/a'>" * 30_000, ["https://www.gov.uk/a"]),
     ],
-    ids=["open-parens", "close-parens", "many-urls", "image-openers", "angle-brackets", "dotted-scheme"],
+    ids=["open-parens", "close-parens", "many-urls", "image-openers", "angle-brackets", "dotted-scheme",
+         "unclosed-html-anchors"],
 )
 def test_pathological_lines_parse(line: str, want_urls: list[str]) -> None:
     assert parse_in_child(f"# Guide\n\n{line}\n")["urls"] == want_urls
@@ -202,13 +204,14 @@ def test_links_in_headings_lists_tables_and_html_blocks() -> None:
         | HTA  | [HTA](https://www.hta.gov.uk/c) |
 
         <p>Also <a href="https://www.hra.nhs.uk/d">HRA</a>.</p>
+        <style>p { background: url(https://style.example/x) }</style>
         """)
     assert urls(g) == [("regulation", "https://www.gov.uk/mhra"), ("regulation", "https://www.nice.org.uk/a"),
                        ("regulation", "https://www.nice.org.uk/b"), ("regulation", "https://www.hta.gov.uk/c"),
                        ("regulation", "https://www.hra.nhs.uk/d")]
     own = g.section("regulation").own_text  # type: ignore[attr-defined]
     assert own.splitlines()[:2] == ["- first: NICE", "1. nested https://www.nice.org.uk/b"]
-    assert "HTA | HTA" in own and "Also HRA ." in own
+    assert "HTA | HTA" in own and "Also HRA." in own and "background" not in own
 
 
 def test_front_matter_is_not_a_section() -> None:
