@@ -83,6 +83,15 @@ def test_upper_case_scheme_and_host_are_normalised(tmp_path: Path) -> None:
                                                            "http://example.org:8080/P"]
 
 
+def test_international_host_names_are_kept(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Percent-encoding a link's path must not turn its host into `b%C3%BCcher` (not a host)."""
+    path = tmp_path / "guide.md"
+    path.write_text("# G\n\n## A\n\n[x](https://bücher.example/é) and https://bücher.example/b\n", encoding="utf-8")
+    assert [c.url for c in load_guide(path).citations] == ["https://bücher.example/%C3%A9",
+                                                           "https://bücher.example/b"]
+    assert warnings_of(caplog) == []
+
+
 def test_bad_links_in_html_and_text_guides(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     html = tmp_path / "guide.html"
     html.write_text('<html><body>\n<h1>G</h1>\n<h2>A</h2>\n<p><a href="https://www.gov.uk/ok">ok</a>\n'

@@ -77,13 +77,19 @@ _Event = _Line | _Heading
 # of a block becomes one text line, as editors see it; a list item keeps its marker.
 
 
-_URL_SAFE = ";/?:@&=+$,-_.!~*'()#[]"  # mdurl's defaults, and IPv6 brackets
+_URL_SAFE = ";/?:@&=+$,-_.!~*'()#"  # mdurl's defaults
+
+
+_URL_HEAD = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*:)?(?://[^/?#]*)?")
 
 
 def _normalize_link(url: str) -> str:
-    """Percent-encode what a URL may not contain, as markdown-it does, but keep IPv6 `[...]`
-    hosts, which its default mangles (`http://[::1` became `http://:1%5B:`)."""
-    return mdurl.encode(url, _URL_SAFE)
+    """Percent-encode what a URL's path may not contain, as markdown-it does, but leave the
+    host as written: its default mangles IPv6 literals (`http://[::1` became `http://:1%5B:`),
+    and the host is checked as written (hrefs.check_href)."""
+    head = _URL_HEAD.match(url)
+    start = head.end() if head else 0
+    return url[:start] + mdurl.encode(url[start:], _URL_SAFE)
 
 
 def _markdown() -> MarkdownIt:
