@@ -189,10 +189,12 @@ def _smtp_reason(exc: BaseException) -> tuple[str, bool]:
 
 
 def _smtp_code(exc: BaseException) -> int | None:
-    """The SMTP reply code behind a refusal, if the server gave one."""
+    """The SMTP reply code with which the server refused the message, if it did. A refused
+    login (535) is left out: the credentials are fixed in the environment, and the next
+    run should simply succeed."""
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return int(next(iter(exc.recipients.values()), (0, b""))[0])
-    if isinstance(exc, smtplib.SMTPResponseException):
+    if isinstance(exc, smtplib.SMTPResponseException) and not isinstance(exc, smtplib.SMTPAuthenticationError):
         return int(exc.smtp_code)
     return None
 
