@@ -93,3 +93,14 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert gw("check", "--max-age", "soon", "--offline", cwd=tmp_path).returncode == 2
     assert gw("crawl", "--source", "https://not-cited.example/", cwd=tmp_path).returncode == 2
     assert gw("nonsense", cwd=tmp_path).returncode == 2
+
+
+def test_a_bad_store_variable_is_one_line_naming_it_without_the_password(tmp_path: Path) -> None:
+    (tmp_path / "guidewatch.toml").write_text('store = "sqlite:///guidewatch.db"\n')
+    exe = shutil.which("guidewatch", path=str(Path(sys.executable).parent))
+    cmd = [exe] if exe else [sys.executable, "-m", "guidewatch.cli"]
+    env = {"PATH": "/usr/bin:/bin", "GUIDEWATCH_STORE": "postgresql://gw:PASS@127.0.0.1:port/gw"}
+    r = subprocess.run([*cmd, "-vv", "digest"], cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.startswith("guidewatch: error: GUIDEWATCH_STORE: ") and r.stderr.count("\n") == 1, r.stderr
+    assert "PASS" not in r.stdout + r.stderr and "guidewatch.toml" not in r.stderr

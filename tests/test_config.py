@@ -105,3 +105,32 @@ def test_binary_and_missing_and_huge_config(tmp_path: Path) -> None:
 def test_env_overrides_store(tmp_path: Path) -> None:
     cfg = parse_config("", file="x.toml", base=tmp_path, env={"GUIDEWATCH_STORE": "sqlite:////tmp/o.db"}.get)
     assert cfg.store == "sqlite:////tmp/o.db"
+
+
+def test_store_url_in_the_common_postgres_spelling_is_accepted(tmp_path: Path) -> None:
+    """`postgres://` (Heroku, libpq, most hosting docs) means the postgresql dialect."""
+    for given, expected in (("postgres://user:PASS@127.0.0.1/db", "postgresql://user:PASS@127.0.0.1/db"),
+                            ("postgres+psycopg://u@127.0.0.1/db", "postgresql+psycopg://u@127.0.0.1/db")):
+        cfg = parse_config("", file="x.toml", base=tmp_path, env={"GUIDEWATCH_STORE": given}.get)
+        assert cfg.store == expected
+        cfg = parse_config(f'store = "{given}"\n', file="x.toml", base=tmp_path, env={}.get)
+        assert cfg.store == expected
+
+
+@pytest.mark.parametrize("url", ["mysql://user:PASS@127.0.0.1/db", "postgresql://user:PASS@127.0.0.1:abc/db",
+                                 "postgresql://user:PASS@127.0.0.1:99999/db", "user:PASS@127.0.0.1/db"])
+def test_a_bad_store_url_from_the_environment_names_the_variable_and_hides_the_password(
+        tmp_path: Path, url: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config('store = "sqlite:///x.db"\n', file="guidewatch.toml", base=tmp_path,
+                     env={"GUIDEWATCH_STORE": url}.get)
+    message = str(err.value)
+    assert message.startswith("GUIDEWATCH_STORE: "), message
+    assert "PASS" not in message and "guidewatch.toml" not in message and "\n" not in message
+
+
+def test_a_bad_store_url_in_the_file_names_its_line_and_hides_the_password(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, '# the store\nstore = "mysql://gw:PASS@127.0.0.1/gw"\n'))
+    assert str(err.value).startswith(f"{tmp_path / 'guidewatch.toml'}:2: store: "), err.value
+    assert "PASS" not in str(err.value) and "mysql://gw:***@127.0.0.1/gw" in str(err.value)

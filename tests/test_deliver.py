@@ -193,13 +193,14 @@ def test_refusing_server_raises_transient_delivery_error() -> None:
         send(settings(server.port))
     assert "451" in str(info.value) and "try later" in str(info.value)
     assert f"smtp://127.0.0.1:{server.port}" in str(info.value)
-    assert info.value.transient
+    assert info.value.transient and not info.value.permanent
 
 
 def test_permanent_refusal_is_not_transient() -> None:
     with smtp_server(Recorder("554 no thanks")) as server, pytest.raises(DeliveryError) as info:
         send(settings(server.port))
     assert "554" in str(info.value) and not info.value.transient
+    assert info.value.permanent  # retrying the same message cannot help: the outbox gives up at once
 
 
 def test_connection_refused_is_readable() -> None:
@@ -228,6 +229,7 @@ def test_wrong_password_never_leaks(tls_files: tuple[Path, Path], caplog: pytest
             send(s)
     assert_no_secret(info.value, caplog, wrong)
     assert wrong not in repr(s) and wrong not in str(s)
+    assert not info.value.permanent  # fixed in the environment, the next run succeeds
 
 
 def test_untrusted_certificate_is_explained(tls_files: tuple[Path, Path]) -> None:

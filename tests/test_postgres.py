@@ -64,3 +64,24 @@ def test_claims_skip_rows_another_worker_holds_instead_of_waiting(postgres_url: 
     finally:
         other.dispose()
         store.close()
+
+
+def test_the_postgres_spelling_of_the_store_variable_opens_the_database(postgres_url: str, tmp_path: Path) -> None:
+    """GUIDEWATCH_STORE=postgres://… (the common spelling) works like postgresql://…"""
+    import shutil
+    import subprocess
+    import sys
+
+    assert postgres_url.startswith("postgresql://")
+    (tmp_path / "guidewatch.toml").write_text("")
+    exe = shutil.which("guidewatch", path=str(Path(sys.executable).parent))
+    cmd = [exe] if exe else [sys.executable, "-m", "guidewatch.cli"]
+    env = {**os.environ, "GUIDEWATCH_STORE": "postgres://" + postgres_url.removeprefix("postgresql://")}
+    r = subprocess.run([*cmd, "digest"], cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode == 0, r.stderr
+    engine = create_engine(postgres_url)
+    try:
+        with engine.connect() as conn:  # the command migrated that very database
+            assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
+    finally:
+        engine.dispose()

@@ -14,7 +14,9 @@ superseded), is cancelled and its still-open alerts are carried into the new one
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Sequence
+import threading
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -31,7 +33,17 @@ from .deliver import (
 )
 from .digest import Digest, DigestItem, digest_key, human_time, render, subject, summary, to_json_dict
 from .model import Guide
-from .store import AlertRecord, DeliveryRecord, ReviewRecord, SnapshotRecord, Store, StoreError, utcnow
+from .store import (
+    AlertRecord,
+    DeliveryRecord,
+    NewDelivery,
+    OutboxPlan,
+    ReviewRecord,
+    SnapshotRecord,
+    Store,
+    StoreError,
+    utcnow,
+)
 
 log = logging.getLogger("guidewatch.alerts")
 
@@ -124,53 +136,56 @@ def _owed(target: Target, mine: Sequence[DeliveryRecord], open_alerts: Sequence[
     return {a.id for a in open_alerts if target.wants(a)} - delivered
 
 
-def _settle_pending(store: Store, pending: Sequence[DeliveryRecord], owed: set[int],
-                    open_ids: set[int]) -> set[int] | None:
-    """Keep the unsent digests if they already carry everything owed and nothing closed
-    (None: nothing to queue, their back-off goes on); else cancel them and return the
-    alerts the replacement must carry."""
+def plan_outbox(target: Target, guides: Sequence[Guide], mine: Sequence[DeliveryRecord],
+                fresh: Sequence[AlertRecord], every_open: Sequence[AlertRecord]) -> OutboxPlan:
+    """What one recipient's outbox needs, given its deliveries (`mine`, read under its lock).
+
+    Nothing, when its unsent digests already carry everything owed (of the `fresh` alerts:
+    those opened since `--since`) and nothing closed; else cancel them and queue one digest
+    with what is owed plus their still-open alerts."""
+    open_ids = {a.id for a in every_open}
+    pending = [d for d in mine if d.status == "pending"]
     carried = {i for d in pending for i in d.alert_ids}
+    owed = _owed(target, mine, fresh)
     closed = carried - open_ids
     if pending and not closed and owed <= carried:
-        return None
+        return OutboxPlan()
     reason = "replaced: some of its alerts were closed before it was sent" if closed else \
         "replaced by a digest that also carries newer alerts"
-    for d in pending:
-        if store.cancel_delivery(d.id, reason):
-            owed |= set(d.alert_ids) & open_ids
-        else:  # a concurrent run claimed it: it is on its way
-            owed -= set(d.alert_ids)
-    return owed
+    owed |= carried & open_ids
+    return OutboxPlan(cancel=tuple((d.id, reason) for d in pending),
+                      new=_render(target, guides, [a for a in every_open if a.id in owed]) if owed else None)
 
 
 def queue_deliveries(store: Store, config: Config, guides: Sequence[Guide], *,
                      since: datetime | None = None) -> list[str]:
-    """Queue at most one digest per recipient: the open alerts it is owed. Returns labels."""
-    open_alerts = store.alerts(status="open", since=since)
-    open_ids = {a.id for a in store.alerts(status="open")}
-    outbox = store.deliveries()
+    """Queue at most one digest per recipient: the open alerts it is owed. Returns labels.
+
+    Each recipient's outbox is read, decided and written under its lock (`Store.settle_outbox`),
+    so two runs at once cannot both queue the same alert for one recipient."""
+    fresh = store.alerts(status="open", since=since)
+    every_open = store.alerts(status="open")
     queued: list[str] = []
     for t in targets(config, guides):
-        mine = [d for d in outbox if (d.channel, d.recipient) == (t.channel, t.recipient)]
-        owed = _settle_pending(store, [d for d in mine if d.status == "pending"], _owed(t, mine, open_alerts),
-                               open_ids)
-        if owed and _enqueue(store, guides, t, owed):
+        def plan(mine: list[DeliveryRecord], t: Target = t) -> OutboxPlan:
+            return plan_outbox(t, guides, mine, fresh, every_open)
+
+        if store.settle_outbox(t.channel, t.recipient, plan) is not None:
             queued.append(t.label)
     return queued
 
 
-def _enqueue(store: Store, guides: Sequence[Guide], target: Target, alert_ids: set[int]) -> bool:
-    """Render and queue one digest; False when there is nothing to say or the same digest
-    (same recipient, same alerts) was queued before, e.g. one that is dead."""
-    digest = build_digest(store, guides, alert_ids=sorted(alert_ids), guide_slugs=target.guides,
-                          recipient=target.recipient if target.channel == "email" else None)
+def _render(target: Target, guides: Sequence[Guide], alerts: Sequence[AlertRecord]) -> NewDelivery | None:
+    """The digest of these alerts for this target, frozen; None when there is nothing to say."""
+    wanted = [a for a in alerts if target.wants(a)]
+    digest = Digest(recipient=target.recipient if target.channel == "email" else None, generated_at=utcnow(),
+                    since=None, items=digest_items(wanted, guides))
     if not digest.items:
-        return False
-    ids = sorted({i.alert_id for i in digest.items})
-    digest.key = digest_key(target.recipient, ids)
+        return None
+    ids = tuple(sorted({i.alert_id for i in digest.items}))
+    digest.key = digest_key(target.recipient, list(ids))
     payload = {"text": render(digest, "text"), "html": render(digest, "html"), "json": to_json_dict(digest)}
-    key = f"{target.channel}:{digest.key}"
-    return store.enqueue_delivery(key, target.channel, target.recipient, subject(digest), payload, ids) is not None
+    return NewDelivery(f"{target.channel}:{digest.key}", subject(digest), payload, ids)
 
 
 def _attempt(config: Config, d: DeliveryRecord) -> None:
@@ -205,42 +220,89 @@ class DeliveryReport:
     sent: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)  # will be retried on a later run
     dead: list[str] = field(default_factory=list)  # gave up now: max_attempts reached
+    refused: list[str] = field(default_factory=list)  # gave up now: the server refused it for good (5xx)
     attempted: set[int] = field(default_factory=set)  # delivery ids
 
 
-def deliver_pending(store: Store, config: Config) -> DeliveryReport:
+#: Seconds between renewals of a sender's claims (their lease is `DELIVERY_LEASE`, 10 minutes).
+RENEW_EVERY = 60.0
+
+
+@contextmanager
+def _renewing(store: Store, ids: Sequence[int], clock: Callable[[], datetime], every: float) -> Iterator[None]:
+    """Keep this run's claims alive while it sends, however slow the relay or long the list:
+    another run takes a claim over only once its claimer stopped renewing it."""
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(every):
+            try:
+                store.renew_claims(ids, now=clock())
+            except Exception as exc:  # the next tick tries again; the lease outlasts many ticks
+                log.warning("could not renew the delivery claims: %s", type(exc).__name__)
+
+    thread = threading.Thread(target=renew, name="guidewatch-delivery-lease", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def deliver_pending(store: Store, config: Config, *, clock: Callable[[], datetime] = utcnow,
+                    renew_every: float = RENEW_EVERY) -> DeliveryReport:
     """Attempt every due delivery once. A failure is retried on later runs with doubling
-    back-off until [alerts] max_attempts, when the delivery is 'dead'. A delivery whose
-    alerts were all closed meanwhile is cancelled, not sent (safe without queueing first)."""
+    back-off until [alerts] max_attempts, when the delivery is 'dead'; a permanent refusal
+    (an SMTP 5xx) is dead at once. A delivery whose alerts were all closed meanwhile is
+    cancelled, not sent (safe without queueing first). The claims are renewed while sending."""
     report = DeliveryReport()
-    errors: dict[int, str] = {}
+    errors: dict[int, tuple[str, bool]] = {}  # delivery id -> (message, permanent)
     open_ids = {a.id for a in store.alerts(status="open")}
-    for d in store.claim_deliveries():
-        if d.alert_ids and not open_ids.intersection(d.alert_ids):
-            # every alert in it was accepted or superseded since it was queued: old news
-            store.cancel_delivery(d.id, "its alerts were all closed before it was sent", statuses=("sending",))
-            continue
-        report.attempted.add(d.id)
-        try:
-            _attempt(config, d)
-        except Exception as exc:  # every failure is recorded, none is fatal to the run
-            msg = str(exc) if isinstance(exc, DeliveryError) else f"{type(exc).__name__}: {exc}"
-            store.delivery_failed(d.id, msg, retry_base=config.alerts.retry_base,
-                                  max_attempts=config.alerts.max_attempts)
-            log.warning("delivery %s failed (attempt %d): %s", _label(d), d.attempts + 1, msg)
-            errors[d.id] = msg
-            continue
-        store.delivery_done(d.id)
-        report.sent.append(_label(d))
+    claimed = store.claim_deliveries(now=clock())
+    with _renewing(store, [d.id for d in claimed], clock, renew_every):
+        for d in claimed:
+            if d.alert_ids and not open_ids.intersection(d.alert_ids):
+                # every alert in it was accepted or superseded since it was queued: old news
+                store.cancel_delivery(d.id, "its alerts were all closed before it was sent", statuses=("sending",))
+                continue
+            report.attempted.add(d.id)
+            error = _attempt_once(store, config, d)
+            if error is None:
+                report.sent.append(_label(d))
+            else:
+                errors[d.id] = error
     for d in store.deliveries():
         if d.id not in errors:
             continue
-        if d.status == "dead":
-            report.dead.append(f"{_label(d)} after {d.attempts} attempt(s): {errors[d.id]}")
+        msg, permanent = errors[d.id]
+        if permanent:
+            report.refused.append(f"{_label(d)}: {msg}")
+        elif d.status == "dead":
+            report.dead.append(f"{_label(d)} after {d.attempts} attempt(s): {msg}")
         else:
             report.failed.append(f"{_label(d)} (attempt {d.attempts} of {config.alerts.max_attempts}; next try "
-                                 f"{human_time(d.next_attempt_at)}): {errors[d.id]}")
+                                 f"{human_time(d.next_attempt_at)}): {msg}")
     return report
+
+
+def _attempt_once(store: Store, config: Config, d: DeliveryRecord) -> tuple[str, bool] | None:
+    """Attempt one claimed delivery and record the outcome: None when sent, else the error
+    message and whether the refusal was permanent."""
+    try:
+        _attempt(config, d)
+    except Exception as exc:  # every failure is recorded, none is fatal to the run
+        msg = str(exc) if isinstance(exc, DeliveryError) else f"{type(exc).__name__}: {exc}"
+        permanent = isinstance(exc, DeliveryError) and exc.permanent
+        store.delivery_failed(d.id, msg, retry_base=config.alerts.retry_base,
+                              max_attempts=config.alerts.max_attempts, permanent=permanent)
+        if permanent:
+            log.warning("delivery %s refused permanently, not retried: %s", _label(d), msg)
+        else:
+            log.warning("delivery %s failed (attempt %d): %s", _label(d), d.attempts + 1, msg)
+        return msg, permanent
+    store.delivery_done(d.id)
+    return None
 
 
 def retry_dead(store: Store) -> int:
@@ -283,6 +345,7 @@ class DigestRun:
     sent: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     dead: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
     waiting: list[str] = field(default_factory=list)
     undelivered: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -294,11 +357,13 @@ class DigestRun:
         if not self.send:
             return out, err
         out += [f"sent {s}" for s in self.sent]
-        if not (self.queued or self.sent or self.failed or self.dead or self.waiting or self.undelivered):
+        if not (self.queued or self.sent or self.failed or self.dead or self.refused or self.waiting
+                or self.undelivered):
             out.append("nothing new to send (every open alert was already delivered)")
         out += self.notes
         err += [f"delivery failed, will retry: {f}" for f in self.failed]
         err += [f"delivery failed, giving up ([alerts] max_attempts reached): {d}" for d in self.dead]
+        err += [f"delivery refused permanently (5xx), not retried: {r}" for r in self.refused]
         err += [f"waiting to retry: {w}" for w in self.waiting]
         err += [f"undelivered: {u}" for u in self.undelivered]
         if self.undelivered:
@@ -326,7 +391,7 @@ def run_digest(store: Store, config: Config, guides: Sequence[Guide], *, since: 
             retry_dead(store)
         run.queued = queue_deliveries(store, config, guides, since=since)
         result = deliver_pending(store, config)
-        run.sent, run.failed, run.dead = result.sent, result.failed, result.dead
+        run.sent, run.failed, run.dead, run.refused = result.sent, result.failed, result.dead, result.refused
         run.waiting, run.undelivered = outbox_status(store, result.attempted)
         run.notes = unrouted_notes(config, guides, digest)
     return run

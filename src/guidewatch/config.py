@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 CONFIG_NAME = "guidewatch.toml"
 MAX_CONFIG_BYTES = 1024 * 1024
@@ -432,6 +433,44 @@ def _path(root: _Reader, key: str, default: str, base: Path) -> Path:
     return (base / value).resolve()
 
 
+def _store(root: _Reader, base: Path, env: Callable[[str], str | None]) -> str:
+    """The store URL, from GUIDEWATCH_STORE or the file; `postgres://` (the common spelling)
+    means postgresql. An error names where the URL came from and never shows its password."""
+    default_store = "sqlite:///" + str((base / "guidewatch.db").resolve())
+    file_store = root.get("store", str, default_store)  # read even when overridden: it is a known key
+    from_env = env("GUIDEWATCH_STORE")
+    store = re.sub(r"^postgres(?=[+:])", "postgresql", from_env or file_store)
+    problem = _store_problem(store)
+    if problem:
+        raise ConfigError(f"GUIDEWATCH_STORE: {problem}") if from_env else root.fail("store", problem)
+    if store.startswith("sqlite:///") and not store.startswith("sqlite:////") and store != "sqlite:///:memory:":
+        store = "sqlite:///" + str((base / store[len("sqlite:///"):]).resolve())
+    return store
+
+
+def _store_problem(url: str) -> str | None:
+    shown = repr(hide_password(url)[:80])
+    if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", url):
+        return f"expected a sqlite:/// or postgresql:// URL, got {shown}"
+    try:
+        urlsplit(url).port  # noqa: B018 - reading the port is the check: it raises when malformed
+    except ValueError:
+        return f"the port must be a number from 0 to 65535, got {shown}"
+    return None
+
+
+def hide_password(url: str) -> str:
+    """The URL with the password of its user:password@ part replaced by ***."""
+    scheme, sep, rest = url.partition("//") if "//" in url else ("", "", url)
+    authority, slash, path = rest.partition("/")
+    if "@" not in authority:
+        return url
+    userinfo, _, host = authority.rpartition("@")
+    if ":" not in userinfo:
+        return url
+    return f"{scheme}{sep}{userinfo.partition(':')[0]}:***@{host}{slash}{path}"
+
+
 def parse_config(text: str, *, file: str, base: Path, env: Callable[[str], str | None] = os.environ.get) -> Config:
     """Validate config text; `base` is the directory that relative paths are resolved against."""
     try:
@@ -443,13 +482,7 @@ def parse_config(text: str, *, file: str, base: Path, env: Callable[[str], str |
     except RecursionError:  # tomllib recurses per nesting level: `x = [[[[...` must not be a traceback
         raise ConfigError(f"{file}: invalid TOML: arrays or tables nested too deeply") from None
     root = _Reader(file, text, data, "")
-    default_store = "sqlite:///" + str((base / "guidewatch.db").resolve())
-    file_store = root.get("store", str, default_store)  # read even when overridden: it is a known key
-    store = env("GUIDEWATCH_STORE") or file_store
-    if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", store):
-        raise root.fail("store", f"expected a sqlite:/// or postgresql:// URL, got {store!r:.80}")
-    if store.startswith("sqlite:///") and not store.startswith("sqlite:////") and store != "sqlite:///:memory:":
-        store = "sqlite:///" + str((base / store[len("sqlite:///"):]).resolve())
+    store = _store(root, base, env)
     profiles_dir = root.get("profiles_dir", str, None)
     cfg = Config(
         path=Path(file) if file else None,

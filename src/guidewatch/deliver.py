@@ -45,11 +45,13 @@ SLACK_MAX_BLOCKS = 48  # Slack allows 50 blocks per message
 
 
 class DeliveryError(RuntimeError):
-    """One delivery attempt failed; ``transient`` says whether a later retry may succeed."""
+    """One delivery attempt failed; ``transient`` says whether a later retry may succeed,
+    ``permanent`` that the server refused it for good (an SMTP 5xx): retrying cannot help."""
 
-    def __init__(self, message: str, *, transient: bool = False) -> None:
+    def __init__(self, message: str, *, transient: bool = False, permanent: bool = False) -> None:
         super().__init__(message)
         self.transient = transient
+        self.permanent = permanent
 
 
 def _scrub(text: str, secret_values: Iterable[str | None]) -> str:
@@ -186,6 +188,17 @@ def _smtp_reason(exc: BaseException) -> tuple[str, bool]:
     return f"{type(exc).__name__}: {exc}", False
 
 
+def _smtp_code(exc: BaseException) -> int | None:
+    """The SMTP reply code with which the server refused the message, if it did. A refused
+    login (535) is left out: the credentials are fixed in the environment, and the next
+    run should simply succeed."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return int(next(iter(exc.recipients.values()), (0, b""))[0])
+    if isinstance(exc, smtplib.SMTPResponseException) and not isinstance(exc, smtplib.SMTPAuthenticationError):
+        return int(exc.smtp_code)
+    return None
+
+
 def _decode(value: bytes | str) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
@@ -208,9 +221,11 @@ def send_email(
             smtp.send_message(msg, from_addr=parseaddr(settings.sender)[1], to_addrs=[parseaddr(to)[1]])
     except (smtplib.SMTPException, OSError) as exc:
         reason, transient = _smtp_reason(exc)
+        code = _smtp_code(exc)
         message = _scrub(f"cannot deliver digest {key} to {to} via {where}: {reason}", settings._secrets())
         log.debug("%s", message)  # the caller decides how loudly to report it
-        raise DeliveryError(message, transient=transient) from None  # the cause may quote secrets
+        raise DeliveryError(message, transient=transient,  # the cause may quote secrets
+                            permanent=code is not None and 500 <= code < 600) from None
     log.info("sent digest %s to %s via %s", key, to, where)
 
 
@@ -326,15 +341,22 @@ def post_webhook(settings: WebhookSettings, digest_json: dict[str, Any], *, key:
         with opener.open(request, timeout=settings.timeout) as response:
             response.read(65536)
     except urllib.error.HTTPError as exc:
-        detail = _decode(exc.read(300) or b"").strip() if exc.fp else ""
+        detail = _error_body(exc, settings) if exc.fp else ""
         reason = (f"redirected ({exc.code}); not followed so the token stays put; configure the final URL"
                   if 300 <= exc.code < 400 else f"answered {exc.code} {exc.reason}")
-        _fail(settings, key, where, reason + (f": {' '.join(detail.split())}" if detail else ""),
+        _fail(settings, key, where, reason + (f": {detail}" if detail else ""),
               transient=exc.code in (408, 425, 429) or exc.code >= 500)
     except (urllib.error.URLError, OSError) as exc:
         cause = getattr(exc, "reason", exc)
         _fail(settings, key, where, f"cannot connect ({cause})", transient=True)
     log.info("posted digest %s to webhook %s", key, where)
+
+
+def _error_body(exc: urllib.error.HTTPError, settings: WebhookSettings) -> str:
+    """The start of an error answer, secrets redacted *before* it is cut to 300 characters
+    (cut first, a token straddling the cut would leave its prefix behind)."""
+    body = _scrub(_decode(exc.read(65536) or b""), settings._secrets())
+    return " ".join(body[:300].split())
 
 
 def _fail(settings: WebhookSettings, key: str, where: str, reason: str, *, transient: bool) -> NoReturn:

@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 import socket
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -36,6 +36,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import Engine
@@ -329,6 +330,25 @@ class DeliveryRecord:
 
 
 @dataclass(frozen=True)
+class NewDelivery:
+    """A digest to queue for one recipient, rendered and frozen."""
+
+    key: str
+    subject: str
+    payload: dict[str, Any]
+    alert_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class OutboxPlan:
+    """What to do with one recipient's outbox: withdraw these unsent deliveries (id, reason),
+    then queue `new` (None: nothing)."""
+
+    cancel: tuple[tuple[int, str], ...] = ()
+    new: NewDelivery | None = None
+
+
+@dataclass(frozen=True)
 class ReviewRecord:
     id: int
     source_url: str
@@ -384,6 +404,9 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+#: How long a delivery claim lasts without renewal before another run may take it over.
+DELIVERY_LEASE = timedelta(minutes=10)
+
 #: The newest migration's revision id (tests check it against Alembic's own head).
 SCHEMA_HEAD = "0001"
 
@@ -391,7 +414,7 @@ SCHEMA_HEAD = "0001"
 def at_head(engine: Engine) -> bool:
     """Whether the schema is already at `SCHEMA_HEAD`: then every command skips importing and
     running Alembic (~15 MB and ~0.2 s of each start-up)."""
-    from sqlalchemy import inspect, text
+    from sqlalchemy import inspect
 
     with engine.connect() as conn:
         if not inspect(conn).has_table("alembic_version"):
@@ -405,7 +428,6 @@ def migrate(engine: Engine) -> None:
         return
     from alembic import command
     from alembic.config import Config as AlembicConfig
-    from sqlalchemy import text
     from sqlalchemy.exc import DBAPIError
 
     cfg = AlembicConfig()
@@ -965,36 +987,75 @@ class Store:
         except IntegrityError:
             return None
 
+    def settle_outbox(self, channel: str, recipient: str,
+                      plan: Callable[[list[DeliveryRecord]], OutboxPlan]) -> DeliveryRecord | None:
+        """Apply `plan` to one recipient's outbox (its deliveries, read here) in one transaction
+        that holds that recipient's lock, so two runs settle it one after the other and never
+        both from the same stale read. Returns the delivery queued, if any.
+
+        The lock: an advisory lock per (channel, recipient) on PostgreSQL, with the rows read
+        FOR UPDATE (a concurrent claim skips them); BEGIN IMMEDIATE on SQLite."""
+        try:
+            with self.session() as s:
+                self._recipient_lock(s, channel, recipient)
+                q = (select(DeliveryRow).where(DeliveryRow.channel == channel, DeliveryRow.recipient == recipient)
+                     .order_by(DeliveryRow.id))
+                if self.engine.dialect.name == "postgresql":
+                    q = q.with_for_update()
+                rows = list(s.scalars(q))
+                decided = plan([self._delivery(r) for r in rows])
+                for delivery_id, reason in decided.cancel:
+                    self._cancel(s, delivery_id, reason, ("pending",))
+                new = decided.new
+                if new is None or s.scalar(select(DeliveryRow.id).where(DeliveryRow.key == new.key)) is not None:
+                    return None  # nothing to say, or this very digest was queued before (e.g. it is dead)
+                now = utcnow()
+                row = DeliveryRow(key=new.key, channel=channel, recipient=recipient, status="pending", attempts=0,
+                                  next_attempt_at=now, created_at=now, subject=new.subject, payload=new.payload,
+                                  alert_ids=list(new.alert_ids))
+                s.add(row)
+                s.flush()
+                return self._delivery(row)
+        except IntegrityError:  # queued meanwhile by a writer that does not take the lock
+            return None
+
+    def _recipient_lock(self, s: Session, channel: str, recipient: str) -> None:
+        if self.engine.dialect.name != "postgresql":
+            self._claim_lock(s)
+            return
+        digest = hashlib.sha256(f"outbox:{channel}:{recipient}".encode()).digest()
+        s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": int.from_bytes(digest[:8], "big", signed=True)})
+
     def claim_deliveries(self, now: datetime | None = None, limit: int = 100,
-                         stale: timedelta = timedelta(minutes=10)) -> list[DeliveryRecord]:
+                         stale: timedelta = DELIVERY_LEASE) -> list[DeliveryRecord]:
         """Take due deliveries, marking them 'sending' so a concurrent worker skips them.
 
-        A 'sending' row older than `stale` belongs to a worker that died; it is taken again,
-        at once when its claimer was a process on this host that is gone (killed mid-delivery:
-        each claim is recorded as a lock row "delivery:<id>" with the claimer's pid).
+        Each claim is a lock row "delivery:<id>" (the claimer's host and pid) whose heartbeat
+        is a lease: a live sender renews it (`renew_claims`) however long it takes. A 'sending'
+        row is taken again only when its lease is older than `stale`, or at once when its
+        claimer was a process on this host that is gone (killed mid-delivery).
         Row locking as in `claim_due_sources`: SKIP LOCKED on PostgreSQL, BEGIN IMMEDIATE on SQLite.
         """
         now = now or utcnow()
         with self.session() as s:
             self._claim_lock(s)
             q = (select(DeliveryRow)
-                 .where(((DeliveryRow.status == "pending") & (DeliveryRow.next_attempt_at <= now)) |
-                        ((DeliveryRow.status == "sending") & (DeliveryRow.next_attempt_at <= now - stale)))
+                 .where((DeliveryRow.status == "pending") & (DeliveryRow.next_attempt_at <= now))
                  .order_by(DeliveryRow.id).limit(limit))
             if self.engine.dialect.name == "postgresql":
                 q = q.with_for_update(skip_locked=True)
             rows = list(s.scalars(q))
-            taken = {r.id for r in rows}
-            rows += [r for r in self._orphaned_sending(s) if r.id not in taken][: max(0, limit - len(rows))]
+            rows += self._abandoned_sending(s, now - stale)[: max(0, limit - len(rows))]
             host, pid = socket.gethostname(), os.getpid()
             for r in rows:
                 r.status, r.next_attempt_at = "sending", now
-                s.merge(LockRow(name=_delivery_lock(r.id), holder=f"deliver:{host}:{pid}", pid=pid, host=host,
+                s.merge(LockRow(name=_delivery_lock(r.id), holder=_claimer(), pid=pid, host=host,
                                 acquired_at=now, heartbeat_at=now))
             return [self._delivery(r) for r in rows]
 
-    def _orphaned_sending(self, s: Session) -> list[DeliveryRow]:
-        """'sending' rows claimed by a process on this host that has died since."""
+    def _abandoned_sending(self, s: Session, expired: datetime) -> list[DeliveryRow]:
+        """'sending' rows whose claimer is gone: a dead process on this host, or a lease not
+        renewed since `expired` (a claim without a lock row: claimed at next_attempt_at)."""
         host = socket.gethostname()
         q = select(DeliveryRow).where(DeliveryRow.status == "sending").order_by(DeliveryRow.id)
         if self.engine.dialect.name == "postgresql":
@@ -1002,9 +1063,23 @@ class Store:
         out = []
         for row in s.scalars(q):
             claim = s.get(LockRow, _delivery_lock(row.id))
-            if claim is not None and claim.host == host and not _pid_alive(claim.pid):
+            if claim is None:
+                gone = row.next_attempt_at <= expired
+            else:
+                gone = (claim.host == host and not _pid_alive(claim.pid)) or claim.heartbeat_at <= expired
+            if gone:
                 out.append(row)
         return out
+
+    def renew_claims(self, delivery_ids: Sequence[int], now: datetime | None = None) -> int:
+        """Renew this process's leases on these deliveries (those it still holds); returns how many."""
+        if not delivery_ids:
+            return 0
+        with self.session() as s:
+            res = s.execute(update(LockRow).where(LockRow.name.in_([_delivery_lock(i) for i in delivery_ids]),
+                                                  LockRow.holder == _claimer())
+                            .values(heartbeat_at=now or utcnow()))
+            return int(res.rowcount or 0)
 
     def delivery_done(self, delivery_id: int) -> None:
         with self.session() as s:
@@ -1013,7 +1088,10 @@ class Store:
                               attempts=DeliveryRow.attempts + 1))
             s.query(LockRow).filter(LockRow.name == _delivery_lock(delivery_id)).delete()
 
-    def delivery_failed(self, delivery_id: int, error: str, *, retry_base: float, max_attempts: int) -> None:
+    def delivery_failed(self, delivery_id: int, error: str, *, retry_base: float, max_attempts: int,
+                        permanent: bool = False) -> None:
+        """Record a failed attempt: retried later with doubling back-off, or dead when it was
+        `permanent` (the server refused it for good) or `max_attempts` is reached."""
         with self.session() as s:
             row = s.get(DeliveryRow, delivery_id)
             if row is None:
@@ -1021,7 +1099,7 @@ class Store:
             s.query(LockRow).filter(LockRow.name == _delivery_lock(delivery_id)).delete()
             row.attempts += 1
             row.last_error = error[:2000]
-            if row.attempts >= max_attempts:
+            if permanent or row.attempts >= max_attempts:
                 row.status = "dead"
             else:
                 row.status = "pending"
@@ -1033,13 +1111,17 @@ class Store:
         Only from `statuses`, so a row a worker claimed meanwhile is left alone (False). The
         key is freed (suffixed), so the same digest can be queued again later."""
         with self.session() as s:
-            res = s.execute(update(DeliveryRow).where(DeliveryRow.id == delivery_id)
-                            .where(DeliveryRow.status.in_(list(statuses)))
-                            .values(status="cancelled", last_error=reason[:2000],
-                                    key=DeliveryRow.key + f"~{delivery_id}"))
-            if res.rowcount:
-                s.query(LockRow).filter(LockRow.name == _delivery_lock(delivery_id)).delete()
-            return bool(res.rowcount)
+            return self._cancel(s, delivery_id, reason, statuses)
+
+    @staticmethod
+    def _cancel(s: Session, delivery_id: int, reason: str, statuses: Sequence[str]) -> bool:
+        res = s.execute(update(DeliveryRow).where(DeliveryRow.id == delivery_id)
+                        .where(DeliveryRow.status.in_(list(statuses)))
+                        .values(status="cancelled", last_error=reason[:2000],
+                                key=DeliveryRow.key + f"~{delivery_id}"))
+        if res.rowcount:
+            s.query(LockRow).filter(LockRow.name == _delivery_lock(delivery_id)).delete()
+        return bool(res.rowcount)
 
     def deliveries(self, status: str | None = None) -> list[DeliveryRecord]:
         with self.session() as s:
@@ -1093,6 +1175,11 @@ class Store:
 def _delivery_lock(delivery_id: int) -> str:
     """Name of the lock row recording which process claimed a delivery."""
     return f"delivery:{delivery_id}"
+
+
+def _claimer() -> str:
+    """Who holds a delivery claim: this process, on this host."""
+    return f"deliver:{socket.gethostname()}:{os.getpid()}"
 
 
 def _pid_alive(pid: int) -> bool:
