@@ -41,6 +41,7 @@ class SourceConfig:
     profile: str | None = None
     schedule: str | None = None  # cron expression; overrides the profile's and the default
     ignore: tuple[str, ...] = ()  # "css:<selector>" or a regular expression of text to drop
+    profile_at: str = ""  # "file:line: sources[i].profile", for errors found once the profiles are loaded
 
 
 @dataclass(frozen=True)
@@ -143,15 +144,19 @@ class Config:
 class _Reader:
     """Typed access to one TOML table that reports the offending key with its line."""
 
-    def __init__(self, file: str, text: str, data: dict[str, Any], prefix: str) -> None:
+    def __init__(self, file: str, text: str, data: dict[str, Any], prefix: str, start: int = 0) -> None:
         self.file, self.text, self.data, self.prefix = file, text, data, prefix
+        self.start = start  # where this table's text begins: an [[array]] entry's keys are looked up from there
         self.used: set[str] = set()
 
-    def fail(self, key: str, problem: str) -> ConfigError:
+    def where(self, key: str) -> str:
+        """`file:line: dotted.key`, the line being where `key` is written (when it can be found)."""
         dotted = f"{self.prefix}{key}" if key else self.prefix.rstrip(".")
-        line = _line_of(self.text, key.split("[")[0] or self.prefix.rstrip(".").split(".")[-1])
-        where = f"{self.file}:{line}" if line else self.file
-        return ConfigError(f"{where}: {dotted}: {problem}")
+        line = _line_of(self.text, key.split("[")[0] or self.prefix.rstrip(".").split(".")[-1], self.start)
+        return f"{self.file}:{line}: {dotted}" if line else f"{self.file}: {dotted}"
+
+    def fail(self, key: str, problem: str) -> ConfigError:
+        return ConfigError(f"{self.where(key)}: {problem}")
 
     def get(self, key: str, kind: type | tuple[type, ...], default: Any = None, *, required: bool = False) -> Any:
         self.used.add(key)
@@ -206,10 +211,16 @@ def _type_name(kind: type) -> str:
             dict: "a table"}.get(kind, kind.__name__)
 
 
-def _line_of(text: str, key: str) -> int | None:
+def _line_of(text: str, key: str, start: int = 0) -> int | None:
     pattern = re.compile(rf"^\s*(\[+\s*)?[\w.\"-]*\b{re.escape(key)}\b", re.M)
-    m = pattern.search(text)
+    m = pattern.search(text, start) or (pattern.search(text) if start else None)
     return text.count("\n", 0, m.start()) + 1 if m else None
+
+
+def _entry_start(text: str, table: str, index: int) -> int:
+    """Offset of the `index`-th `[[table]]` header, so keys of that entry are found on its own lines."""
+    headers = list(re.finditer(rf"^\s*\[\[\s*{re.escape(table)}\s*\]\]", text, re.M))
+    return headers[index].start() if index < len(headers) else 0
 
 
 _CRON_FIELD = re.compile(r"^[\d*/,\-a-zA-Z?]+$")
@@ -264,7 +275,7 @@ def _guides(root: _Reader, file_dir: Path) -> tuple[GuideConfig, ...]:
     for i, item in enumerate(items):
         if not isinstance(item, dict):
             raise root.fail(f"guides[{i}]", "each [[guides]] entry must be a table")
-        r = _Reader(root.file, root.text, item, f"guides[{i}].")
+        r = _Reader(root.file, root.text, item, f"guides[{i}].", _entry_start(root.text, "guides", i))
         path = r.get("path", str, required=True)
         slug = r.get("slug", str, None) or Path(path.split("?")[0]).stem
         if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", slug):
@@ -290,20 +301,30 @@ def _sources(root: _Reader) -> tuple[SourceConfig, ...]:
     for i, item in enumerate(items):
         if not isinstance(item, dict):
             raise root.fail(f"sources[{i}]", "each [[sources]] entry must be a table")
-        r = _Reader(root.file, root.text, item, f"sources[{i}].")
+        r = _Reader(root.file, root.text, item, f"sources[{i}].", _entry_start(root.text, "sources", i))
         url = _url(r, "url", r.get("url", str, required=True))
-        ignore = r.strings("ignore")
-        for rule in ignore:
-            if not rule.startswith("css:"):
-                try:
-                    re.compile(rule)
-                except re.error as exc:
-                    raise r.fail("ignore", f"bad regular expression {rule!r}: {exc}") from None
         src = SourceConfig(url=url, profile=r.get("profile", str, None),
-                           schedule=_cron(r, "schedule", r.get("schedule", str, None)), ignore=ignore)
+                           schedule=_cron(r, "schedule", r.get("schedule", str, None)), ignore=_ignore(r),
+                           profile_at=r.where("profile"))
         r.finish()
         out.append(src)
     return tuple(out)
+
+
+def _ignore(r: _Reader) -> tuple[str, ...]:
+    """The source's ignore rules, each checked here by the function the crawl applies them with:
+    a rule it could not apply would fail every crawl of the source (a false "unreachable")."""
+    ignore = r.strings("ignore")
+    if ignore:
+        from .normalise import compile_ignore  # only configs with rules pay for importing the parser
+
+        for rule in ignore:
+            try:
+                compile_ignore((rule,))
+            except ValueError as exc:
+                problem = str(exc).removeprefix(f"ignore rule {rule!r}: ")
+                raise r.fail("ignore", f"{problem} (rule {rule!r})") from None
+    return ignore
 
 
 def _fetch(root: _Reader) -> FetchConfig:
