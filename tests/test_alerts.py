@@ -278,13 +278,15 @@ class Outbox:
     """The workspace's config, guides and store, for driving alerts.py in-process."""
 
     def __init__(self, site: Site) -> None:
-        from guidewatch.pipeline import load_guides
+        from guidewatch.pipeline import load_guides, watched_sources
+        from guidewatch.profiles import load_profiles
 
         self.site = site
         self.config = load_config(site.root / "guidewatch.toml")
         self.guides = load_guides(self.config)
         self.store = Store(self.config.store)
-        self.store.sync_guides(self.guides)
+        self.store.sync_guides(self.guides, watched_sources(self.guides, self.config.sources,
+                                                            load_profiles()))
 
     def run(self) -> Any:
         """`digest --send` in-process; a pause first, so retries with a tiny retry_base are due."""

@@ -344,7 +344,7 @@ def claim_concurrently(url: str, tmp_path: Path, processes: int = 4) -> dict[str
 
 def seed_store(url: str, sources: int, deliveries: int) -> Store:
     store = Store(url)
-    store.sync_guides([], [(f"https://www.gov.uk/guidance/page-{i}", "govuk") for i in range(sources)])
+    store.sync_guides([], {f"https://www.gov.uk/guidance/page-{i}": "govuk" for i in range(sources)})
     for i in range(deliveries):
         store.enqueue_delivery(f"key-{i}", "email", f"ed{i}@example.org", "digest", {"text": "x"}, [])
     return store

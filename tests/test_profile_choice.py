@@ -97,7 +97,8 @@ def test_crawl_and_check_refuse_a_bad_ignore_rule_before_fetching(http_server: L
     s = http_server
     s.robots("User-agent: *\nAllow: /\n")
     s.page("/page", "<html><body><main><h1>Page</h1><p>Some guidance text for patients.</p></main></body></html>")
-    config = f'[[guides]]\npath = "guide.md"\n\n[[sources]]\nurl = "{s.url("/page")}"\nignore = ["css:div[[["]\n' + FETCH
+    config = (f'[[guides]]\npath = "guide.md"\n\n[[sources]]\nurl = "{s.url("/page")}"\n'
+              'ignore = ["css:div[[["]\n' + FETCH)
     ws = workspace(tmp_path, f"# Guide\n\n## Part\n\nSee [the page]({s.url('/page')}).\n", config)
     for command in (["crawl"], ["check"]):
         run = gw(ws, *command, store_url=store_url)

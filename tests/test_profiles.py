@@ -94,7 +94,7 @@ def test_most_specific_host_suffix_wins(tmp_path: Path) -> None:
 
 def test_extra_directory_adds_and_overrides_profiles(tmp_path: Path) -> None:
     (tmp_path / "hta.toml").write_text(
-        'name = "hta"\nhosts = ["hta.gov.uk"]\nmain = ["main", "#content"]\ndrop = [".cookie"]\n'
+        'name = "hta"\nhosts = ["hta.gov.uk", "www.hta.gov.uk"]\nmain = ["main", "#content"]\ndrop = [".cookie"]\n'
         '[dates]\nlast_reviewed = ["Last reviewed:? {date}"]\n'
     )
     (tmp_path / "nhs-custom.toml").write_text('name = "nhsuk"\nhosts = ["nhs.uk"]\nmain = ["article"]\n')
@@ -165,7 +165,7 @@ def test_no_api_for_profiles_without_one(profiles: dict[str, Profile]) -> None:
 
 def test_api_string_shorthand(tmp_path: Path) -> None:
     (tmp_path / "s.toml").write_text(
-        'name = "s"\nhosts = ["example.org"]\napi = "https://{host}/api{path}.json"\n'
+        'name = "s"\nhosts = ["*.example.org"]\napi = "https://{host}/api{path}.json"\n'
     )
     profile = load_profiles([tmp_path])["s"]
     assert api_url_for("https://www.example.org/a/b/", profile) == "https://www.example.org/api/a/b.json"

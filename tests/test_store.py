@@ -12,6 +12,8 @@ import pytest
 
 from guidewatch.guides import load_guide
 from guidewatch.model import Block, Change, FetchOutcome, Impact, Page
+from guidewatch.pipeline import watched_sources
+from guidewatch.profiles import load_profiles
 from guidewatch.store import LockHeld, Store
 
 GUIDE = Path(__file__).parent / "fixtures" / "guides" / "gene-therapy-atmps-uk.md"
@@ -32,7 +34,8 @@ def ok(body: bytes = b"x", **kw: object) -> FetchOutcome:
 @pytest.fixture
 def store(store_url: str) -> Store:
     s = Store(store_url)
-    s.sync_guides([load_guide(GUIDE)])
+    guides = [load_guide(GUIDE)]
+    s.sync_guides(guides, watched_sources(guides, (), load_profiles()))
     yield s
     s.close()
 
@@ -152,7 +155,8 @@ def test_lock_refuses_second_holder_and_is_taken_over_when_holder_dies(store: St
 
 def test_reopening_store_keeps_data_and_migrations_are_idempotent(store_url: str) -> None:
     s = Store(store_url)
-    s.sync_guides([load_guide(GUIDE)])
+    guides = [load_guide(GUIDE)]
+    s.sync_guides(guides, watched_sources(guides, (), load_profiles()))
     s.close()
     s2 = Store(store_url)
     assert len(s2.sources()) == 3

@@ -457,7 +457,7 @@ def daemon(ctx: Ctx, once: bool) -> None:
 @click.argument("old", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.argument("new", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.option("--guide", "guide_ref", required=True, help="Guide file (.md/.html/.txt) or configured guide slug.")
-@click.option("--url", help="Which cited source these files are (picks the profile and citation).")
+@click.option("--url", help="Which cited source these files are (picks the profile, as the crawl does, and citation).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.pass_context
 @_user_errors
@@ -468,19 +468,23 @@ def compare(click_ctx: click.Context, old: Path, new: Path, guide_ref: str, url:
     from .profiles import load_profiles
 
     ctx: Ctx = click_ctx.obj
+    # With a config (--config or ./guidewatch.toml) the page is read as the crawl reads it:
+    # its profiles_dir, and the URL's [[sources]] profile and ignore rules.
+    config = ctx.config if ctx.config_path or Path(CONFIG_NAME).exists() else None
     path = Path(guide_ref)
     if path.exists():
         guide = load_guide(path)
-        extra = []
     else:
         from .pipeline import load_guides
 
-        found = [g for g in load_guides(ctx.config) if g.slug == guide_ref]
+        config = ctx.config  # a slug needs the config (its absence is the usual one-line error)
+        found = [g for g in load_guides(config) if g.slug == guide_ref]
         if not found:
             raise UserError(f"{guide_ref}: no such guide file or configured guide slug")
         guide = found[0]
-        extra = [ctx.config.profiles_dir] if ctx.config.profiles_dir else []
-    result = compare_files(old, new, guide, url=url, profiles=load_profiles(extra))
+    profiles = load_profiles([config.profiles_dir] if config and config.profiles_dir else [])
+    configured = config.source(url) if config and url else None
+    result = compare_files(old, new, guide, url=url, profiles=profiles, configured=configured)
     if fmt == "json":
         click.echo(json.dumps(result, indent=2, ensure_ascii=False))
     else:

@@ -18,12 +18,13 @@ from typing import Any
 
 from bs4 import BeautifulSoup
 
+from .config import SourceConfig
 from .diff import diff_pages, number_changes, word_diff
 from .events import gone_event, metadata_events, moved_event, withdrawn_event
 from .link import link_changes, url_key, word_ops
 from .model import Change, Guide, Impact, Page
 from .normalise import normalise
-from .profiles import Profile, guess_profile, profile_for_url
+from .profiles import Profile, guess_profile, on_hosts, profile_for_url, resolve_profile
 
 DEFAULT_PROFILE = "default"
 _WIDTH = 100
@@ -95,25 +96,31 @@ def _change_json(change: Change, impacts: list[Impact]) -> dict[str, Any]:
 
 
 def compare_files(
-    old: Path, new: Path, guide: Guide, *, url: str | None, profiles: Mapping[str, Profile]
+    old: Path, new: Path, guide: Guide, *, url: str | None, profiles: Mapping[str, Profile],
+    configured: SourceConfig | None = None,
 ) -> dict[str, Any]:
     """Compare two saved versions (HTML or GOV.UK Content API JSON) of one cited source.
 
-    With `url`, it names the source and picks the site profile. Without it, the profile is
-    guessed from the markup, and the source is the page's canonical URL (link rel=canonical,
-    og:url, or the API item's base_path), or else the guide's only citation on that
-    profile's hosts.
+    With `url`, it names the source and the profile is the crawl's (`resolve_profile` with
+    the URL's `[[sources]]` entry, `configured`, whose ignore rules apply too). Without it, the
+    profile is guessed from the markup, and the source is the page's canonical URL (link
+    rel=canonical, og:url, or the API item's base_path), or else the guide's only citation
+    on that profile's hosts.
     """
     bodies = {path: _read(path) for path in (old, new)}
     api = {path: _is_api_json(path, body) for path, body in bodies.items()}
     canonical = {path: _canonical(body, api[path]) for path, body in bodies.items()}
-    profile = _pick_profile(url, bodies[new], canonical[new] or canonical[old], api[new], dict(profiles))
+    if url:
+        profile = resolve_profile(url, profiles, configured)
+    else:
+        profile = _pick_profile(bodies[new], canonical[new] or canonical[old], api[new], dict(profiles))
+    ignore = configured.ignore if url and configured else ()
     source = url or canonical[new] or canonical[old] or _only_citation(guide, profile, (old, new))
     if not url and not _same(canonical[old], canonical[new]):
         source = _cited(guide, *(u for u in (canonical[old], canonical[new]) if u)) or source
     # Each version keeps its own address, so a move between them is reported as one.
     pages = {
-        path: normalise(body, url=canonical[path] or source, profile=profile, via_api=api[path])
+        path: normalise(body, url=canonical[path] or source, profile=profile, via_api=api[path], ignore=ignore)
         for path, body in bodies.items()
     }
     return compare_pages(pages[old], pages[new], guide, url=source, profile=profile.name)
@@ -163,12 +170,8 @@ def _absolute(href: str) -> str | None:
     return href if href.startswith(("http://", "https://")) else None
 
 
-def _pick_profile(
-    url: str | None, markup: bytes, canonical: str | None, api: bool, profiles: dict[str, Profile]
-) -> Profile:
-    """From --url; else from the markup; else from the canonical URL (API JSON is GOV.UK's)."""
-    if url:
-        return profile_for_url(url, profiles)
+def _pick_profile(markup: bytes, canonical: str | None, api: bool, profiles: dict[str, Profile]) -> Profile:
+    """Without --url: from the markup; else from the canonical URL (API JSON is GOV.UK's)."""
     if not api:
         guessed = guess_profile(markup, profiles)
         if guessed.name != DEFAULT_PROFILE or not canonical:
@@ -178,7 +181,7 @@ def _pick_profile(
 
 def _only_citation(guide: Guide, profile: Profile, paths: tuple[Path, Path]) -> str:
     """The guide's one external citation on the profile's hosts; otherwise ask for --url."""
-    urls = list(dict.fromkeys(c.url for c in guide.external_citations if _on_hosts(c.url, profile.hosts)))
+    urls = list(dict.fromkeys(c.url for c in guide.external_citations if on_hosts(c.url, profile.hosts)))
     if len(urls) == 1:
         return urls[0]
     names = " and ".join(str(p) for p in paths)
@@ -191,11 +194,6 @@ def _only_citation(guide: Guide, profile: Profile, paths: tuple[Path, Path]) -> 
         f"{names}: no canonical URL in the files and {guide.slug} cites {len(urls)} pages on "
         f"{', '.join(profile.hosts)}; pass --url (one of: {', '.join(urls)})"
     )
-
-
-def _on_hosts(url: str, hosts: tuple[str, ...]) -> bool:
-    host = url_key(url)[0]
-    return any(host == h.removeprefix("www.") or host.endswith("." + h.removeprefix("www.")) for h in hosts)
 
 
 def _same(a: str | None, b: str | None) -> bool:

@@ -13,6 +13,7 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -129,10 +130,15 @@ class Config:
     check: CheckConfig
 
     def source(self, url: str) -> SourceConfig | None:
+        return self._sources_by_url.get(url)
+
+    @cached_property
+    def _sources_by_url(self) -> dict[str, SourceConfig]:
+        """Looked up per source several times a crawl: a scan of every entry each time is O(N^2)."""
+        by_url: dict[str, SourceConfig] = {}
         for s in self.sources:
-            if s.url == url:
-                return s
-        return None
+            by_url.setdefault(s.url, s)  # the first entry for a URL wins, as the scan did
+        return by_url
 
     def guide_path(self, guide: GuideConfig) -> Path:
         return (self.root / guide.path).resolve()

@@ -11,14 +11,14 @@ import logging
 import subprocess
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .config import Config, parse_duration
+from .config import Config, SourceConfig, parse_duration
 from .diff import diff_pages, number_changes
 from .events import gone_event, metadata_events, moved_event, unreachable_event, withdrawn_event
 from .fetch import FetchSettings, fetch_sources
@@ -26,7 +26,7 @@ from .guides import MAX_GUIDE_BYTES, GuideError, guide_format, load_guide, parse
 from .link import citing, link_changes, url_key
 from .model import Change, FetchOutcome, FetchRequest, Guide, Page
 from .parallel import ParseJob, ParsePool, parse
-from .profiles import Profile, api_url_for, load_profiles, profile_for_url
+from .profiles import Profile, api_url_for, load_profiles, resolve_profile
 from .snapshots import files_lock, remove_orphaned_temp_files, snapshot_path, write_snapshots
 from .snapshots import parse as parse_snapshot
 from .store import SnapshotRecord, SourceState, Store, utcnow
@@ -49,7 +49,7 @@ class Workspace:
         self.store.close()
 
     def profile(self, source: SourceState) -> Profile:
-        return self.profiles.get(source.profile) or profile_for_url(source.url, self.profiles)
+        return resolve_profile(source.url, self.profiles, self.config.source(source.url))
 
     def guides_citing(self, url: str) -> list[Guide]:
         """Guides citing `url` (as `link.citing` decides), through an index built once: scanning
@@ -106,12 +106,25 @@ def fetch_guide_texts(config: Config, urls: Sequence[str]) -> dict[str, str]:
 def open_workspace(config: Config, *, sync: bool = True) -> Workspace:
     guides = load_guides(config)
     profiles = load_profiles([config.profiles_dir] if config.profiles_dir else [])
+    for sc in config.sources:  # a profile name no profile has stops every command, not one crawl
+        resolve_profile(sc.url, profiles, sc)
     store = Store(config.store)
     remove_orphaned_temp_files(config.snapshots_dir, config.alerts_dir)  # left by a killed run
     if sync:
-        store.sync_guides(guides, [(s.url, s.profile or "") for s in config.sources])
+        store.sync_guides(guides, watched_sources(guides, config.sources, profiles))
         import_committed_baselines(store, config)
     return Workspace(config, store, guides, profiles)
+
+
+def watched_sources(guides: Sequence[Guide], configured: Sequence[SourceConfig],
+                    profiles: Mapping[str, Profile]) -> dict[str, str]:
+    """Every source to watch (each guide's external citations, then the `[[sources]]` entries)
+    and the name of the profile `resolve_profile` reads it with, from the loaded profile set."""
+    by_url: dict[str, SourceConfig] = {}
+    for s in configured:
+        by_url.setdefault(s.url, s)
+    urls = dict.fromkeys([c.url for g in guides for c in g.external_citations] + list(by_url))
+    return {url: resolve_profile(url, profiles, by_url.get(url)).name for url in urls}
 
 
 def import_committed_baselines(store: Store, config: Config) -> list[str]:

@@ -8,15 +8,19 @@ line naming the file, the key and the problem, so the CLI can show it without a 
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import soupsieve
+
+if TYPE_CHECKING:
+    from .config import SourceConfig
 
 BUILTIN_DIR = Path(__file__).parent / "site_profiles"
 DEFAULT = "default"
@@ -98,7 +102,7 @@ class Profile:
 
     name: str
     description: str = ""
-    hosts: tuple[str, ...] = ()  # host suffixes: "gov.uk" matches www.gov.uk
+    hosts: tuple[str, ...] = ()  # "www.gov.uk": that host only; "*.example.org": it and every name under it
     markers: tuple[str, ...] = ()  # class-name prefixes that identify the site's markup
     main: tuple[str, ...] = ()  # CSS selectors, first match wins
     title: tuple[str, ...] = ()  # CSS selectors for the page title, first non-empty wins
@@ -176,7 +180,7 @@ class _Reader:
         return Profile(
             name=name,
             description=self.string("description", default=""),
-            hosts=tuple(h.lower().strip(".") for h in self.strings("hosts")),
+            hosts=self.hosts("hosts"),
             markers=self.strings("markers"),
             main=self.selectors("main"),
             title=self.selectors("title"),
@@ -219,6 +223,20 @@ class _Reader:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise self.fail(prefix + key, f"expected a list of strings, got {_type(value)}")
         return tuple(value)
+
+    def hosts(self, key: str, *, table: dict[str, Any] | None = None, prefix: str = "") -> tuple[str, ...]:
+        """Host patterns: a host name (matches that host only) or `*.` and a domain (it and every name under it)."""
+        out: list[str] = []
+        for i, raw in enumerate(self.strings(key, table=table, prefix=prefix)):
+            pattern = raw.strip().lower().rstrip(".")
+            if pattern.startswith(".") and _is_host(pattern[1:]):
+                raise self.fail(f"{prefix}{key}[{i}]", f"{raw!r}: write '*{pattern}' for it and every name under it, "
+                                f"or '{pattern[1:]}' for that host only")
+            if not _is_host(pattern.removeprefix("*.")):
+                raise self.fail(f"{prefix}{key}[{i}]", f"{raw!r} is not a host name like 'www.example.org' or a "
+                                "wildcard like '*.example.org'")
+            out.append(pattern)
+        return tuple(out)
 
     def table(self, key: str) -> dict[str, Any] | None:
         value = self.data.get(key)
@@ -303,7 +321,7 @@ class _Reader:
         url = self.string("url", table=table, prefix="api.")
         if not url.startswith(("https://", "http://")) or "{path}" not in url:
             raise self.fail("api.url", f"{url!r} must be an http(s) URL containing {{path}}")
-        hosts = tuple(h.lower().strip(".") for h in self.strings("hosts", table=table, prefix="api."))
+        hosts = self.hosts("hosts", table=table, prefix="api.")
         exclude = tuple(
             self.regex(f"api.exclude[{i}]", p)
             for i, p in enumerate(self.strings("exclude", table=table, prefix="api."))
@@ -341,21 +359,68 @@ def _host(url: str) -> str:
         return ""
 
 
-def _host_matches(host: str, suffix: str) -> bool:
-    return bool(host) and (host == suffix or host.endswith("." + suffix))
+_LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$")
 
 
-def profile_for_url(url: str, profiles: dict[str, Profile]) -> Profile:
-    """The profile whose host suffix matches the URL most specifically; `default` otherwise."""
+def _is_host(name: str) -> bool:
+    """A DNS name (letters, digits, '-', '_' in dot-separated labels) or an IP address."""
+    try:
+        ipaddress.ip_address(name)
+        return True
+    except ValueError:
+        pass
+    labels = name.split(".")
+    return 0 < len(name) <= 253 and all(_LABEL.match(label) for label in labels)
+
+
+def host_matches(host: str, pattern: str) -> bool:
+    """Whether `host` is what `pattern` names: exactly that host, or with `*.domain` (or
+    `.domain`) the domain and every name under it. A bare domain never matches its
+    sub-domains: gov.uk is GOV.UK, hta.gov.uk is the Human Tissue Authority."""
+    if not host:
+        return False
+    if pattern.startswith(("*.", ".")):
+        domain = pattern.lstrip("*").lstrip(".")
+        return host == domain or host.endswith("." + domain)
+    return host == pattern
+
+
+def on_hosts(url: str, hosts: Sequence[str]) -> bool:
+    """Whether the URL's host is one the host patterns name."""
     host = _host(url)
-    best: tuple[int, Profile] | None = None
+    return any(host_matches(host, pattern) for pattern in hosts)
+
+
+def profile_for_url(url: str, profiles: Mapping[str, Profile]) -> Profile:
+    """The profile whose hosts name the URL's host: an exact host beats a wildcard, a longer
+    wildcard a shorter one; `default` when none does."""
+    host = _host(url)
+    best: tuple[tuple[bool, int], Profile] | None = None
     for profile in profiles.values():
-        for suffix in profile.hosts:
-            if _host_matches(host, suffix) and (best is None or len(suffix) > best[0]):
-                best = (len(suffix), profile)
+        for pattern in profile.hosts:
+            rank = (not pattern.startswith("*."), len(pattern))
+            if host_matches(host, pattern) and (best is None or rank > best[0]):
+                best = (rank, profile)
     if best:
         return best[1]
     return profiles.get(DEFAULT) or Profile(name=DEFAULT)
+
+
+def resolve_profile(url: str, profiles: Mapping[str, Profile], source: SourceConfig | None = None) -> Profile:
+    """The profile a source is read with: the one its `[[sources]]` entry names, else by host.
+
+    `profiles` is the set the configuration loaded (built-in and `profiles_dir`). The guide
+    sync, the crawl and `compare` all decide here, so an offline what-if reads a page exactly
+    as the crawl does. A name no profile has raises `ProfileError` (naming the entry's line)
+    rather than quietly reading the page with another profile.
+    """
+    name = source.profile if source else None
+    if not name:
+        return profile_for_url(url, profiles)
+    if name not in profiles:
+        where = f"{source.profile_at}: " if source and source.profile_at else ""
+        raise ProfileError(f"{where}unknown profile {name!r} (known: {', '.join(sorted(profiles))})")
+    return profiles[name]
 
 
 _CLASS_ATTR = re.compile(r"""\bclass\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))""", re.IGNORECASE)
@@ -388,7 +453,7 @@ def api_url_for(url: str, profile: Profile) -> str | None:
         return None
     host = (parts.hostname or "").rstrip(".").lower()
     if parts.scheme not in ("http", "https") or not any(
-        _host_matches(host, h) for h in (profile.api_hosts or profile.hosts)
+        host_matches(host, h) for h in (profile.api_hosts or profile.hosts)
     ):
         return None
     path = parts.path.rstrip("/")

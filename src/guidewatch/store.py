@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 import socket
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -484,21 +484,15 @@ class Store:
 
     # -- guides ---------------------------------------------------------------------------
 
-    def sync_guides(self, guides: Sequence[Guide], extra_sources: Sequence[tuple[str, str]] = ()) -> list[str]:
-        """Replace stored guides with these, and make sure every cited source exists.
+    def sync_guides(self, guides: Sequence[Guide], sources: Mapping[str, str]) -> list[str]:
+        """Replace stored guides with these, and make `sources` the active ones.
 
-        `extra_sources` are (url, profile) pairs from the config. Returns the active source URLs.
+        `sources` maps every source to watch to its profile name, as the caller decided it
+        (`pipeline.watched_sources`: the loaded profile set and the config, never the store).
+        Returns the active source URLs.
         """
-        from .profiles import load_profiles, profile_for_url
-
-        profiles = load_profiles()
         now = utcnow()
-        wanted: dict[str, str] = {}
-        for g in guides:
-            for c in g.external_citations:
-                wanted.setdefault(c.url, profile_for_url(c.url, profiles).name)
-        for url, profile in extra_sources:
-            wanted[url] = profile or wanted.get(url) or profile_for_url(url, profiles).name
+        wanted = dict(sources)
         with self.session() as s:
             slugs = {g.slug for g in guides}
             for row in s.scalars(select(GuideRow)):
