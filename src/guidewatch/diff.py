@@ -4,25 +4,31 @@ Diffing the whole page as one string turns an inserted or moved section into a c
 of small edits. So the diff works in two steps:
 
 1. align: the pages' blocks (headings, paragraphs, list items, table rows) are matched as
-   whole units with diff-match-patch in "line mode" (each block mapped to one character);
-   blocks deleted in one place and inserted in another are paired up as moves, and the
-   rest of each changed region is paired by similarity;
+   whole units (each block mapped to one character): first on blocks that occur once in
+   each page, unchanged, in the same order (as patience diff does), then each stretch
+   between two such anchors with diff-match-patch in "line mode"; blocks deleted in one
+   place and inserted in another are paired up as moves, and the rest of each changed
+   region is paired by similarity;
 2. describe: each run of changed blocks becomes one `Change` (a whole added, removed or
    moved section is one change), whose text is diffed at word level (words mapped to
    characters, then `diff_cleanupSemantic`) for highlighting, and classified by
    `severity.classify`.
 
-Work is bounded: a deadline shared by every diff-match-patch call, block-level alignment
-on whole sections when a page has too many blocks, and sentence-level highlighting for
-very long texts. Past the deadline the result gets coarser, never slower.
+Work is bounded: anchoring keeps alignment near-linear in the number of blocks (a
+diff-match-patch run over a whole long page costs its length times its edits), a deadline
+is shared by every diff-match-patch call, alignment falls back to whole sections when a page
+has too many blocks, and very long texts are highlighted by sentence. Past the deadline the
+result gets coarser, never slower.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import sys
 import time
 from bisect import bisect_left
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -36,7 +42,10 @@ from .severity import classify, cosmetic_reason, sentences, typography, worst
 MAX_WORD_DIFF_CHARS = 100_000  # above this, highlight by sentence/line instead of by word
 MAX_PAIRING_CELLS = 10_000  # similarity pairing inside one changed region: n_old * n_new cap
 MAX_FUZZY_MOVE_CELLS = 40_000  # cap on similarity comparisons when looking for edited moves
+MAX_BLOCKS = 100_000  # pages with more blocks are aligned by whole sections (bounds memory, not time)
 MAX_TOKENS = 1_000_000  # tokens are mapped to code points, so stay below 0x110000
+ANCHOR_ABOVE = 400  # a changed stretch of more units than this is split at unique unchanged units first
+MAX_ANCHOR_DEPTH = 8  # stretches between anchors are split again (by units unique within them) this deep
 MIN_MOVE_CHARS = 20  # shorter runs ("Yes", "Overview") are not reported as moves
 FUZZY_MOVE_MIN_CHARS = 40
 FUZZY_MOVE_SIMILARITY = 0.8
@@ -57,7 +66,9 @@ def _norm(text: str) -> str:
 class _Unit:
     """A block (or, for oversized pages, a whole section) as it is aligned and reported.
 
-    Keys are cached: alignment, move detection and pairing each look at them many times.
+    The loose key and words are cached: move detection and pairing look at them many times.
+    The exact key is not: alignment reads it once per unit, and 100,000 cached copies of
+    every block's text would only cost memory.
     """
 
     path: tuple[str, ...]
@@ -65,7 +76,7 @@ class _Unit:
     level: int
     text: str
 
-    @cached_property
+    @property
     def key(self) -> str:
         """Exact identity: an edit of any kind, even white space, makes the unit differ."""
         return f"{self.kind}{self.level}\x00{self.text}"
@@ -168,9 +179,9 @@ class _Hunk:
 
 
 def _align(old: list[_Unit], new: list[_Unit], dmp: diff_match_patch, deadline: float) -> list[_Hunk]:
-    """Changed regions between two unit sequences, from a line-mode diff of their keys."""
+    """Changed regions between two unit sequences, from an anchored line-mode diff of their keys."""
     a_chars, b_chars, _ = _encode([u.key for u in old], [u.key for u in new])
-    diffs = dmp.diff_main(a_chars, b_chars, False, deadline)
+    diffs = _anchored_diff(a_chars, b_chars, dmp, deadline)
     hunks: list[_Hunk] = []
     i = j = 0
     start: tuple[int, int] | None = None
@@ -190,6 +201,95 @@ def _align(old: list[_Unit], new: list[_Unit], dmp: diff_match_patch, deadline: 
     if start:
         hunks.append(_Hunk(start[0], i, start[1], j))
     return hunks
+
+
+def _anchored_diff(a: str, b: str, dmp: diff_match_patch, deadline: float, depth: int = 0) -> list[tuple[int, str]]:
+    """diff-match-patch ops from `a` to `b` (one character per unit), near-linear in their length.
+
+    After the common prefix and suffix, a long middle is cut at its anchors (units that occur
+    once in `a` and once in `b`, in the same order) and each stretch between two anchors is
+    diffed on its own, itself anchored again by what is unique within it. diff-match-patch
+    then only ever sees short stretches, where its cost (length times edits) stays small.
+    Where every unit is distinct and nothing moved, the result is the same alignment as one
+    diff-match-patch run over the whole: the longest common subsequence is then unique.
+    """
+    keep = dmp.diff_commonPrefix(a, b)
+    prefix, a, b = a[:keep], a[keep:], b[keep:]
+    keep = dmp.diff_commonSuffix(a, b)
+    suffix = a[len(a) - keep:] if keep else ""
+    if keep:
+        a, b = a[:-keep], b[:-keep]
+    out: list[tuple[int, str]] = [(0, prefix)] if prefix else []
+    anchors = _anchors(a, b) if len(a) + len(b) > ANCHOR_ABOVE and depth < MAX_ANCHOR_DEPTH else []
+    if not anchors:
+        out += dmp.diff_main(a, b, False, deadline) if a or b else []
+    else:
+        i = j = same = 0  # a[same:i] is the run of anchors not yet written out
+        for x, y in [*anchors, (len(a), len(b))]:
+            if x > i or y > j:
+                if i > same:
+                    out.append((0, a[same:i]))
+                out += _anchored_diff(a[i:x], b[j:y], dmp, deadline, depth + 1)
+                same = x
+            i, j = x + 1, y + 1
+        if len(a) > same:
+            out.append((0, a[same:]))
+    if suffix:
+        out.append((0, suffix))
+    return out
+
+
+def _anchors(a: str, b: str) -> list[tuple[int, int]]:
+    """(i, j) of units found exactly once in `a` and once in `b`, in the same order on both sides.
+
+    Preferably those no other such unit crosses (every longest common subsequence keeps
+    them, so cutting there changes nothing); where moves leave none, the longest run of
+    them in order (patience sorting).
+    """
+    count_a, count_b = Counter(a), Counter(b)
+    at_b = {c: j for j, c in enumerate(b) if count_b[c] == 1}
+    pairs = [(i, at_b[c]) for i, c in enumerate(a) if count_a[c] == 1 and c in at_b]
+    js = [j for _, j in pairs]
+    if js == sorted(js):  # nothing moved: no pair crosses another
+        return pairs
+    return _uncrossed(pairs) or _longest_increasing(pairs)
+
+
+def _uncrossed(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The pairs (sorted by i) no other pair crosses: j above every j before, below every j after."""
+    low_after = [0] * len(pairs)
+    low = sys.maxsize
+    for n in range(len(pairs) - 1, -1, -1):
+        low_after[n] = low
+        low = min(low, pairs[n][1])
+    out: list[tuple[int, int]] = []
+    high = -1
+    for n, (i, j) in enumerate(pairs):
+        if high < j < low_after[n]:
+            out.append((i, j))
+        high = max(high, j)
+    return out
+
+
+def _longest_increasing(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """A longest run of the pairs (sorted by i) increasing in j: O(k log k)."""
+    tails: list[int] = []  # tails[k]: the smallest j ending an increasing run of k + 1 pairs
+    ends: list[int] = []  # ends[k]: index in `pairs` of that run's last pair
+    before = [-1] * len(pairs)  # the previous pair in the run each pair ends
+    for n, (_, j) in enumerate(pairs):
+        k = bisect_left(tails, j)
+        before[n] = ends[k - 1] if k else -1
+        if k == len(tails):
+            tails.append(j)
+            ends.append(n)
+        else:
+            tails[k], ends[k] = j, n
+    run: list[tuple[int, int]] = []
+    n = ends[-1] if ends else -1
+    while n >= 0:
+        run.append(pairs[n])
+        n = before[n]
+    return run[::-1]
 
 
 # --- correspondence: moves across regions, pairs within them ------------------------------
@@ -254,19 +354,29 @@ class _Planner:
         return _Plan(self._moves(pairs, exact), local)
 
     def _exact_pairs(self) -> dict[int, int]:
+        """Each changed new unit with the first unused changed old unit equal to it (up to
+        typography) in another region. Near-linear: the unused candidates of a key are found
+        through skip pointers, and a region's own candidates, adjacent in the list, are jumped
+        over at once (a page of thousands of identical "Yes" cells stays cheap)."""
         by_key: dict[str, list[int]] = {}
-        for i in self.old_hunk:
+        for i in self.old_hunk:  # in old order, so each key's candidates are sorted
             by_key.setdefault(self.old[i].loose_key, []).append(i)
+        unused: dict[str, list[int]] = {}  # per key: skip pointers to the next unused candidate
         pairs: dict[int, int] = {}  # new index -> old index
-        used: set[int] = set()
         for j, h in self.new_hunk.items():
-            i = next(
-                (i for i in by_key.get(self.new[j].loose_key, ()) if i not in used and self.old_hunk[i] != h),
-                None,
-            )
-            if i is not None:
-                pairs[j] = i
-                used.add(i)
+            key = self.new[j].loose_key
+            candidates = by_key.get(key)
+            if not candidates:
+                continue
+            skip = unused.get(key)
+            if skip is None:
+                skip = unused[key] = list(range(len(candidates) + 1))
+            k = _next_unused(skip, 0)
+            if k < len(candidates) and self.old_hunk[candidates[k]] == h:
+                k = _next_unused(skip, bisect_left(candidates, self.hunks[h].b))
+            if k < len(candidates):
+                pairs[j] = candidates[k]
+                skip[k] = k + 1
         return pairs
 
     def _extend(self, pairs: dict[int, int]) -> dict[int, int]:
@@ -331,21 +441,31 @@ class _Planner:
 
     def _moves(self, pairs: dict[int, int], exact: dict[int, int]) -> list[_Move]:
         """Runs of pairs that read as moves."""
-        return [m for m in self._runs(pairs) if self._is_move(m, pairs, exact)]
+        matched_old = set(pairs.values())
+        return [m for m in self._runs(pairs) if self._is_move(m, pairs, matched_old, exact)]
 
-    def _is_move(self, move: _Move, pairs: dict[int, int], exact: dict[int, int]) -> bool:
+    def _is_move(self, move: _Move, pairs: dict[int, int], matched_old: set[int], exact: dict[int, int]) -> bool:
         """Long enough to matter; not boilerplate shared by a removed and an added passage
         (surrounded on both sides by changed units that did not move with it); and, when
         no unit is an exact match, displaced by more than a unit or two."""
         if sum(len(self.old[i].text) for i, _ in move.pairs) < MIN_MOVE_CHARS:
             return False
         (i0, j0), (i1, j1) = move.pairs[0], move.pairs[-1]
-        matched_old = set(pairs.values())
         stranded_old = [i for i in (i0 - 1, i1 + 1) if i in self.old_hunk and i not in matched_old]
         stranded_new = [j for j in (j0 - 1, j1 + 1) if j in self.new_hunk and j not in pairs]
         if len(stranded_old) == 2 and len(stranded_new) == 2:
             return False
         return any(j in exact for _, j in move.pairs) or abs(self.hunks[self.old_hunk[i0]].c - j0) > 2
+
+
+def _next_unused(skip: list[int], k: int) -> int:
+    """The first unused position from `k` on (skip[k] == k when k is unused), compressing the path."""
+    root = k
+    while skip[root] != root:
+        root = skip[root]
+    while skip[k] != root:
+        skip[k], k = root, skip[k]
+    return root
 
 
 def _pair(olds: list[int], news: list[int], old: list[_Unit], new: list[_Unit]) -> list[tuple[int, int]]:
@@ -610,7 +730,7 @@ def number_changes(changes: list[Change], prefix: str = "c") -> list[Change]:
     return changes
 
 
-def diff_pages(old: Page, new: Page, *, max_blocks: int = 5000, timeout_s: float = 2.0) -> list[Change]:
+def diff_pages(old: Page, new: Page, *, max_blocks: int = MAX_BLOCKS, timeout_s: float = 2.0) -> list[Change]:
     """Changes from `old` to `new`, in new-page order, numbered "c1", "c2", ...
 
     Identical block lists give []. Cosmetic changes stay in the list (severity
