@@ -243,7 +243,7 @@ def test_run_does_one_full_cycle_for_cron(ws: Workspace) -> None:
     first = ws.run("run")
     assert first.returncode == 0, first.stderr
     assert first.stdout.splitlines() == [
-        "crawl: 1 fetched, 0 unchanged, 0 changed, 0 moved, 0 gone, 0 failed; 0 new alerts",
+        "crawl: 1 checked: 1 new, 0 unchanged, 0 changed, 0 moved, 0 gone, 0 failed; 0 new alerts",
         "digest: no open alerts, no digest written; sent 0, failed 0"]
     logged = [json.loads(line) for line in first.stderr.splitlines()]
     assert [e["event"] for e in logged if e["logger"] == "guidewatch.daemon"] == [
@@ -254,7 +254,7 @@ def test_run_does_one_full_cycle_for_cron(ws: Workspace) -> None:
     second = ws.run("run")
     assert second.returncode == 0, second.stderr
     crawl, digest = second.stdout.splitlines()
-    assert crawl.startswith("crawl: 1 fetched, 0 unchanged, 1 changed") and "0 new alerts" not in crawl
+    assert crawl.startswith("crawl: 1 checked: 0 new, 0 unchanged, 1 changed") and "0 new alerts" not in crawl
     assert digest.startswith("digest: ") and "-digest-all.md" in digest
     [md] = (ws.root / "alerts").glob("*.md")
     assert "#what-is-hospital-exemption" in md.read_text(encoding="utf-8")

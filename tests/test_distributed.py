@@ -217,7 +217,7 @@ def test_a_worker_records_batched_304s_while_it_idles(tmp_path: Path, http_serve
         worker.send_signal(signal.SIGTERM)
         code, out, err = finish(worker)
     assert code == 0, err[-2000:]
-    assert out.strip().startswith("6 fetched, 6 unchanged"), out
+    assert out.strip().startswith("6 checked: 0 new, 6 unchanged"), out
     store = Store(store_url)
     try:
         for i in range(6):
