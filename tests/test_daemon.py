@@ -162,7 +162,7 @@ class Daemon:
 
 
 def crawl_done(e: dict[str, Any]) -> bool:
-    return e.get("event") == "job-done" and e.get("job") == "crawl" and "fetched" in str(e.get("summary"))
+    return e.get("event") == "job-done" and e.get("job") == "crawl" and " checked: " in str(e.get("summary"))
 
 
 @pytest.fixture
@@ -190,7 +190,7 @@ def test_daemon_two_cycles_pick_up_a_change_write_a_digest_and_stop_on_sigterm(w
     d.started()
 
     first = d.wait_for("first crawl", crawl_done)[0]
-    assert "1 fetched" in first["summary"] and "0 changed" in first["summary"]
+    assert "1 checked: 1 new" in first["summary"] and "0 changed" in first["summary"]
     baseline = snapshot_path(ws.root / "snapshots", ws.server.url("/he"))
     assert "Hospitals may make" in parse_snapshot(baseline.read_text()).text
 
