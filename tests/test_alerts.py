@@ -339,7 +339,7 @@ def test_digest_send_one_email_per_editor_retries_a_refusal_and_never_resends(si
 
         # the file digest: every guide, in the four formats, with dated names
         names = sorted(p.name for p in (site.root / "alerts").iterdir())
-        assert len(names) == 4 and all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d{4}Z-digest-all\.(md|html|txt|json)", n)
+        assert len(names) == 4 and all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d{6}Z-digest-all\.(md|html|txt|json)", n)
                                        for n in names), names
         data = json.loads(next((site.root / "alerts").glob("*.json")).read_text())
         assert {g["guide"] for g in data["guides"]} == {"hospital-exemption", "genomic-testing"}

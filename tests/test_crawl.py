@@ -101,7 +101,7 @@ def test_crawl_change_detection_end_to_end(site: tuple[LocalHTTPServer, Path], s
     first = gw(ws, "crawl", store_url=store_url)
     assert first.returncode == 0, first.stderr
     assert "crawling 4 source(s)" in first.stderr
-    assert first.stdout.startswith("4 fetched, 0 unchanged, 0 changed, 1 moved, 0 gone, 0 failed; 1 new alerts")
+    assert first.stdout.startswith("4 checked: 3 new, 0 unchanged, 0 changed, 1 moved, 0 gone, 0 failed; 1 new alerts")
     assert "[4/4]" in first.stderr
     atmp = s.url("/guidance/atmp")
     base = snapshot_path(ws / "snapshots", atmp)
@@ -119,7 +119,7 @@ def test_crawl_change_detection_end_to_end(site: tuple[LocalHTTPServer, Path], s
     s.route("/gone-page", Reply(status=404, body="nope"))
     second = gw(ws, "crawl", "--all", store_url=store_url)
     assert second.returncode == 0, second.stderr
-    assert "1 changed" in second.stdout and "1 gone" in second.stdout
+    assert second.stdout.startswith("4 checked: 0 new, 1 unchanged, 1 changed, 1 moved, 1 gone, 0 failed; ")
     assert f"{s.url('/conditions/genetic-testing/')}: unchanged" in second.stderr
     assert s.requests("/guidance/atmp")[-1].headers.get("if-none-match") == '"v1"', "conditional request"
     assert snapshot_path(ws / "snapshots", atmp, latest=True).exists()
@@ -145,7 +145,7 @@ def test_crawl_change_detection_end_to_end(site: tuple[LocalHTTPServer, Path], s
 def test_crawl_one_source_and_unknown_source(site: tuple[LocalHTTPServer, Path], store_url: str) -> None:
     s, ws = site
     r = gw(ws, "crawl", "--source", s.url("/guidance/atmp"), "--quiet", store_url=store_url)
-    assert r.returncode == 0 and r.stdout.startswith("1 fetched")
+    assert r.returncode == 0 and r.stdout.startswith("1 checked: 1 new")
     assert s.hits("/conditions/genetic-testing/") == 0
     bad = gw(ws, "crawl", "--source", "https://elsewhere.example/x", store_url=store_url)
     assert bad.returncode == 2 and "not a watched source" in bad.stderr
@@ -186,7 +186,7 @@ def test_page_workers_store_exactly_what_inline_parsing_stores(http_server: Loca
         pages_workspace(ws, http_server, n, HE_V1 + " Rule {i}.", f"parse_workers = {setting}")
         run = gw(ws, "-v", "crawl", store_url=f"sqlite:///{ws / 'gw.db'}")
         assert run.returncode == 0, run.stderr
-        assert run.stdout.startswith(f"{n} fetched, 0 unchanged, 0 changed, 0 moved, 0 gone, 0 failed")
+        assert run.stdout.startswith(f"{n} checked: {n} new, 0 unchanged, 0 changed, 0 moved, 0 gone, 0 failed")
         assert ("page worker(s)" in run.stderr) == (setting > 0)
         files[setting] = {p.relative_to(ws / "snapshots").as_posix().split("/", 1)[1]: parse_snapshot(p.read_text())
                           for p in (ws / "snapshots").rglob("*.txt")}
@@ -214,7 +214,7 @@ def test_an_unchanged_recrawl_records_every_304_and_repairs_missing_files(http_s
         kept_mtime = kept.stat().st_mtime_ns
         again = gw(ws, "crawl", "--all", store_url=store_url)
         assert again.returncode == 0, again.stderr
-        assert again.stdout.startswith(f"{n} fetched, {n} unchanged, 0 changed, 0 moved, 0 gone, 0 failed")
+        assert again.stdout.startswith(f"{n} checked: 0 new, {n} unchanged, 0 changed, 0 moved, 0 gone, 0 failed")
         assert all(r.headers.get("if-none-match") for r in s.requests("/guidance/page-5")[1:])
         for src in store.sources():
             assert store.fetch_history(src.url, limit=1)[0]["status"] == "not_modified", src.url

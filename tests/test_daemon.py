@@ -162,7 +162,7 @@ class Daemon:
 
 
 def crawl_done(e: dict[str, Any]) -> bool:
-    return e.get("event") == "job-done" and e.get("job") == "crawl" and "fetched" in str(e.get("summary"))
+    return e.get("event") == "job-done" and e.get("job") == "crawl" and " checked: " in str(e.get("summary"))
 
 
 @pytest.fixture
@@ -190,7 +190,7 @@ def test_daemon_two_cycles_pick_up_a_change_write_a_digest_and_stop_on_sigterm(w
     d.started()
 
     first = d.wait_for("first crawl", crawl_done)[0]
-    assert "1 fetched" in first["summary"] and "0 changed" in first["summary"]
+    assert "1 checked: 1 new" in first["summary"] and "0 changed" in first["summary"]
     baseline = snapshot_path(ws.root / "snapshots", ws.server.url("/he"))
     assert "Hospitals may make" in parse_snapshot(baseline.read_text()).text
 
@@ -243,7 +243,7 @@ def test_run_does_one_full_cycle_for_cron(ws: Workspace) -> None:
     first = ws.run("run")
     assert first.returncode == 0, first.stderr
     assert first.stdout.splitlines() == [
-        "crawl: 1 fetched, 0 unchanged, 0 changed, 0 moved, 0 gone, 0 failed; 0 new alerts",
+        "crawl: 1 checked: 1 new, 0 unchanged, 0 changed, 0 moved, 0 gone, 0 failed; 0 new alerts",
         "digest: no open alerts, no digest written; sent 0, failed 0"]
     logged = [json.loads(line) for line in first.stderr.splitlines()]
     assert [e["event"] for e in logged if e["logger"] == "guidewatch.daemon"] == [
@@ -254,7 +254,7 @@ def test_run_does_one_full_cycle_for_cron(ws: Workspace) -> None:
     second = ws.run("run")
     assert second.returncode == 0, second.stderr
     crawl, digest = second.stdout.splitlines()
-    assert crawl.startswith("crawl: 1 fetched, 0 unchanged, 1 changed") and "0 new alerts" not in crawl
+    assert crawl.startswith("crawl: 1 checked: 0 new, 0 unchanged, 1 changed") and "0 new alerts" not in crawl
     assert digest.startswith("digest: ") and "-digest-all.md" in digest
     [md] = (ws.root / "alerts").glob("*.md")
     assert "#what-is-hospital-exemption" in md.read_text(encoding="utf-8")

@@ -213,11 +213,12 @@ def test_accept_command_defaults_from_url() -> None:
 
 def test_filename_is_dated_and_slugged() -> None:
     d = make_digest()
-    assert digest_filename(d, "html") == "2026-11-26T0930Z-digest-ed-example-org.html"
+    assert digest_filename(d, "html") == "2026-11-26T093000Z-digest-ed-example-org.html"
+    assert digest_filename(d, "html", 2) == "2026-11-26T093000Z-digest-ed-example-org-2.html"
     assert digest_filename(d, "text").endswith(".txt")
-    assert digest_filename(make_digest(None), "md") == "2026-11-26T0930Z-digest-all.md"
+    assert digest_filename(make_digest(None), "md") == "2026-11-26T093000Z-digest-all.md"
     naive = Digest("../../etc/passwd", datetime(2026, 1, 2, 3, 4), None, [])
-    assert digest_filename(naive, "json") == "2026-01-02T0304Z-digest-etc-passwd.json"
+    assert digest_filename(naive, "json") == "2026-01-02T030400Z-digest-etc-passwd.json"
 
 
 def test_evidence_split_into_phrases_and_sentence() -> None:
@@ -279,7 +280,8 @@ def test_json_shape_is_stable() -> None:
     assert list(section) == ["section", "heading", "order", "items"]
     entry = section["items"][0]
     assert list(entry) == ["alert_id", "source", "source_section", "change", "impact", "detected_at",
-                           "accept_command"]
+                           "accept_command", "action"]
+    assert entry["action"] == f"when the guide is right, accept the change: {entry['accept_command']}"
     assert entry["change"]["ops"][1] == {"op": -1, "text": "must"}
     assert entry["impact"]["sentence"] == "Hospital exemption is a route that may allow some ATMPs."
     trial = section["items"][1]["change"]

@@ -57,9 +57,10 @@ def finish(proc: subprocess.Popen[str], timeout: float = 90) -> tuple[int, str, 
 
 
 def fetched(summary_line: str) -> int:
-    m = re.search(r"(\d+) fetched", summary_line)
+    """Sources that answered, from a summary line ("N checked: …, F failed; …")."""
+    m = re.search(r"(\d+) checked: .*, (\d+) failed;", summary_line)
     assert m, summary_line
-    return int(m.group(1))
+    return int(m.group(1)) - int(m.group(2))
 
 
 def db15(url: str) -> str:
@@ -204,7 +205,7 @@ def test_a_worker_records_batched_304s_while_it_idles(tmp_path: Path, http_serve
     site = Site(http_server, n=6, delay=0.0)
     ws = workspace(tmp_path, site, store_url)
     first = gw("crawl", cwd=ws)
-    assert first.returncode == 0 and first.stdout.startswith("6 fetched"), first.stderr
+    assert first.returncode == 0 and first.stdout.startswith("6 checked: 6 new"), first.stderr
     worker = start_worker(ws, redis, queue, idle_exit=120)
     try:
         started = time.monotonic()
@@ -217,7 +218,7 @@ def test_a_worker_records_batched_304s_while_it_idles(tmp_path: Path, http_serve
         worker.send_signal(signal.SIGTERM)
         code, out, err = finish(worker)
     assert code == 0, err[-2000:]
-    assert out.strip().startswith("6 fetched, 6 unchanged"), out
+    assert out.strip().startswith("6 checked: 0 new, 6 unchanged"), out
     store = Store(store_url)
     try:
         for i in range(6):

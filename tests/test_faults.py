@@ -281,7 +281,7 @@ def _run_matrix(ws: Workspace, server: FaultServer, urls: dict[str, str],
                 durations: dict[str, float]) -> list[Observed]:
     n = len(urls)
     baseline = _timed_crawl(ws, n, "baseline", durations)
-    assert baseline.counts["fetched"] == n and not baseline.new_alerts, baseline.lines
+    assert baseline.fetched == baseline.counts["new"] == n and not baseline.new_alerts, baseline.lines
     before_src = {s.url: s for s in ws.store.sources()}
     before_files = _files(ws, urls)
     assert all(before_files[name] for name in urls), "every baseline has its snapshot file"

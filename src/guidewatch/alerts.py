@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,6 +33,7 @@ from .deliver import (
 )
 from .digest import Digest, DigestItem, digest_key, human_time, render, subject, summary, to_json_dict
 from .model import Guide
+from .review import accept_refusal, blocking_state, state_action
 from .store import (
     AlertRecord,
     DeliveryRecord,
@@ -53,9 +54,12 @@ IN_FLIGHT = ("sent", "sending")  # deliveries whose alerts the recipient has (or
 # --- digests ------------------------------------------------------------------------------
 
 
-def digest_items(alerts: Sequence[AlertRecord], guides: Sequence[Guide]) -> list[DigestItem]:
-    """One item per (alert, affected section of the alert's guide)."""
+def digest_items(alerts: Sequence[AlertRecord], guides: Sequence[Guide],
+                 blocked: Mapping[str, str] | None = None) -> list[DigestItem]:
+    """One item per (alert, affected section of the alert's guide). `blocked`: source URL ->
+    what to do instead of accepting, for sources whose state accepting cannot clear."""
     by_slug = {g.slug: g for g in guides}
+    blocked = blocked or {}
     items: list[DigestItem] = []
     for a in alerts:
         guide = by_slug.get(a.guide)
@@ -67,8 +71,21 @@ def digest_items(alerts: Sequence[AlertRecord], guides: Sequence[Guide]) -> list
                 alert_id=a.id, guide=a.guide, guide_title=guide.title if guide else a.guide,
                 section_id=imp.section, section_heading=imp.heading, source_url=a.change.source_url,
                 source_title=a.change.source_title or a.change.source_url, change=a.change.change, impact=imp,
-                detected_at=a.change.detected_at, section_order=order.get(imp.section, 10_000)))
+                detected_at=a.change.detected_at, section_order=order.get(imp.section, 10_000),
+                action=blocked.get(a.change.source_url, "")))
     return items
+
+
+def blocked_actions(store: Store, urls: Collection[str]) -> dict[str, str]:
+    """What to do about each of these sources that accepting cannot clear (gone, moved, ...),
+    in the words `check` uses, so the digest and the gate say the same."""
+    out: dict[str, str] = {}
+    for url in sorted(set(urls)):
+        src = store.source(url)
+        kind = blocking_state(url, src.state, src.final_url) if src else None
+        if src is not None and kind is not None:
+            out[url] = state_action(kind, src.final_url)
+    return out
 
 
 def build_digest(store: Store, guides: Sequence[Guide], *, since: datetime | None = None,
@@ -78,7 +95,9 @@ def build_digest(store: Store, guides: Sequence[Guide], *, since: datetime | Non
     alerts = store.alerts(status="open", since=since, ids=alert_ids)
     if guide_slugs is not None:
         alerts = [a for a in alerts if a.guide in guide_slugs]
-    return Digest(recipient=recipient, generated_at=utcnow(), since=since, items=digest_items(alerts, guides))
+    blocked = blocked_actions(store, {a.change.source_url for a in alerts})
+    return Digest(recipient=recipient, generated_at=utcnow(), since=since,
+                  items=digest_items(alerts, guides, blocked))
 
 
 def write_digest(digest: Digest, directory: Path, formats: Sequence[str]) -> list[Path]:
@@ -353,6 +372,8 @@ class DigestRun:
     def report(self) -> tuple[list[str], list[str]]:
         """(stdout lines, stderr lines) for the command line; delivery problems go to stderr."""
         out = [summary(self.digest)] + [f"wrote {p}" for p in self.files]
+        if not self.files:
+            out.append("no digest file written: nothing to review (`--write-empty` writes one anyway)")
         err: list[str] = []
         if not self.send:
             return out, err
@@ -381,11 +402,15 @@ def unrouted_notes(config: Config, guides: Sequence[Guide], digest: Digest) -> l
 
 
 def run_digest(store: Store, config: Config, guides: Sequence[Guide], *, since: datetime | None = None,
-               formats: Sequence[str] | None = None, send: bool = False, retry_dead_first: bool = False) -> DigestRun:
-    """Write the file digest of every open alert; with `send`, queue and deliver per recipient."""
+               formats: Sequence[str] | None = None, send: bool = False, retry_dead_first: bool = False,
+               write_empty: bool = False) -> DigestRun:
+    """Write the file digest of every open alert (an empty one only with `write_empty`: a
+    "nothing to review" file is clutter unless asked for); with `send`, queue and deliver
+    per recipient."""
     digest = build_digest(store, guides, since=since)
     run = DigestRun(digest=digest, send=send)
-    run.files = write_digest(digest, config.alerts_dir, formats or config.alerts.formats)
+    if digest.items or write_empty:
+        run.files = write_digest(digest, config.alerts_dir, formats or config.alerts.formats)
     if send:
         if retry_dead_first:
             retry_dead(store)
@@ -407,16 +432,30 @@ def awaiting_review(store: Store) -> list[str]:
     return sorted(urls)
 
 
+def refusals(store: Store, urls: Sequence[str]) -> dict[str, str]:
+    """URL -> why `accept` refuses it (gone, moved, withdrawn, unreachable: accepting cannot
+    clear those, so it would only quieten the digest while `check` keeps failing)."""
+    out: dict[str, str] = {}
+    for url in urls:
+        src = store.source(url)
+        if src is None:
+            raise StoreError(f"{url}: not a watched source (see `guidewatch guides`)")
+        why = accept_refusal(url, src.state, src.final_url)
+        if why:
+            out[url] = why
+    return out
+
+
 def accept_sources(store: Store, urls: Sequence[str], *, by: str,
                    note: str | None = None) -> list[tuple[ReviewRecord, SnapshotRecord | None]]:
     """Record the review of each source's current version (closing its alerts, moving the
-    baseline). Every URL is checked first, so a typo accepts nothing."""
+    baseline). Every URL is checked first, so a typo or a refused source accepts nothing."""
     by = by.strip()
     if not by:
         raise ValueError("--by must name the reviewer")
-    for url in urls:
-        if store.source(url) is None:
-            raise StoreError(f"{url}: not a watched source (see `guidewatch guides`)")
+    refused = refusals(store, urls)
+    if refused:
+        raise StoreError(next(iter(refused.values())))
     return [store.accept(url, by=by, note=note) for url in urls]
 
 

@@ -39,6 +39,7 @@ from .digest import accept_command
 from .events import metadata_events, moved_event, parse_day, withdrawn_event
 from .model import Change, FetchOutcome, Guide, Impact
 from .pipeline import Workspace, crawl
+from .review import blocking_state, state_action
 from .schedule import single_instance
 from .store import ChangeRecord, LockHeld, ReviewRecord, SnapshotRecord, SourceState, utcnow
 
@@ -93,8 +94,10 @@ class SourceVerdict:
 
     @property
     def acceptable(self) -> bool:
-        """True when `guidewatch accept` is what clears this source."""
-        return any(r.kind in ("changed", "change_note") for r in self.reasons)
+        """True when `guidewatch accept` is what clears this source: its text changed, and it
+        is not in a state that accepting cannot clear (`accept` refuses those)."""
+        return (any(r.kind in ("changed", "change_note") for r in self.reasons)
+                and blocking_state(self.url, self.state, self.final_url) is None)
 
 
 @dataclass
@@ -360,16 +363,14 @@ def _actions(v: SourceVerdict) -> list[str]:
     kinds = {r.kind for r in v.reasons}
     out: list[str] = []
     if kinds & {"changed", "change_note"}:
-        out.append(f"re-read the sections listed, fix the guide, then run: {v.accept}")
-    if "gone" in kinds:
-        out.append("replace or remove the citation: the page no longer exists (accepting does not clear this)")
-    if "withdrawn" in kinds:
-        out.append("cite the page that replaces it, or remove the citation: the page is withdrawn")
-    if "moved" in kinds:
-        out.append(f"update the guide's link to {v.final_url} (the cited address redirects there)")
+        out.append(f"re-read the sections listed, fix the guide, then run: {v.accept}" if v.acceptable else
+                   "re-read the sections listed and fix the guide; accepting waits until the page's state "
+                   "below is dealt with")
+    for kind in ("gone", "withdrawn", "moved"):
+        if kind in kinds:
+            out.append(state_action(kind, v.final_url))
     if kinds & {"unreachable", "failed"}:
-        out.append("open the page in a browser: if it moved or is gone, update the citation; "
-                   "the next successful check clears this")
+        out.append(state_action("unreachable", v.final_url))
     if kinds & {"max_age", "never_checked"}:
         out.append("check it now: `guidewatch check` without --offline (or `guidewatch crawl --all`)")
     return out

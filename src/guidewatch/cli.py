@@ -294,9 +294,11 @@ def changes(ctx: Ctx, since: str | None, fmt: str, source: str | None, show_all:
 @click.option("--send", is_flag=True, help="Also deliver to editors (e-mail) and the webhook.")
 @click.option("--retry-dead", is_flag=True, help="With --send: try deliveries that gave up (dead) again.")
 @click.option("--stdout", "to_stdout", is_flag=True, help="Print the digest (first format) as well.")
+@click.option("--write-empty", is_flag=True, help="Write the digest files even when nothing is open.")
 @pass_ctx
 @_user_errors
-def digest(ctx: Ctx, since: str | None, fmt: tuple[str, ...], send: bool, retry_dead: bool, to_stdout: bool) -> None:
+def digest(ctx: Ctx, since: str | None, fmt: tuple[str, ...], send: bool, retry_dead: bool, to_stdout: bool,
+           write_empty: bool) -> None:
     """Build the editors' digest of open alerts into alerts/ and, with --send, deliver it."""
     from .alerts import render_digest, run_digest
 
@@ -305,7 +307,7 @@ def digest(ctx: Ctx, since: str | None, fmt: tuple[str, ...], send: bool, retry_
     ws = ctx.workspace()
     try:
         run = run_digest(ws.store, ws.config, ws.guides, since=_since(since), formats=fmt or None, send=send,
-                         retry_dead_first=retry_dead)
+                         retry_dead_first=retry_dead, write_empty=write_empty)
     finally:
         ws.close()
     out, err = run.report()
@@ -326,7 +328,7 @@ def digest(ctx: Ctx, since: str | None, fmt: tuple[str, ...], send: bool, retry_
 @_user_errors
 def accept(ctx: Ctx, source_url: str | None, all_sources: bool, by: str, note: str | None) -> None:
     """Record that the guide was reviewed against a source's current version."""
-    from .alerts import accept_sources, awaiting_review, describe_review
+    from .alerts import accept_sources, awaiting_review, describe_review, refusals
     from .pipeline import sync_snapshot_files
     from .snapshots import snapshot_path
 
@@ -340,6 +342,14 @@ def accept(ctx: Ctx, source_url: str | None, all_sources: bool, by: str, note: s
         if not urls:
             click.echo("nothing awaits review: nothing to accept")
             return
+        if all_sources:  # every source accepting can clear; say what the others need
+            refused = refusals(ws.store, urls)
+            for why in refused.values():
+                click.echo(f"not accepted: {why}", err=True)
+            urls = [u for u in urls if u not in refused]
+            if not urls:
+                click.echo("nothing accepted: what awaits review needs the guide's links changed (see above)")
+                return
         reviews = accept_sources(ws.store, urls, by=by, note=note)
         sync_snapshot_files(ws)
         for review, snap in reviews:

@@ -36,14 +36,18 @@ One `Digest` renders to four formats from the same grouped view, so they cannot 
             "impact": {"score": 0.82, "evidence": ["hospital exemption", "..."],
                        "phrases": ["hospital exemption"], "sentence": "..." | null},
             "detected_at": "2026-11-25T14:02:00Z",
-            "accept_command": "guidewatch accept https://www.gov.uk/... --by NAME"
+            "accept_command": "guidewatch accept https://www.gov.uk/... --by NAME" | null,
+            "action": "when the guide is right, accept the change: guidewatch accept ..."
           }]
         }]
       }]
     }
 
-``ops`` are the full word-level diff (``-1`` deleted, ``0`` kept, ``1`` inserted); the
-human formats shorten long kept runs. Times are UTC, ISO 8601 with ``Z``.
+``accept_command`` is null, and ``action`` says what clears it instead (change the guide's
+link, ...), when the source page is gone, moved, withdrawn or unreachable: accepting does
+not clear those (`guidewatch accept` refuses them). ``ops`` are the full word-level diff
+(``-1`` deleted, ``0`` kept, ``1`` inserted); the human formats shorten long kept runs.
+Times are UTC, ISO 8601 with ``Z``.
 """
 
 from __future__ import annotations
@@ -93,12 +97,17 @@ class DigestItem:
     change: Change
     impact: Impact
     detected_at: datetime
-    accept_command: str = ""  # filled from source_url when empty
+    accept_command: str = ""  # filled from source_url when empty, unless `action` says what to do instead
     section_order: int = 0  # position of the section in its guide, so digests follow the guide
+    # What the editor does. Given (and no accept command) when the page is gone, moved, withdrawn
+    # or unreachable: `accept` refuses those, so the card must not tell the editor to run it.
+    action: str = ""
 
     def __post_init__(self) -> None:
-        if not self.accept_command:
+        if not self.accept_command and not self.action:
             self.accept_command = accept_command(self.source_url)
+        if not self.action:
+            self.action = f"when the guide is right, accept the change: {self.accept_command}"
 
 
 def digest_key(recipient: str | None, alert_ids: Iterable[int]) -> str:
@@ -402,7 +411,8 @@ def _item_json(e: Entry) -> dict[str, Any]:
             "sentence": e.sentence,
         },
         "detected_at": iso(i.detected_at),
-        "accept_command": i.accept_command,
+        "accept_command": i.accept_command or None,
+        "action": i.action,
     }
 
 
@@ -497,10 +507,11 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60].strip("-")
 
 
-def digest_filename(digest: Digest, fmt: Format) -> str:
-    """Dated, sortable, filesystem-safe: 2026-11-26T0930Z-digest-ed-example-org.html."""
+def digest_filename(digest: Digest, fmt: Format, n: int = 1) -> str:
+    """Dated to the second, sortable, filesystem-safe: 2026-11-26T093015Z-digest-ed-example-org.html;
+    `n` > 1 is the n-th digest written in the same second (…-digest-all-2.md)."""
     if fmt not in EXTENSIONS:
         raise ValueError(f"unknown digest format {fmt!r}; use one of {', '.join(FORMATS)}")
-    stamp = utc(digest.generated_at).strftime("%Y-%m-%dT%H%MZ")
+    stamp = utc(digest.generated_at).strftime("%Y-%m-%dT%H%M%SZ")
     who = _slug(digest.recipient or "") or "all"
-    return f"{stamp}-digest-{who}.{EXTENSIONS[fmt]}"
+    return f"{stamp}-digest-{who}{f'-{n}' if n > 1 else ''}.{EXTENSIONS[fmt]}"

@@ -27,9 +27,10 @@ from .link import citing, link_changes, url_key
 from .model import Change, FetchOutcome, FetchRequest, Guide, Page
 from .parallel import ParseJob, ParsePool, parse
 from .profiles import Profile, api_url_for, load_profiles, resolve_profile
-from .snapshots import files_lock, remove_orphaned_temp_files, snapshot_path, write_snapshots
+from .review import AUTOMATIC, review_due_closure, uncited_closure
+from .snapshots import files_lock, remove_orphaned_temp_files, remove_snapshots, snapshot_path, write_snapshots
 from .snapshots import parse as parse_snapshot
-from .store import SnapshotRecord, SourceState, Store, utcnow
+from .store import RecordResult, SnapshotRecord, SourceState, Store, utcnow
 from .suspect import Judgement, error_like, judge
 
 log = logging.getLogger("guidewatch.crawl")
@@ -110,10 +111,27 @@ def open_workspace(config: Config, *, sync: bool = True) -> Workspace:
         resolve_profile(sc.url, profiles, sc)
     store = Store(config.store)
     remove_orphaned_temp_files(config.snapshots_dir, config.alerts_dir)  # left by a killed run
+    ws = Workspace(config, store, guides, profiles)
     if sync:
         store.sync_guides(guides, watched_sources(guides, config.sources, profiles))
         import_committed_baselines(store, config)
-    return Workspace(config, store, guides, profiles)
+        retire_uncited(ws)
+    return ws
+
+
+def retire_uncited(ws: Workspace) -> None:
+    """Sources no guide cites any more (the link was changed or dropped): their open alerts
+    close, recorded in the audit trail, and their files leave `snapshots/`. Idempotent, so a
+    command killed half-way, or a crawl that wrote an old source's files meanwhile, is put
+    right by the next command."""
+    closure = uncited_closure()
+    for source_id in ws.store.uncited_with_open_alerts():
+        ws.store.close_alerts(source_id, kinds=closure.kinds, status=closure.status, note=closure.note, by=AUTOMATIC)
+    root = ws.config.snapshots_dir
+    gone = [u for u in ws.store.uncited_urls()
+            if snapshot_path(root, u).exists() or snapshot_path(root, u, latest=True).exists()]
+    if gone:
+        sync_snapshot_files(ws, urls=gone)
 
 
 def watched_sources(guides: Sequence[Guide], configured: Sequence[SourceConfig],
@@ -220,15 +238,43 @@ def _cron_trigger(cron: str, timezone: str) -> Any:
     return CronTrigger.from_crontab(cron, timezone=timezone)
 
 
+#: The crawl summary's categories: each recorded source counts in exactly one.
+CATEGORIES = ("new", "unchanged", "changed", "moved", "gone", "failed")
+
+
+def crawl_category(status: str, *, moved: bool = False, baseline: bool = False, changed: bool = False) -> str:
+    """The one category a recorded outcome counts in, so that the summary adds up to the
+    sources checked. What needs doing most decides: a failure, then a gone or moved page
+    (the guide's link), then a first version, then a change to review."""
+    if status in ("failed", "blocked"):
+        return "failed"
+    if status in ("gone", "soft_404"):
+        return "gone"
+    if moved:
+        return "moved"
+    if baseline:
+        return "new"
+    return "changed" if changed else "unchanged"
+
+
 @dataclass
 class CrawlSummary:
-    counts: Counter[str] = field(default_factory=Counter)
+    counts: Counter[str] = field(default_factory=Counter)  # by CATEGORIES
     new_alerts: list[int] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)  # one per source: what happened
 
+    @property
+    def checked(self) -> int:
+        return sum(self.counts[k] for k in CATEGORIES)
+
+    @property
+    def fetched(self) -> int:
+        """Sources that answered (every category but failed)."""
+        return self.checked - self.counts["failed"]
+
     def headline(self) -> str:
-        keys = ("fetched", "unchanged", "changed", "moved", "gone", "failed")
-        return ", ".join(f"{self.counts.get(k, 0)} {k}" for k in keys) + f"; {len(self.new_alerts)} new alerts"
+        parts = ", ".join(f"{self.counts[k]} {k}" for k in CATEGORIES)
+        return f"{self.checked} checked: {parts}; {len(self.new_alerts)} new alerts"
 
 
 def select_sources(ws: Workspace, *, all_sources: bool = False, source: str | None = None) -> list[SourceState]:
@@ -382,7 +428,6 @@ class _QuietBatch:
         if not self.pending:
             self.oldest = time.monotonic()
         self.pending.append((src.id, outcome, next_due(self.ws.config, src, now, self.ws.profile(src))))
-        self.summary.counts["fetched"] += 1
         self.summary.counts["unchanged"] += 1
         if len(self.pending) >= self.size or time.monotonic() - self.oldest >= self.max_age:
             self.flush()
@@ -395,7 +440,6 @@ class _QuietBatch:
         except Exception as exc:
             reason = str(exc).splitlines()[0][:300]
             log.error("recording %d unchanged answers failed: %s", len(batch), reason)
-            self.summary.counts["fetched"] -= len(batch)
             self.summary.counts["unchanged"] -= len(batch)
             self.summary.counts["failed"] += len(batch)
             self.summary.lines.append(f"{len(batch)} unchanged answers not recorded: {reason}")
@@ -406,6 +450,7 @@ def process_outcome(ws: Workspace, src: SourceState, outcome: FetchOutcome, summ
     """Record one outcome and derive its changes; returns a short verdict for the progress line.
 
     `parsed`: the body already normalised (a `ParsePool` result); None parses it here.
+    The source counts in one summary category, once it is recorded.
     """
     cfg = ws.config
     now = outcome.fetched_at or utcnow()
@@ -414,33 +459,7 @@ def process_outcome(ws: Workspace, src: SourceState, outcome: FetchOutcome, summ
     result = ws.store.record_fetch(outcome, page, unreachable_after=cfg.check.unreachable_after,
                                    next_due_at=next_due(cfg, src, now, ws.profile(src)), suspect_hash=suspect_hash)
     state = result.source
-    summary.counts["fetched"] += 1 if outcome.status not in ("failed", "blocked") else 0
-    events: list[Change] = []
-    verdict: str
-    if outcome.status in ("failed", "blocked"):
-        summary.counts["failed"] += 1
-        verdict = f"failed ({outcome.error or outcome.status})"
-        if state.state == "unreachable":
-            events.append(unreachable_event(src.url, state.consecutive_failures, state.first_failed_at,
-                                            state.last_error or ""))
-            verdict += f"; unreachable after {state.consecutive_failures} tries"
-        elif outcome.transient:
-            verdict += f"; transient, try {state.consecutive_failures} of {cfg.check.unreachable_after}"
-    elif outcome.status in ("gone", "soft_404"):
-        summary.counts["gone"] += 1
-        events.append(gone_event(src.url, outcome.http_status or 200))
-        verdict = "gone" + (" (page says it was not found)" if outcome.status == "soft_404" else
-                            f" (HTTP {outcome.http_status})")
-    else:
-        verdict = "unchanged" if outcome.status == "not_modified" else ""
-        if src.state in ("gone", "unreachable") and ws.store.close_recovered(src.id):
-            verdict = "answers again (gone/unreachable alerts closed)"
-        if outcome.moved:
-            summary.counts["moved"] += 1
-            events.append(moved_event(src.url, outcome.final_url or ""))
-            verdict = f"moved to {outcome.final_url}"
-        if page is not None and page.metadata.get("withdrawn_at"):
-            events.append(withdrawn_event(page))
+    events, verdict = _state_events(ws, src, state, outcome, page)
     block_changes: list[Change] | None = None
     fresh = result.new_snapshot or _undiffed_current(ws, state, outcome)
     # Only load the reviewed text when there is something to compare it with (not for a 304).
@@ -450,39 +469,96 @@ def process_outcome(ws: Workspace, src: SourceState, outcome: FetchOutcome, summ
         reviewed = ws.store.snapshot(state.reviewed_snapshot_id) if fresh is not None or page is not None else None
     if fresh is not None and reviewed is not None and reviewed.id != fresh.id:
         block_changes = diff_pages(reviewed.page(), fresh.page())
-        summary.counts["changed"] += 1
         real = [c for c in block_changes if c.severity != "cosmetic"]
-        verdict = (verdict + "; " if verdict else "") + (
-            f"changed: {len(real)} change(s) to review" if real else "changed (cosmetic only)")
+        verdict = _also(verdict, f"changed: {len(real)} change(s) to review" if real else "changed (cosmetic only)")
     elif result.new_snapshot is not None:
         verdict = verdict or "baseline recorded"
     elif outcome.status in ("ok", "not_modified"):
-        summary.counts["unchanged"] += 1
         verdict = verdict or "unchanged"
     if page is not None:
         current = result.new_snapshot or ws.store.snapshot(state.current_snapshot_id)
-        events.extend(metadata_events(reviewed.meta if reviewed else None, current.meta if current else
-                                      page.metadata, today=today))
+        meta = current.meta if current else page.metadata
+        events.extend(metadata_events(reviewed.meta if reviewed else None, meta, today=today))
+        verdict = _also(verdict, _close_review_due(ws, state, meta, events, today))
+    _record_changes(ws, state, block_changes, events, summary)
+    _sync_files(ws, state, outcome, result, changed=block_changes is not None)
+    summary.counts[crawl_category(outcome.status, moved=outcome.moved, baseline=result.baseline_review is not None,
+                                  changed=block_changes is not None)] += 1
+    return verdict + note
+
+
+def _also(verdict: str, more: str) -> str:
+    return f"{verdict}; {more}" if verdict and more else verdict or more
+
+
+def _state_events(ws: Workspace, src: SourceState, state: SourceState, outcome: FetchOutcome,
+                  page: Page | None) -> tuple[list[Change], str]:
+    """Page-level events of this answer (failed, gone, moved, withdrawn) and the verdict so far."""
+    events: list[Change] = []
+    if outcome.status in ("failed", "blocked"):
+        verdict = f"failed ({outcome.error or outcome.status})"
+        if state.state == "unreachable":
+            events.append(unreachable_event(src.url, state.consecutive_failures, state.first_failed_at,
+                                            state.last_error or ""))
+            verdict += f"; unreachable after {state.consecutive_failures} tries"
+        elif outcome.transient:
+            verdict += f"; transient, try {state.consecutive_failures} of {ws.config.check.unreachable_after}"
+        return events, verdict
+    if outcome.status in ("gone", "soft_404"):
+        events.append(gone_event(src.url, outcome.http_status or 200))
+        return events, "gone" + (" (page says it was not found)" if outcome.status == "soft_404" else
+                                 f" (HTTP {outcome.http_status})")
+    verdict = "unchanged" if outcome.status == "not_modified" else ""
+    if src.state in ("gone", "unreachable") and ws.store.close_recovered(src.id):
+        verdict = "answers again (gone/unreachable alerts closed)"
+    if outcome.moved:
+        events.append(moved_event(src.url, outcome.final_url or ""))
+        verdict = f"moved to {outcome.final_url}"
+    if page is not None and page.metadata.get("withdrawn_at"):
+        events.append(withdrawn_event(page))
+    return events, verdict
+
+
+def _close_review_due(ws: Workspace, state: SourceState, meta: dict[str, str], events: Sequence[Change],
+                      today: date) -> str:
+    """Close the review-due alert of a page whose next review date no longer passed (it was
+    re-reviewed); the store records why in the audit trail. Idempotent: a crawl killed before
+    this step closes it on the next answer."""
+    if any(e.kind == "review_due" for e in events):
+        return ""
+    closure = review_due_closure(meta, today=today)
+    if closure is None or not ws.store.close_alerts(state.id, kinds=closure.kinds, status=closure.status,
+                                                    note=closure.note, by=AUTOMATIC):
+        return ""
+    return f"review-due alert closed ({closure.note})"
+
+
+def _record_changes(ws: Workspace, state: SourceState, block_changes: list[Change] | None, events: list[Change],
+                    summary: CrawlSummary) -> None:
     changes = (block_changes or []) + events
     number_changes(changes)
     if changes or block_changes is not None:
-        linked = link_changes(changes, src.url, ws.guides_citing(src.url))
+        linked = link_changes(changes, state.url, ws.guides_citing(state.url))
         pairs = [(c, linked.get(c.id, [])) for c in changes]
         summary.new_alerts += ws.store.record_changes(
             state.id, state.reviewed_snapshot_id, state.current_snapshot_id, pairs,
-            min_alert_severity=cfg.alerts.min_severity, replace_open=block_changes is not None)
-    # Every answer re-syncs the files (unchanged ones are not rewritten), which also
-    # repairs files a killed crawl stored in the database but never wrote; a 304 whose
-    # files already show the stored versions (by content hash) skips the re-render.
-    quiet_304 = outcome.status == "not_modified" and block_changes is None and _files_in_line(ws, state)
-    if result.baseline_review is not None:  # a first version: its files come from what was just stored
+            min_alert_severity=ws.config.alerts.min_severity, replace_open=block_changes is not None)
+
+
+def _sync_files(ws: Workspace, state: SourceState, outcome: FetchOutcome, result: RecordResult, *,
+                changed: bool) -> None:
+    """Every answer re-syncs the files (unchanged ones are not rewritten), which also repairs
+    files a killed crawl stored in the database but never wrote; a 304 whose files already
+    show the stored versions (by content hash) skips the re-render."""
+    cfg = ws.config
+    quiet_304 = outcome.status == "not_modified" and not changed and _files_in_line(ws, state)
+    if result.baseline_review is not None and state.active:  # a first version: files from what was just stored
         with files_lock(cfg.snapshots_dir):
-            write_snapshots(cfg.snapshots_dir, src.url, result.new_snapshot, result.new_snapshot,
+            write_snapshots(cfg.snapshots_dir, state.url, result.new_snapshot, result.new_snapshot,
                             reviewed_by=result.baseline_review.reviewed_by,
                             reviewed_at=result.baseline_review.reviewed_at)
-    elif (outcome.status in ("ok", "not_modified") or block_changes is not None) and not quiet_304:
-        sync_snapshot_files(ws, urls=[src.url])
-    return verdict + note
+    elif (outcome.status in ("ok", "not_modified") or changed) and not quiet_304:
+        sync_snapshot_files(ws, urls=[state.url])
 
 
 def _content(ws: Workspace, src: SourceState, outcome: FetchOutcome,
@@ -573,7 +649,8 @@ def screen_page(page: Page, outcome: FetchOutcome) -> Page | None:
 
 
 def sync_snapshot_files(ws: Workspace, root: Path | None = None, *, urls: Sequence[str] | None = None) -> None:
-    """Rewrite every (or these) source's snapshot files from the store (after accept, or to repair).
+    """Rewrite every (or these) source's snapshot files from the store (after accept, or to
+    repair); the files of a source no guide cites any more are removed.
 
     The store is read under the snapshot directory's lock, so when a crawl and an `accept`
     write the same source's files at once, the last writer has the newest state.
@@ -584,6 +661,9 @@ def sync_snapshot_files(ws: Workspace, root: Path | None = None, *, urls: Sequen
         chosen = ws.store.sources(active_only=False) if urls is None else [
             s for s in (ws.store.source(u) for u in urls) if s is not None and s.url in urls]
         for src in chosen:
+            if not src.active:  # no guide cites it any more: its files go
+                remove_snapshots(root, src.url)
+                continue
             reviewed = ws.store.snapshot(src.reviewed_snapshot_id)
             current = ws.store.snapshot(src.current_snapshot_id)
             last = ws.store.last_review(src.id)

@@ -151,3 +151,20 @@ def write_snapshots(root: Path, source_url: str, reviewed: SnapshotRecord | None
     else:
         latest.unlink(missing_ok=True)
     return written
+
+
+def remove_snapshots(root: Path, source_url: str) -> list[Path]:
+    """Delete a source's files (no guide cites it any more), and the directories left empty."""
+    removed = []
+    for path in (snapshot_path(root, source_url), snapshot_path(root, source_url, latest=True)):
+        if path.exists():
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    parent = snapshot_path(root, source_url).parent
+    while removed and parent != root and root in parent.parents:
+        try:
+            parent.rmdir()  # only when empty
+        except OSError:
+            break
+        parent = parent.parent
+    return removed

@@ -237,6 +237,9 @@ class ReviewRow(Base):
     reviewed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
     alerts_closed: Mapped[int] = mapped_column(Integer, default=0)
+    # "review": an editor (or the first version, or a committed file) reviewed this version;
+    # "automatic": guidewatch closed alerts itself (a re-reviewed page, a source no longer cited)
+    kind: Mapped[str] = mapped_column(String(20), default="review", server_default="review")
 
 
 class LockRow(Base):
@@ -358,6 +361,7 @@ class ReviewRecord:
     reviewed_at: datetime
     note: str | None
     alerts_closed: int
+    automatic: bool = False  # guidewatch closed alerts itself; not a review of the version
 
 
 @dataclass
@@ -408,7 +412,7 @@ def make_engine(url: str) -> Engine:
 DELIVERY_LEASE = timedelta(minutes=10)
 
 #: The newest migration's revision id (tests check it against Alembic's own head).
-SCHEMA_HEAD = "0001"
+SCHEMA_HEAD = "0002"
 
 
 def at_head(engine: Engine) -> bool:
@@ -684,8 +688,11 @@ class Store:
             result.previous_snapshot = self._snapshot(current) if current else None
             same_text = current is not None and current.content_hash == content_hash
             if same_text and not _significant_meta_change(current.meta or {}, page.metadata):
-                if current.meta != page.metadata and current.id != src.reviewed_snapshot_id:
-                    current.meta = dict(page.metadata)  # review dates and the like: not a new version
+                if current.meta != page.metadata:
+                    # Review dates and the like: page furniture, not a new version to review. The
+                    # stored version takes them even when it is the reviewed one, so that what it
+                    # says about the page's own dates is true (a re-reviewed page is not overdue).
+                    current.meta = dict(page.metadata)
                     result.notes.append("metadata updated")
                 result.source = self._source(src)
                 return result
@@ -942,22 +949,60 @@ class Store:
             rec = ReviewRecord(review.id, src.url, review.snapshot_id, review.content_hash, by, now, note, closed)
             return rec, (self._snapshot(snap) if snap else None)
 
+    @staticmethod
+    def _review(r: ReviewRow, url: str) -> ReviewRecord:
+        return ReviewRecord(r.id, url, r.snapshot_id, r.content_hash, r.reviewed_by, r.reviewed_at, r.note,
+                            r.alerts_closed, r.kind == "automatic")
+
     def reviews(self, source_url: str | None = None) -> list[ReviewRecord]:
+        """The audit trail: every review, and every time guidewatch closed alerts itself."""
         with self.session() as s:
             q = select(ReviewRow, SourceRow.url).join(SourceRow, SourceRow.id == ReviewRow.source_id)
             if source_url:
                 q = q.where(SourceRow.url == source_url)
-            return [ReviewRecord(r.id, url, r.snapshot_id, r.content_hash, r.reviewed_by, r.reviewed_at, r.note,
-                                 r.alerts_closed) for r, url in s.execute(q.order_by(ReviewRow.id))]
+            return [self._review(r, url) for r, url in s.execute(q.order_by(ReviewRow.id))]
 
     def last_review(self, source_id: int) -> ReviewRecord | None:
+        """The last review of a version of the source (automatic closures are not reviews)."""
         with self.session() as s:
-            row = s.scalar(select(ReviewRow).where(ReviewRow.source_id == source_id).order_by(ReviewRow.id.desc()))
+            row = s.scalar(select(ReviewRow).where(ReviewRow.source_id == source_id)
+                           .where(ReviewRow.kind != "automatic").order_by(ReviewRow.id.desc()))
             if row is None:
                 return None
             src = s.get(SourceRow, source_id)
-            return ReviewRecord(row.id, src.url if src else "", row.snapshot_id, row.content_hash,
-                                row.reviewed_by, row.reviewed_at, row.note, row.alerts_closed)
+            return self._review(row, src.url if src else "")
+
+    def close_alerts(self, source_id: int, *, kinds: Sequence[str] | None, status: str, note: str,
+                     by: str) -> int:
+        """Close the source's open alerts (of these change kinds; None: all) as the domain decided,
+        and record it in the audit trail, in one transaction. Returns how many closed: 0 when a
+        concurrent run closed them first, which then records nothing."""
+        now = utcnow()
+        with self.session() as s:
+            q = (update(AlertRow).where(AlertRow.source_id == source_id).where(AlertRow.status == "open")
+                 .values(status=status, closed_at=now, closed_by=by, note=note))
+            if kinds is not None:
+                q = q.where(AlertRow.change_id.in_(select(ChangeRow.id).where(ChangeRow.kind.in_(list(kinds)))))
+            closed = s.execute(q.execution_options(synchronize_session=False)).rowcount
+            if closed:
+                src = s.get(SourceRow, source_id)
+                snap = s.get(SnapshotRow, src.current_snapshot_id) if src and src.current_snapshot_id else None
+                s.add(ReviewRow(source_id=source_id, snapshot_id=snap.id if snap else None,
+                                content_hash=snap.content_hash if snap else None, reviewed_by=f"{by} (automatic)",
+                                reviewed_at=now, note=note, alerts_closed=closed, kind="automatic"))
+            return int(closed)
+
+    def uncited_with_open_alerts(self) -> list[int]:
+        """Ids of sources no guide or config cites any more that still have open alerts."""
+        with self.session() as s:
+            q = (select(AlertRow.source_id).join(SourceRow, SourceRow.id == AlertRow.source_id)
+                 .where(SourceRow.active.is_(False)).where(AlertRow.status == "open").distinct())
+            return sorted(s.scalars(q))
+
+    def uncited_urls(self) -> list[str]:
+        """URLs of sources no guide or config cites any more (their files leave snapshots/)."""
+        with self.session() as s:
+            return list(s.scalars(select(SourceRow.url).where(SourceRow.active.is_(False)).order_by(SourceRow.url)))
 
     # -- delivery outbox ------------------------------------------------------------------
 
