@@ -101,11 +101,14 @@ def test_the_store_closes_what_it_is_told_once_and_it_is_not_a_review(store_url:
     """`close_alerts` persists a domain decision: only the kinds named, once (a second, concurrent
     caller closes and records nothing), in the audit trail but never as the last review."""
     from guidewatch.guides import load_guide
+    from guidewatch.pipeline import watched_sources
+    from guidewatch.profiles import load_profiles
     from test_store import GUIDE, IMPACT, URL, change, ok, page
 
     s = Store(store_url)
     try:
-        s.sync_guides([load_guide(GUIDE)])
+        guides = [load_guide(GUIDE)]
+        s.sync_guides(guides, watched_sources(guides, (), load_profiles()))
         first = s.record_fetch(ok(), page("Old text.")).source
         now = s.record_fetch(ok(), page("New text.")).source
         due = Change("c2", "review_due", "minor", "next review was due", (), "", OVERDUE.isoformat(), scope="page")

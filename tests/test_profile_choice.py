@@ -221,7 +221,7 @@ def test_a_profiles_dir_profile_is_used_for_a_page_only_a_guide_cites(
 
     first = gw(ws, "crawl", store_url=store_url)
     assert first.returncode == 0, first.stderr
-    assert "1 fetched" in first.stdout and "0 failed" in first.stdout
+    assert "1 checked: 1 new" in first.stdout and "0 failed" in first.stdout
     snap = parse_snapshot(snapshot_path(ws / "snapshots", url).read_text())
     assert snap.meta["profile"] == "localsite"
     assert "Hospital exemption" in snap.text and he in snap.text
