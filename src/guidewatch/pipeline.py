@@ -30,7 +30,7 @@ from .profiles import Profile, api_url_for, load_profiles, resolve_profile
 from .review import AUTOMATIC, review_due_closure, uncited_closure
 from .snapshots import files_lock, remove_orphaned_temp_files, remove_snapshots, snapshot_path, write_snapshots
 from .snapshots import parse as parse_snapshot
-from .store import RecordResult, SnapshotRecord, SourceState, Store, utcnow
+from .store import RecordResult, SnapshotRecord, SourceState, Store, StoreError, utcnow
 from .suspect import Judgement, error_like, judge
 
 log = logging.getLogger("guidewatch.crawl")
@@ -289,7 +289,7 @@ def select_sources(ws: Workspace, *, all_sources: bool = False, source: str | No
     if source:
         found = ws.store.source(source)
         if found is None or not found.active:
-            raise LookupError(f"{source}: not a watched source (see `guidewatch guides`)")
+            raise StoreError(f"{source}: not a watched source (see `guidewatch guides`)")
         return [found]
     return ws.store.sources() if all_sources else ws.store.due_sources()
 
