@@ -7,6 +7,7 @@ A size check by stat says 0 for /dev/zero and for a pipe, so every read is bound
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,15 @@ def test_a_device_given_to_compare_or_as_a_profile_is_refused(tmp_path: Path) ->
         compare_files(Path("/dev/zero"), Path("/dev/zero"), load_guide(guide), url="https://x.org/a", profiles={})
     with pytest.raises(ProfileError, match=r"^/dev/zero: cannot read: not a regular file"):
         load_profile(Path("/dev/zero"))
+
+
+def test_a_profile_schedule_is_checked_like_the_configs(tmp_path: Path) -> None:
+    from guidewatch.profiles import ProfileError, load_profile
+
+    for schedule, problem in (("every 9999999999d", "bad interval 'every 9999999999d': must be between 1s and 366d"),
+                              ("every 0s", "bad interval 'every 0s': must be between 1s and 366d"),
+                              ("daily", "expected a 5-field cron expression")):
+        path = tmp_path / "site.toml"
+        path.write_text(f'name = "site"\nschedule = "{schedule}"\n', encoding="utf-8")
+        with pytest.raises(ProfileError, match=rf"site\.toml: key 'schedule': {re.escape(problem)}"):
+            load_profile(path)

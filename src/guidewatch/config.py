@@ -80,8 +80,9 @@ def _num(default: Any, lo: float, hi: float, *, kind: type | None = None, above:
 
 
 def _duration_text(seconds: float) -> str:
-    for unit, size in (("w", 7 * DAY), ("d", DAY), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0 and (unit != "w" or seconds > 52 * 7 * DAY):
+    """3600 -> "1h", 31622400 -> "366d": a bound written the way durations are written."""
+    for unit, size in (("d", DAY), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
             return f"{int(seconds // size)}{unit}"
     return f"{seconds:g}s"
 
@@ -333,8 +334,13 @@ _CRON_FIELD = re.compile(r"^[\d*/,\-a-zA-Z?]+$")
 
 
 def _cron(reader: _Reader, key: str, value: str | None) -> str | None:
-    if value is None:
-        return None
+    if value is not None and (problem := schedule_problem(value)):
+        raise reader.fail(key, problem)
+    return value
+
+
+def schedule_problem(value: str) -> str | None:
+    """Why a schedule (5-field cron or `every …` interval) cannot be used; None when it can."""
     if value.startswith("every "):
         try:
             problem = INTERVAL.problem(parse_duration(value[6:]).total_seconds())
@@ -342,20 +348,17 @@ def _cron(reader: _Reader, key: str, value: str | None) -> str | None:
             problem = INTERVAL.outside(repr(value))
         except ValueError as exc:
             problem = str(exc)
-        if problem:
-            raise reader.fail(key, f"bad interval {value!r}: {problem.split(', got')[0]}")
-        return value
+        return f"bad interval {value!r}: {problem.split(', got')[0]}" if problem else None
     parts = value.split()
     if len(parts) != 5 or not all(_CRON_FIELD.match(p) for p in parts):
-        raise reader.fail(
-            key, f"expected a 5-field cron expression like '0 6 * * *' or an interval like 'every 6h', got {value!r}")
+        return f"expected a 5-field cron expression like '0 6 * * *' or an interval like 'every 6h', got {value!r}"
     try:
         from apscheduler.triggers.cron import CronTrigger
 
         CronTrigger.from_crontab(value)
     except ValueError as exc:
-        raise reader.fail(key, f"invalid cron expression {value!r}: {exc}") from None
-    return value
+        return f"invalid cron expression {value!r}: {exc}"
+    return None
 
 
 class DurationTooLong(ValueError):

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import soupsieve
 
-from .config import MAX_CONFIG_BYTES, read_capped
+from .config import MAX_CONFIG_BYTES, read_capped, schedule_problem
 
 if TYPE_CHECKING:
     from .config import SourceConfig
@@ -202,11 +202,17 @@ class _Reader:
             api=api,
             api_hosts=api_hosts,
             api_exclude=api_exclude,
-            schedule=self.string("schedule", default="") or None,
+            schedule=self.schedule(),
             source=str(self.path),
         )
 
     # --- typed getters --------------------------------------------------------------------
+
+    def schedule(self) -> str | None:
+        value = self.string("schedule", default="") or None
+        if value and (problem := schedule_problem(value)):
+            raise self.fail("schedule", problem)
+        return value
 
     def string(
         self, key: str, *, default: str | None = None, table: dict[str, Any] | None = None, prefix: str = ""
