@@ -80,6 +80,10 @@ def _failure(exc: Exception) -> UserError:
                      prefix="internal error")
 
 
+#: click >= 8.2 raises this (a UsageError) for a bare `guidewatch`: it prints the help, keep it
+_NO_ARGS: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
 class _Group(click.Group):
     """click's own usage errors (a bad option value, a missing option, an unknown command)
     printed as one line in the project's style, exit 2, instead of click's three lines."""
@@ -87,7 +91,7 @@ class _Group(click.Group):
     def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
         try:
             return super().make_context(*args, **kwargs)
-        except click.exceptions.NoArgsIsHelpError:
+        except _NO_ARGS:
             raise
         except click.UsageError as exc:
             raise _usage(exc) from None
@@ -95,7 +99,7 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except click.exceptions.NoArgsIsHelpError:
+        except _NO_ARGS:
             raise
         except click.UsageError as exc:
             raise _usage(exc) from None
