@@ -283,13 +283,13 @@ def _crawl_now(ctx: Ctx, child: subprocess.Popen[bytes], all_sources: bool, sour
             click.echo(summary.headline())
     finally:
         ws.close()
-    _exit_if_failed(summary.counts["failed"], total)
+    _exit_if_failed(summary.counts["failed"])
 
 
-def _exit_if_failed(failed: int, total: int) -> None:
-    """Exit 3 when some sources could not be checked: the run completed, not everything in it."""
+def _exit_if_failed(failed: int) -> None:
+    """Exit 3 when some sources could not be checked (the summary line counts them): the run
+    completed, not everything in it."""
     if failed:
-        click.echo(f"guidewatch: {failed} of {total} source(s) could not be checked (exit {ec.INCOMPLETE})", err=True)
         sys.exit(ec.INCOMPLETE)
 
 
@@ -457,7 +457,7 @@ def worker(ctx: Ctx, redis_url: str, queue_name: str, idle_exit: float, quiet: b
 
     summary = run_worker(ctx.config, redis_url, queue_name, idle_exit=idle_exit, progress=None if quiet else progress)
     click.echo(summary.headline())
-    _exit_if_failed(summary.counts["failed"], sum(summary.counts[k] for k in ("fetched", "failed")))
+    _exit_if_failed(summary.counts["failed"])
 
 
 # --- check, run, daemon -------------------------------------------------------------------
