@@ -4,8 +4,10 @@ page of 100,000 small blocks (a long register) carrying as many.
     .venv/bin/python bench/diff.py [--kb 500] [--edits 100] [--runs 5] [--seed 1] [--blocks 100000]
 
 Prints the page sizes, the median diff time (wall and CPU) over the runs, and the changes
-found by kind and severity. No asserts: the figures are for reading (tests/test_diff.py and
-tests/test_alignment.py hold the bounds, the latter by counting work).
+found by kind and severity; then the time limit on a 300 KB page rewritten from top to
+bottom (every block differs): the wall time of `diff_pages(timeout_s=0.5)` against its
+0.5 s budget. No asserts: the figures are for reading (tests/test_diff.py and
+tests/test_alignment.py hold the bounds by counting work, with a fake clock for the budget).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import corpus  # noqa: E402  (bench/corpus.py: the shared text generator)
 
-from guidewatch.diff import diff_pages  # noqa: E402
+from guidewatch.diff import UNANALYSED, diff_pages  # noqa: E402
 from guidewatch.model import Block, Page  # noqa: E402
 
 TITLE = "Advanced therapy medicinal products: regulation and licensing"
@@ -146,6 +148,8 @@ def main(argv: list[str] | None = None) -> None:
         register = build_register(rng, args.blocks)
         print()
         _report(register, edit_page(register, rng, args.edits), args.edits, args.runs)
+    print()
+    time_limit(args.runs)
 
 
 def _report(old: Page, new: Page, edits: int, runs: int) -> None:
@@ -168,6 +172,20 @@ def _report(old: Page, new: Page, edits: int, runs: int) -> None:
         "  by severity: "
         + ", ".join(f"{k} {n}" for k, n in Counter(c.severity for c in changes).most_common())
     )
+
+
+def time_limit(runs: int, budget: float = 0.5) -> None:
+    """A rewritten page: how long diff_pages takes against its budget, and what it analysed."""
+    old, new = build_page(random.Random(5), 300), build_page(random.Random(6), 300)
+    times, changes = [], []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        changes = diff_pages(old, new, timeout_s=budget)
+        times.append(time.perf_counter() - t0)
+    unanalysed = sum(c.reason == UNANALYSED for c in changes)
+    print(f"rewritten {len(old.text().encode()) / 1024:.0f} KB page, budget {budget * 1000:.0f} ms: median "
+          f"{statistics.median(times) * 1000:.0f} ms (max {max(times) * 1000:.0f} ms); {len(changes)} changes, "
+          f"{unanalysed} past the time limit")
 
 
 if __name__ == "__main__":

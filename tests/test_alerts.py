@@ -115,10 +115,15 @@ def gw(root: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.
                           check=False)
 
 
-def ok(r: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
-    assert r.returncode == 0, f"exit {r.returncode}\nstdout:\n{r.stdout}\nstderr:\n{r.stderr}"
+def ok(r: subprocess.CompletedProcess[str], code: int = 0) -> subprocess.CompletedProcess[str]:
+    assert r.returncode == code, f"exit {r.returncode}\nstdout:\n{r.stdout}\nstderr:\n{r.stderr}"
     assert "Traceback" not in r.stderr, r.stderr
     return r
+
+
+def incomplete(r: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    """The run completed but a delivery failed or gave up: exit 3 (README "Commands and exit codes")."""
+    return ok(r, 3)
 
 
 class Site:
@@ -320,7 +325,7 @@ def test_digest_send_one_email_per_editor_retries_a_refusal_and_never_resends(si
         site.configure(email_alerts(port, retry_base=0.01, max_attempts=5))
         site.baseline_then_change(cli=True)
 
-        first = ok(site.gw("digest", "--send"))
+        first = incomplete(site.gw("digest", "--send"))  # bob's delivery failed
         assert mailbox.counts() == {ALICE: 1, CAROL: 1}, first.stdout + first.stderr
         assert f"sent email:{ALICE}" in first.stdout and f"sent email:{CAROL}" in first.stdout
         refused = [ln for ln in first.stderr.splitlines() if ln.startswith("delivery failed, will retry")]
@@ -366,7 +371,7 @@ def test_dead_delivery_is_reported_and_can_be_retried_by_hand(site: Site, open_o
     second = box.run()
     assert len(second.dead) == 2 and not second.failed and not second.sent, second.dead
 
-    shown = ok(site.gw("digest", "--send"))  # later runs keep saying what was never delivered
+    shown = incomplete(site.gw("digest", "--send"))  # later runs keep saying what was never delivered
     undelivered = [ln for ln in shown.stderr.splitlines() if ln.startswith("undelivered: email:")]
     assert len(undelivered) == 2 and all("gave up after 2 attempt(s); 1 open alert(s)" in ln
                                          for ln in undelivered), shown.stderr
@@ -528,7 +533,7 @@ def test_webhook_gets_the_digest_once_with_the_token_from_the_environment(site: 
         seed_change(box.store, site.he_url, "Hospitals may notify.", "Hospitals must notify.", HE_IMPACT)
         seed_change(box.store, site.gt_url, "Results take 4 weeks.", "Results take 12 weeks.", GT_IMPACT)
         env = {"GUIDEWATCH_WEBHOOK_TOKEN": TOKEN}
-        first = ok(site.gw("digest", "--send", env=env))
+        first = incomplete(site.gw("digest", "--send", env=env))
         assert len(received) == 1 and "will retry: webhook:http://127.0.0.1:" in first.stderr
         assert "503" in first.stderr
         second = ok(site.gw("digest", "--send", env=env))

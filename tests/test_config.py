@@ -134,3 +134,129 @@ def test_a_bad_store_url_in_the_file_names_its_line_and_hides_the_password(tmp_p
         load_config(write(tmp_path, '# the store\nstore = "mysql://gw:PASS@127.0.0.1/gw"\n'))
     assert str(err.value).startswith(f"{tmp_path / 'guidewatch.toml'}:2: store: "), err.value
     assert "PASS" not in str(err.value) and "mysql://gw:***@127.0.0.1/gw" in str(err.value)
+
+
+# --- every number is bounded at load: finite, at least its minimum, at most its maximum ------
+
+OUT_OF_RANGE = [
+    # issue 16 item 12: values that used to pass validation and then crash or misbehave
+    ('[check]\nmax_age = "9999999999d"\n', r":2: check\.max_age: must be between 1s and 3650d, got '9999999999d'"),
+    ('[schedule]\ncrawl = "every 9999999999d"\n', r":2: schedule\.crawl: bad interval 'every 9999999999d': "
+                                                  r"must be between 1s and 366d"),
+    ("[fetch]\ncrawl_timeout = inf\n", r":2: fetch\.crawl_timeout: must be a finite number, got inf"),
+    ("[alerts]\nretry_base = 1e308\n",
+     r":2: alerts\.retry_base: must be greater than 0 and at most 86400 s, got 1e\+308"),
+    ("[fetch]\ntimeout = nan\n", r":2: fetch\.timeout: must be a finite number, got nan"),
+    ('[alerts.webhook]\nurl = "https://hooks.example.org:99999/T000/B000/XXXX"\n',
+     r":2: alerts\.webhook\.url: port 99999 is out of range \(1-65535\)"),
+    # more of the same kind: zero where it means nothing, negative, huge, not finite
+    ("[fetch]\ntimeout = 0\n", r":2: fetch\.timeout: must be greater than 0 and at most 3600 s, got 0\.0"),
+    ("[fetch]\ntimeout = -inf\n", r":2: fetch\.timeout: must be a finite number, got -inf"),
+    ("[fetch]\ntimeout = 1" + "0" * 400 + "\n", r":2: fetch\.timeout: is too large a number"),
+    ("[fetch]\nconcurrency = 0\n", r":2: fetch\.concurrency: must be between 1 and 256, got 0"),
+    ("[fetch]\nper_host = 100000\n", r":2: fetch\.per_host: must be between 1 and 256, got 100000"),
+    ("[fetch]\nretries = -1\n", r":2: fetch\.retries: must be between 0 and 10, got -1"),
+    ("[fetch]\nretries = 1000000\n", r":2: fetch\.retries: must be between 0 and 10, got 1000000"),
+    ("[fetch]\nmax_bytes = 0\n", r":2: fetch\.max_bytes: must be between 1 and 1073741824 bytes, got 0"),
+    ("[fetch]\nmax_bytes = 99999999999999999999\n", r":2: fetch\.max_bytes: must be between 1 and 1073741824"),
+    ("[fetch]\ndownload_delay = -0.5\n", r":2: fetch\.download_delay: must be between 0 and 3600 s, got -0\.5"),
+    ("[fetch]\ndownload_delay = nan\n", r":2: fetch\.download_delay: must be a finite number"),
+    ("[fetch]\ncrawl_timeout = 1e9\n", r":2: fetch\.crawl_timeout: must be greater than 0 and at most 604800 s"),
+    ("[fetch]\nparse_workers = 65\n", r":2: fetch\.parse_workers: must be between 0 and 64, got 65"),
+    ("[schedule]\nmisfire_grace = 0\n", r":2: schedule\.misfire_grace: must be between 1 and 604800 s, got 0"),
+    ('[schedule]\ndigest = "every 0s"\n', r":2: schedule\.digest: bad interval 'every 0s': must be between 1s"),
+    ('[schedule]\ncrawl = "every 400d"\n', r":2: schedule\.crawl: bad interval 'every 400d': must be between 1s "
+                                           r"and 366d"),
+    ('[schedule.profiles]\nnhsuk = "every 99999999999w"\n', r":2: schedule\.profiles\.nhsuk: bad interval"),
+    ('[[sources]]\nurl = "https://x.org/a"\nschedule = "every 9999999999d"\n',
+     r":3: sources\[0\]\.schedule: bad interval"),
+    ('[[sources]]\nurl = "https://x.org:0/a"\n', r":2: sources\[0\]\.url: port 0 is out of range \(1-65535\)"),
+    ('[[sources]]\nurl = "https://x.org:http/a"\n', r":2: sources\[0\]\.url: port http is out of range"),
+    ('[[sources]]\nurl = "http://:8080/a"\n', r":2: sources\[0\]\.url: the URL names no host"),
+    ('[alerts.email]\nhost = "127.0.0.1"\nport = 0\n', r":3: alerts\.email\.port: must be between 1 and 65535"),
+    ('[alerts.email]\nhost = "127.0.0.1"\nport = 70000\n', r":3: alerts\.email\.port: must be between 1 and 65535"),
+    ('[alerts.email]\nhost = "127.0.0.1"\ntimeout = nan\n', r":3: alerts\.email\.timeout: must be a finite number"),
+    ('[alerts.webhook]\nurl = "https://h.example.org/x"\ntimeout = 1e308\n',
+     r":3: alerts\.webhook\.timeout: must be greater than 0 and at most 3600 s"),
+    ("[alerts]\nmax_attempts = 0\n", r":2: alerts\.max_attempts: must be between 1 and 20, got 0"),
+    ("[alerts]\nmax_attempts = 10000\n", r":2: alerts\.max_attempts: must be between 1 and 20, got 10000"),
+    ("[alerts]\nretry_base = 0\n", r":2: alerts\.retry_base: must be greater than 0"),
+    ("[alerts]\nretry_base = -60\n", r":2: alerts\.retry_base: must be greater than 0"),
+    ("[check]\nunreachable_after = 0\n", r":2: check\.unreachable_after: must be between 1 and 100, got 0"),
+    ("[check]\nunreachable_after = 1000000\n", r":2: check\.unreachable_after: must be between 1 and 100"),
+    ('[check]\nmax_age = "0s"\n', r":2: check\.max_age: must be between 1s and 3650d, got '0s'"),
+    ('[check]\nmax_age = "5000d"\n', r":2: check\.max_age: must be between 1s and 3650d, got '5000d'"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), OUT_OF_RANGE)
+def test_numbers_out_of_range_are_refused_at_load(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as err:
+        load_config(write(tmp_path, text))
+    assert "\n" not in str(err.value)
+    assert str(err.value).startswith(f"{tmp_path / 'guidewatch.toml'}:")
+
+
+def test_a_bad_webhook_url_never_shows_its_path(tmp_path: Path) -> None:
+    """A Slack webhook's path is its secret: the error names the port, not the URL."""
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, '[alerts.webhook]\nurl = "https://hooks.slack.com:99999/services/T0/B0/s3cr3t"\n'))
+    assert "s3cr3t" not in str(err.value) and "services" not in str(err.value)
+
+
+def test_the_line_named_is_the_one_in_the_table_at_fault(tmp_path: Path) -> None:
+    """Keys of the same name in several tables: the error points at the table it is about."""
+    text = ('[[sources]]\nurl = "https://x.org/a"\n\n[[sources]]\nurl = "https://x.org/b"\nschedule = "every 0s"\n'
+            '\n[alerts.email]\nhost = "h"\ntimeout = 5.0\n\n[alerts.webhook]\nurl = "https://h.org:0/x"\n'
+            "timeout = -1\n")
+    with pytest.raises(ConfigError, match=r":6: sources\[1\]\.schedule: bad interval"):
+        load_config(write(tmp_path, text))
+    text = text.replace("every 0s", "every 6h")
+    with pytest.raises(ConfigError, match=r":13: alerts\.webhook\.url: port 0"):
+        load_config(write(tmp_path, text))
+    with pytest.raises(ConfigError, match=r":14: alerts\.webhook\.timeout: must be greater than 0"):
+        load_config(write(tmp_path, text.replace("h.org:0", "h.org")))
+
+
+def test_bounds_sit_beside_the_defaults_and_the_defaults_are_within_them() -> None:
+    from dataclasses import fields
+
+    from guidewatch.config import AlertsConfig, CheckConfig, EmailConfig, FetchConfig, ScheduleConfig, WebhookConfig
+
+    bounded = 0
+    for owner in (FetchConfig, ScheduleConfig, EmailConfig, WebhookConfig, AlertsConfig, CheckConfig):
+        for f in fields(owner):
+            rng = f.metadata.get("range")
+            if rng is None:
+                continue
+            bounded += 1
+            if f.default is not None:
+                value = f.default.total_seconds() if isinstance(f.default, timedelta) else f.default
+                assert rng.problem(value) is None, (owner.__name__, f.name, f.default)
+    assert bounded >= 16
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("timeout = 1\ntimeout = 2\n", r":2: invalid TOML: key 'timeout' is set twice \(first on line 1\)"),
+        ("[fetch]\ntimeout = 1\n\nretries = 2\n  timeout = 2\n",
+         r":5: invalid TOML: key 'timeout' in \[fetch\] is set twice \(first on line 2\)"),
+        ('[[guides]]\npath = "a.md"\n[[guides]]\npath = "b.md"\npath = "c.md"\n',
+         r":5: invalid TOML: key 'path' in \[\[guides\]\] is set twice \(first on line 4\)"),
+        ("[fetch]\nx = 1\n[fetch]\ny = 2\n", r":3: invalid TOML: Cannot declare \('fetch',\) twice"),
+    ],
+)
+def test_a_duplicate_key_is_named(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as err:
+        load_config(write(tmp_path, text))
+    assert "\n" not in str(err.value)
+
+
+def test_durations_too_long_are_a_value_error_not_an_overflow() -> None:
+    from guidewatch.config import parse_duration
+
+    for text in ("9999999999d", "99999999999999999999s", "9999999999w"):
+        with pytest.raises(ValueError, match="longer than 36500d"):
+            parse_duration(text)
+    assert parse_duration("36500d") == timedelta(days=36500)

@@ -265,7 +265,7 @@ def test_distributed_usage_errors_exit_2_with_one_line(tmp_path: Path) -> None:
                        env=env_free, timeout=60)
     assert r.returncode == 2 and "--distributed needs --redis URL" in r.stderr
     r = gw("worker", "--redis", "redis://127.0.0.1:1/15", cwd=tmp_path)  # nothing listens on port 1
-    assert r.returncode == 2
+    assert r.returncode == 4  # an unreachable service, not a usage error (README "Commands and exit codes")
     assert "cannot reach Redis" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert "Traceback" not in r.stderr
     assert not (tmp_path / "guidewatch.db").exists()  # failed before touching any store

@@ -237,7 +237,8 @@ def test_an_unreachable_host_is_one_line_per_source(tmp_path: Path, store_url: s
     write_workspace(tmp_path, urls, store_url, fetch={"retries": 0, "obey_robots": True})
     quiet = gw("crawl", "--all", cwd=tmp_path)
     loud = gw("-vv", "crawl", "--all", cwd=tmp_path)
-    assert quiet.returncode == 0 and loud.returncode == 0, (quiet.stderr[-500:], loud.stderr[-500:])
+    # exit 3: the crawl completed but no source could be checked (README "Commands and exit codes")
+    assert quiet.returncode == 3 and loud.returncode == 3, (quiet.stderr[-500:], loud.stderr[-500:])
     lines = quiet.stderr.strip().splitlines()
     assert "Traceback" not in quiet.stderr, quiet.stderr
     assert lines[0] == "crawling 3 source(s)..." and len(lines) == 4, quiet.stderr

@@ -299,7 +299,8 @@ def test_a_550_is_dead_at_once_and_a_451_is_retried(site: Site, outboxes: list[O
         box = open_box(site, outboxes)
         seed_change(box.store, site.gt_url, "Results take 4 weeks.", "Results take 12 weeks.", GT_IMPACT)
         first = site.gw("digest", "--send")
-        assert first.returncode == 0 and "Traceback" not in first.stderr, first.stderr
+        # exit 3: the run completed but deliveries failed (README "Commands and exit codes")
+        assert first.returncode == 3 and "Traceback" not in first.stderr, first.stderr
         refused = [ln for ln in first.stderr.splitlines() if ln.startswith("delivery refused permanently (5xx), "
                                                                            "not retried: ")]
         assert len(refused) == 1 and f"email:{BOB}" in refused[0] and "550 5.1.1" in refused[0], first.stderr
@@ -361,7 +362,7 @@ def test_a_webhook_error_body_never_leaks_part_of_the_token(site: Site, outboxes
         box = open_box(site, outboxes)
         seed_change(box.store, site.he_url, "Hospitals may notify.", "Hospitals must notify.", HE_IMPACT)
         run = site.gw("-vv", "digest", "--send", env={"GUIDEWATCH_WEBHOOK_TOKEN": TOKEN})
-        assert run.returncode == 0 and "answered 400" in run.stderr, run.stderr
+        assert run.returncode == 3 and "answered 400" in run.stderr, run.stderr  # 3: the delivery failed
         assert "eeee" in run.stderr  # the body is shown, up to the token
         (delivery,) = box.store.deliveries()
         assert "answered 400" in (delivery.last_error or "")

@@ -1,7 +1,8 @@
 """The `guidewatch` command line.
 
-Exit codes (a contract other tools rely on): 0 success, 1 `check` found stale sources,
-2 usage or configuration errors, always with a one-line message and never a traceback.
+Exit codes are a contract other tools rely on: see `exitcodes.TABLE` (README "Commands and
+exit codes", the `--help` epilog). Every error is one line; an internal error's traceback
+is shown only with -v.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import json
 import logging
 import subprocess
 import sys
+import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import wraps
@@ -19,47 +21,93 @@ from typing import Any, TypeVar
 import click
 
 from . import __version__
-from .config import CONFIG_NAME, CONFIG_TEMPLATE, Config, ConfigError, load_config, parse_duration
+from . import exitcodes as ec
+from .config import (
+    CONFIG_NAME,
+    CONFIG_TEMPLATE,
+    CheckConfig,
+    Config,
+    DurationTooLong,
+    Range,
+    load_config,
+    parse_duration,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-EXIT_OK, EXIT_STALE, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_STALE, EXIT_USAGE = ec.OK, ec.STALE, ec.USAGE
+RETRY_PAUSE = Range(0, 3600, unit="duration")  # check --retry-pause
 
 
 class UserError(click.ClickException):
-    """A problem the user can fix; shown as one line, exit 2."""
+    """A problem reported as one line (`guidewatch: error: …`); exit 2 unless told otherwise."""
 
     exit_code = EXIT_USAGE
 
+    def __init__(self, message: str, code: int = EXIT_USAGE, prefix: str = "error") -> None:
+        super().__init__(message)
+        self.exit_code, self.prefix = code, prefix
+
     def show(self, file: Any = None) -> None:
-        click.echo(f"guidewatch: error: {self.format_message()}", err=True)
+        click.echo(f"guidewatch: {self.prefix}: {self.format_message()}", err=True)
 
 
 def _user_errors(fn: F) -> F:
-    """Turn the known error types into one-line messages with exit 2."""
+    """Turn any exception into one line and the exit code of its kind (exitcodes.classify)."""
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from sqlalchemy.exc import SQLAlchemyError
-
-        from .guides import GuideError
-        from .profiles import ProfileError
-        from .store import LockHeld, StoreError
-
         try:
             return fn(*args, **kwargs)
-        except (ConfigError, GuideError, ProfileError, StoreError, LockHeld, LookupError) as exc:
-            msg = str(exc.args[0]) if isinstance(exc, LookupError) and exc.args else str(exc)
-            raise UserError(msg) from None
-        except ValueError as exc:
-            raise UserError(str(exc)) from None
-        except SQLAlchemyError as exc:
-            reason = " ".join(str(getattr(exc, "orig", None) or exc).split())[:300]
-            raise UserError(f"store: {reason}") from None
-        except OSError as exc:
-            raise UserError(f"{getattr(exc, 'filename', '') or ''}: {exc.strerror or exc}".lstrip(": ")) from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            raise _failure(exc) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _failure(exc: Exception) -> UserError:
+    obj = click.get_current_context(silent=True)
+    ctx = obj.find_object(Ctx) if obj else None
+    store = ctx._config.store if ctx is not None and ctx._config is not None else None
+    failure = ec.classify(exc, store_url=store)
+    if failure.code != ec.INTERNAL:
+        return UserError(failure.message, failure.code)
+    if ctx is not None and ctx.verbose:
+        traceback.print_exception(exc, file=sys.stderr)
+    return UserError(f"{failure.message} (run with -v for the traceback; please report it)", ec.INTERNAL,
+                     prefix="internal error")
+
+
+#: click >= 8.2 raises this (a UsageError) for a bare `guidewatch`: it prints the help, keep it
+_NO_ARGS: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
+class _Group(click.Group):
+    """click's own usage errors (a bad option value, a missing option, an unknown command)
+    printed as one line in the project's style, exit 2, instead of click's three lines."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except _NO_ARGS:
+            raise
+        except click.UsageError as exc:
+            raise _usage(exc) from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except _NO_ARGS:
+            raise
+        except click.UsageError as exc:
+            raise _usage(exc) from None
+
+
+def _usage(exc: click.UsageError) -> UserError:
+    where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
+    return UserError(exc.format_message().rstrip(".") + where)
 
 
 class Ctx:
@@ -94,12 +142,13 @@ def _since(value: str | None) -> datetime | None:
     try:
         dt = datetime.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"expected a date (2026-11-01), date-time or duration (7d), got {value!r}") \
+        raise UserError(f"--since: expected a date (2026-11-01), date-time or duration (7d), got {value!r}") \
             from None
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+             epilog=ec.help_epilog())
 @click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
               help=f"Config file (default: ./{CONFIG_NAME}).")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
@@ -234,6 +283,14 @@ def _crawl_now(ctx: Ctx, child: subprocess.Popen[bytes], all_sources: bool, sour
             click.echo(summary.headline())
     finally:
         ws.close()
+    _exit_if_failed(summary.counts["failed"])
+
+
+def _exit_if_failed(failed: int) -> None:
+    """Exit 3 when some sources could not be checked (the summary line counts them): the run
+    completed, not everything in it."""
+    if failed:
+        sys.exit(ec.INCOMPLETE)
 
 
 def _change_json(rec: Any) -> dict[str, Any]:
@@ -317,6 +374,8 @@ def digest(ctx: Ctx, since: str | None, fmt: tuple[str, ...], send: bool, retry_
         click.echo(line, err=True)
     if to_stdout:
         click.echo(render_digest(run.digest, (fmt or ws.config.alerts.formats)[0]))
+    if run.send and (run.failed or run.dead or run.undelivered):
+        sys.exit(ec.INCOMPLETE)  # a delivery failed now, or gave up with its alerts still open
 
 
 @main.command()
@@ -367,6 +426,8 @@ def history(ctx: Ctx, source_url: str | None) -> None:
     """Show the review audit trail: who reviewed which version of which source, and when."""
     ws = ctx.workspace(sync=False)
     try:
+        if source_url and ws.store.source(source_url) is None:
+            raise UserError(f"{source_url}: not a watched source (see `guidewatch guides`)")
         reviews = ws.store.reviews(source_url)
     finally:
         ws.close()
@@ -396,16 +457,24 @@ def worker(ctx: Ctx, redis_url: str, queue_name: str, idle_exit: float, quiet: b
 
     summary = run_worker(ctx.config, redis_url, queue_name, idle_exit=idle_exit, progress=None if quiet else progress)
     click.echo(summary.headline())
+    _exit_if_failed(summary.counts["failed"])
 
 
 # --- check, run, daemon -------------------------------------------------------------------
 
 
-def _duration_option(option: str, value: str) -> Any:
+def _duration_option(option: str, value: str, bounds: Range) -> Any:
     try:
-        return parse_duration(value)
+        duration = parse_duration(value)
+    except DurationTooLong:
+        duration = None
     except ValueError as exc:
         raise UserError(f"{option}: {exc}") from None
+    problem = bounds.outside(repr(value)) if duration is None else bounds.problem(duration.total_seconds(),
+                                                                                  repr(value))
+    if problem:
+        raise UserError(f"{option}: {problem}")
+    return duration
 
 
 @main.command()
@@ -425,8 +494,9 @@ def check(ctx: Ctx, max_age: str | None, offline: bool, fmt: str, output: Path |
     """CI gate: exit 1 when a cited source is stale (changed since review, gone, moved, ...)."""
     from .check import run_check, write_reports
 
-    age = _duration_option("--max-age", max_age) if max_age else ctx.config.check.max_age
-    pause = _duration_option("--retry-pause", retry_pause)
+    max_age_bounds = CheckConfig.__dataclass_fields__["max_age"].metadata["range"]
+    age = _duration_option("--max-age", max_age, max_age_bounds) if max_age else ctx.config.check.max_age
+    pause = _duration_option("--retry-pause", retry_pause, RETRY_PAUSE)
     ws = ctx.workspace()
     try:
         report = run_check(ws, max_age=age, offline=offline, retry_pause=pause,
@@ -445,8 +515,9 @@ def run_once(ctx: Ctx) -> None:
     """One full cycle for cron: crawl due sources, detect, link, alert, deliver."""
     from .schedule import run_cycle
 
-    result = run_cycle(ctx.config)
+    result, code = run_cycle(ctx.config)
     click.echo(result)
+    sys.exit(code)
 
 
 @main.command()

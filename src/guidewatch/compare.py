@@ -18,7 +18,7 @@ from typing import Any
 
 from bs4 import BeautifulSoup
 
-from .config import SourceConfig
+from .config import FetchConfig, SourceConfig, read_capped
 from .diff import diff_pages, number_changes, word_diff
 from .events import gone_event, metadata_events, moved_event, withdrawn_event
 from .link import link_changes, url_key, word_ops
@@ -27,6 +27,7 @@ from .normalise import normalise
 from .profiles import Profile, guess_profile, on_hosts, profile_for_url, resolve_profile
 
 DEFAULT_PROFILE = "default"
+MAX_PAGE_BYTES = int(FetchConfig.__dataclass_fields__["max_bytes"].metadata["range"].hi)  # a crawl's ceiling
 _WIDTH = 100
 
 
@@ -128,9 +129,12 @@ def compare_files(
 
 def _read(path: Path) -> bytes:
     try:
-        return path.read_bytes()
+        body = read_capped(path, MAX_PAGE_BYTES)
     except OSError as exc:
         raise CompareError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if len(body) > MAX_PAGE_BYTES:
+        raise CompareError(f"{path}: larger than {MAX_PAGE_BYTES} bytes ([fetch] max_bytes at most)")
+    return body
 
 
 def _is_api_json(path: Path, body: bytes) -> bool:

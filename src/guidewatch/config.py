@@ -7,11 +7,14 @@ variables that hold them.
 
 from __future__ import annotations
 
+import errno
+import math
 import os
 import re
+import stat
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
@@ -28,12 +31,73 @@ class ConfigError(ValueError):
     """Bad configuration; str() is the one-line message shown to the user."""
 
 
+# --- bounds: every number a key takes, stated beside the key's default ---------------------
+
+DAY = 86400
+MAX_DURATION = timedelta(days=36500)  # parse_duration's ceiling: datetime arithmetic stays in range
+
+
+@dataclass(frozen=True)
+class Range:
+    """The numbers a key accepts: finite, from `lo` to `hi` (`lo` itself excluded when `above`).
+
+    Bounds keep values that parse from failing later (an OverflowError in datetime
+    arithmetic, a NaN timeout that fails every fetch, a back-off too long to schedule)."""
+
+    lo: float
+    hi: float
+    kind: type = float
+    above: bool = False
+    unit: str = ""  # " s", " bytes"; "duration" shows the bounds as 1s, 366d
+
+    def show(self, value: float, unit: bool = False) -> str:
+        if self.unit == "duration":
+            return _duration_text(value)
+        text = f"{value:g}" if isinstance(value, float) else f"{value}"
+        return text + self.unit if unit else text
+
+    def problem(self, value: float, shown: str | None = None) -> str | None:
+        """Why `value` is out of range (None when it is fine); `shown` is how the user wrote it."""
+        got = shown if shown is not None else repr(value)
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"must be a finite number, got {got}"
+        if value > self.hi or value < self.lo or (self.above and value == self.lo):
+            return self.outside(got)
+        return None
+
+    def outside(self, got: str) -> str:
+        lo, hi = self.show(self.lo), self.show(self.hi, unit=True)
+        if self.above:
+            return f"must be greater than {lo} and at most {hi}, got {got}"
+        return f"must be between {lo} and {hi}, got {got}"
+
+
+def _num(default: Any, lo: float, hi: float, *, kind: type | None = None, above: bool = False,
+         unit: str = "") -> Any:
+    """A dataclass field with its default and its Range side by side."""
+    rng = Range(lo, hi, kind or type(default), above, unit)
+    return field(default=default, metadata={"range": rng})
+
+
+def _duration_text(seconds: float) -> str:
+    """3600 -> "1h", 31622400 -> "366d": a bound written the way durations are written."""
+    for unit, size in (("d", DAY), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+#: `every …` schedules: at least a second, at most a year (APScheduler adds them to datetimes).
+INTERVAL = Range(1, 366 * DAY, unit="duration")
+
+
 @dataclass(frozen=True)
 class GuideConfig:
     path: str  # file path (relative to the config file) or http(s) URL
     slug: str
     editors: tuple[str, ...] = ()
     base_url: str | None = None  # resolves the guide's relative links (kept as internal links)
+    origin: str = field(default="", compare=False)  # "guidewatch.toml:12: guides[0].path", for errors
 
 
 @dataclass(frozen=True)
@@ -49,17 +113,19 @@ class SourceConfig:
 class FetchConfig:
     user_agent: str = "guidewatch/0.1 (patient-guide source monitor)"
     contact_url: str = ""
-    concurrency: int = 8
-    per_host: int = 2
-    download_delay: float = 1.0
-    timeout: float = 30.0
-    retries: int = 3
-    max_bytes: int = 10 * 1024 * 1024
+    concurrency: int = _num(8, 1, 256)
+    per_host: int = _num(2, 1, 256)
+    download_delay: float = _num(1.0, 0, 3600, unit=" s")
+    timeout: float = _num(30.0, 0, 3600, above=True, unit=" s")
+    retries: int = _num(3, 0, 10)
+    max_bytes: int = _num(10 * 1024 * 1024, 1, 1024 ** 3, unit=" bytes")
     obey_robots: bool = True
     autothrottle: bool = True
     allow_private: bool = False  # only for local testing: follow 127.0.0.1 and private addresses
-    crawl_timeout: float = 1800.0  # the child crawl process is killed after this many seconds
-    parse_workers: int | None = None  # processes normalising pages; None: one per core (max 4), 0: none
+    # the child crawl process is killed after this many seconds
+    crawl_timeout: float = _num(1800.0, 0, 7 * DAY, above=True, unit=" s")
+    # processes normalising pages; None: one per core (max 4), 0: none
+    parse_workers: int | None = _num(None, 0, 64, kind=int)
 
 
 @dataclass(frozen=True)
@@ -68,18 +134,18 @@ class ScheduleConfig:
     digest: str = "30 7 * * 1-5"
     timezone: str = "UTC"
     profiles: dict[str, str] = field(default_factory=dict)  # profile name -> cron
-    misfire_grace: int = 3600
+    misfire_grace: int = _num(3600, 1, 7 * DAY, unit=" s")  # `every …` intervals: INTERVAL
 
 
 @dataclass(frozen=True)
 class EmailConfig:
     host: str
-    port: int = 25
+    port: int = _num(25, 1, 65535)
     sender: str = "guidewatch@localhost"
     username: str | None = None
     password_env: str = "GUIDEWATCH_SMTP_PASSWORD"
     security: str = "none"  # none | starttls | ssl
-    timeout: float = 30.0
+    timeout: float = _num(30.0, 0, 3600, above=True, unit=" s")
 
     @property
     def password(self) -> str | None:
@@ -91,7 +157,7 @@ class WebhookConfig:
     url: str
     token_env: str = "GUIDEWATCH_WEBHOOK_TOKEN"
     style: str = "json"  # json | slack
-    timeout: float = 10.0
+    timeout: float = _num(10.0, 0, 3600, above=True, unit=" s")
 
     @property
     def token(self) -> str | None:
@@ -104,14 +170,15 @@ class AlertsConfig:
     min_severity: str = "minor"
     email: EmailConfig | None = None
     webhook: WebhookConfig | None = None
-    max_attempts: int = 10
-    retry_base: float = 60.0  # seconds; back-off doubles per failed attempt
+    # back-off doubles per failed attempt: the bounds keep retry_base * 2**(max_attempts - 2) a datetime
+    max_attempts: int = _num(10, 1, 20)
+    retry_base: float = _num(60.0, 0, DAY, above=True, unit=" s")
 
 
 @dataclass(frozen=True)
 class CheckConfig:
-    max_age: timedelta = timedelta(days=30)
-    unreachable_after: int = 3  # consecutive failed checks before a source counts as unreachable
+    max_age: timedelta = _num(timedelta(days=30), 1, 3650 * DAY, kind=timedelta, unit="duration")
+    unreachable_after: int = _num(3, 1, 100)  # consecutive failed checks before a source counts as unreachable
 
 
 @dataclass(frozen=True)
@@ -158,7 +225,8 @@ class _Reader:
     def where(self, key: str) -> str:
         """`file:line: dotted.key`, the line being where `key` is written (when it can be found)."""
         dotted = f"{self.prefix}{key}" if key else self.prefix.rstrip(".")
-        line = _line_of(self.text, key.split("[")[0] or self.prefix.rstrip(".").split(".")[-1], self.start)
+        start = self.start or _table_start(self.text, self.prefix)
+        line = _line_of(self.text, key.split("[")[0] or self.prefix.rstrip(".").split(".")[-1], start)
         return f"{self.file}:{line}: {dotted}" if line else f"{self.file}: {dotted}"
 
     def fail(self, key: str, problem: str) -> ConfigError:
@@ -173,7 +241,10 @@ class _Reader:
         value = self.data[key]
         kinds = kind if isinstance(kind, tuple) else (kind,)
         if float in kinds and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
+            try:
+                value = float(value)
+            except OverflowError:
+                raise self.fail(key, "is too large a number") from None
         if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
             names = " or ".join(_type_name(k) for k in kinds)
             raise self.fail(key, f"expected {names}, got {_type_name(type(value))} {value!r:.60}")
@@ -194,10 +265,30 @@ class _Reader:
             return None
         return _Reader(self.file, self.text, value, f"{self.prefix}{key}.")
 
-    def positive(self, key: str, kind: type, default: Any) -> Any:
-        value = self.get(key, kind, default)
-        if value is not None and value <= 0:
-            raise self.fail(key, f"must be greater than 0, got {value!r}")
+    def number(self, key: str, owner: type) -> Any:
+        """The key's number, checked against the Range beside its default in `owner`."""
+        spec = next(f for f in fields(owner) if f.name == key)
+        rng: Range = spec.metadata["range"]
+        value = self.get(key, rng.kind, spec.default)
+        if value is not None and (problem := rng.problem(value)):
+            raise self.fail(key, problem)
+        return value
+
+    def duration(self, key: str, owner: type) -> timedelta:
+        """A duration key ("30d"), checked against the Range (in seconds) beside its default."""
+        spec = next(f for f in fields(owner) if f.name == key)
+        raw = self.get(key, str, None)
+        if raw is None:
+            return spec.default  # type: ignore[no-any-return]
+        rng: Range = spec.metadata["range"]
+        try:
+            value = parse_duration(raw)
+        except DurationTooLong:
+            raise self.fail(key, rng.outside(repr(raw))) from None
+        except ValueError as exc:
+            raise self.fail(key, str(exc)) from None
+        if problem := rng.problem(value.total_seconds(), repr(raw)):
+            raise self.fail(key, problem)
         return value
 
     def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
@@ -223,6 +314,16 @@ def _line_of(text: str, key: str, start: int = 0) -> int | None:
     return text.count("\n", 0, m.start()) + 1 if m else None
 
 
+def _table_start(text: str, prefix: str) -> int:
+    """Offset of the `[fetch]` / `[alerts.webhook]` header a prefix names (0 if not written so),
+    so a key that several tables have (`timeout`, `url`) is found in its own table."""
+    if not prefix:
+        return 0
+    dotted = r"\s*\.\s*".join(re.escape(part) for part in prefix.rstrip(".").split("."))
+    m = re.search(rf"^\s*\[\s*{dotted}\s*\]", text, re.M)
+    return m.start() if m else 0
+
+
 def _entry_start(text: str, table: str, index: int) -> int:
     """Offset of the `index`-th `[[table]]` header, so keys of that entry are found on its own lines."""
     headers = list(re.finditer(rf"^\s*\[\[\s*{re.escape(table)}\s*\]\]", text, re.M))
@@ -233,26 +334,35 @@ _CRON_FIELD = re.compile(r"^[\d*/,\-a-zA-Z?]+$")
 
 
 def _cron(reader: _Reader, key: str, value: str | None) -> str | None:
-    if value is None:
-        return None
+    if value is not None and (problem := schedule_problem(value)):
+        raise reader.fail(key, problem)
+    return value
+
+
+def schedule_problem(value: str) -> str | None:
+    """Why a schedule (5-field cron or `every …` interval) cannot be used; None when it can."""
     if value.startswith("every "):
         try:
-            if parse_duration(value[6:]).total_seconds() < 1:
-                raise ValueError("an interval of at least 1s")
+            problem = INTERVAL.problem(parse_duration(value[6:]).total_seconds())
+        except DurationTooLong:
+            problem = INTERVAL.outside(repr(value))
         except ValueError as exc:
-            raise reader.fail(key, f"bad interval {value!r}: {exc}") from None
-        return value
+            problem = str(exc)
+        return f"bad interval {value!r}: {problem.split(', got')[0]}" if problem else None
     parts = value.split()
     if len(parts) != 5 or not all(_CRON_FIELD.match(p) for p in parts):
-        raise reader.fail(
-            key, f"expected a 5-field cron expression like '0 6 * * *' or an interval like 'every 6h', got {value!r}")
+        return f"expected a 5-field cron expression like '0 6 * * *' or an interval like 'every 6h', got {value!r}"
     try:
         from apscheduler.triggers.cron import CronTrigger
 
         CronTrigger.from_crontab(value)
     except ValueError as exc:
-        raise reader.fail(key, f"invalid cron expression {value!r}: {exc}") from None
-    return value
+        return f"invalid cron expression {value!r}: {exc}"
+    return None
+
+
+class DurationTooLong(ValueError):
+    """A duration past MAX_DURATION: it would overflow datetime arithmetic."""
 
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
@@ -264,13 +374,24 @@ def parse_duration(value: str) -> timedelta:
     if not m:
         raise ValueError(f"expected a duration like 30d, 12h, 90m or 2w, got {value!r}")
     n, unit = int(m.group(1)), m.group(2)
-    return {"s": timedelta(seconds=n), "m": timedelta(minutes=n), "h": timedelta(hours=n),
-            "d": timedelta(days=n), "w": timedelta(weeks=n)}[unit]
+    seconds = n * {"s": 1, "m": 60, "h": 3600, "d": DAY, "w": 7 * DAY}[unit]
+    if seconds > MAX_DURATION.total_seconds():
+        raise DurationTooLong(f"{value.strip()!r} is longer than {_duration_text(MAX_DURATION.total_seconds())}")
+    return timedelta(seconds=seconds)
 
 
 def _url(reader: _Reader, key: str, value: str) -> str:
+    """An http(s) URL with a host and a usable port. Errors show the port, never the path
+    (a Slack webhook's path is its secret)."""
     if not re.match(r"^https?://[^\s/]+", value):
         raise reader.fail(key, f"expected an http(s) URL, got {value!r:.80}")
+    parts = urlsplit(value)
+    host_port = parts.netloc.rsplit("@", 1)[-1]
+    if not parts.hostname:
+        raise reader.fail(key, "the URL names no host")
+    port = host_port.rsplit("]", 1)[-1].partition(":")[2]
+    if port and not (port.isdigit() and 1 <= int(port) <= 65535):
+        raise reader.fail(key, f"port {port[:20]} is out of range (1-65535)")
     return value
 
 
@@ -297,7 +418,7 @@ def _guides(root: _Reader, file_dir: Path) -> tuple[GuideConfig, ...]:
         if base_url:
             _url(r, "base_url", base_url)
         r.finish()
-        out.append(GuideConfig(path=path, slug=slug, editors=editors, base_url=base_url))
+        out.append(GuideConfig(path=path, slug=slug, editors=editors, base_url=base_url, origin=r.where("path")))
     return tuple(out)
 
 
@@ -341,24 +462,12 @@ def _fetch(root: _Reader) -> FetchConfig:
     cfg = FetchConfig(
         user_agent=r.get("user_agent", str, d.user_agent),
         contact_url=r.get("contact_url", str, d.contact_url),
-        concurrency=r.positive("concurrency", int, d.concurrency),
-        per_host=r.positive("per_host", int, d.per_host),
-        download_delay=r.get("download_delay", float, d.download_delay),
-        timeout=r.positive("timeout", float, d.timeout),
-        retries=r.get("retries", int, d.retries),
-        max_bytes=r.positive("max_bytes", int, d.max_bytes),
         obey_robots=r.get("obey_robots", bool, d.obey_robots),
         autothrottle=r.get("autothrottle", bool, d.autothrottle),
         allow_private=r.get("allow_private", bool, d.allow_private),
-        crawl_timeout=r.positive("crawl_timeout", float, d.crawl_timeout),
-        parse_workers=r.get("parse_workers", int, d.parse_workers),
+        **{k: r.number(k, FetchConfig) for k in ("concurrency", "per_host", "download_delay", "timeout", "retries",
+                                                 "max_bytes", "crawl_timeout", "parse_workers")},
     )
-    if cfg.download_delay < 0:
-        raise r.fail("download_delay", "must not be negative")
-    if cfg.retries < 0:
-        raise r.fail("retries", "must not be negative")
-    if cfg.parse_workers is not None and not 0 <= cfg.parse_workers <= 64:
-        raise r.fail("parse_workers", "must be between 0 and 64")
     r.finish()
     return cfg
 
@@ -385,7 +494,7 @@ def _schedule(root: _Reader) -> ScheduleConfig:
         digest=_cron(r, "digest", r.get("digest", str, d.digest)) or d.digest,
         timezone=tz,
         profiles=profiles,
-        misfire_grace=r.positive("misfire_grace", int, d.misfire_grace),
+        misfire_grace=r.number("misfire_grace", ScheduleConfig),
     )
     r.finish()
     return cfg
@@ -406,12 +515,12 @@ def _alerts(root: _Reader) -> AlertsConfig:
         ed = EmailConfig(host="")
         email = EmailConfig(
             host=er.get("host", str, required=True),
-            port=er.positive("port", int, ed.port),
+            port=er.number("port", EmailConfig),
             sender=er.get("sender", str, ed.sender),
             username=er.get("username", str, None),
             password_env=er.get("password_env", str, ed.password_env),
             security=er.choice("security", ("none", "starttls", "ssl"), ed.security),
-            timeout=er.positive("timeout", float, ed.timeout),
+            timeout=er.number("timeout", EmailConfig),
         )
         if "password" in er.data:
             raise er.fail("password", f"secrets do not belong in the file: set {email.password_env} instead")
@@ -424,7 +533,7 @@ def _alerts(root: _Reader) -> AlertsConfig:
             url=_url(wr, "url", wr.get("url", str, required=True)),
             token_env=wr.get("token_env", str, wd.token_env),
             style=wr.choice("style", ("json", "slack"), wd.style),
-            timeout=wr.positive("timeout", float, wd.timeout),
+            timeout=wr.number("timeout", WebhookConfig),
         )
         if "token" in wr.data:
             raise wr.fail("token", f"secrets do not belong in the file: set {webhook.token_env} instead")
@@ -434,8 +543,8 @@ def _alerts(root: _Reader) -> AlertsConfig:
         min_severity=r.choice("min_severity", ("minor", "substantive"), d.min_severity),
         email=email,
         webhook=webhook,
-        max_attempts=r.positive("max_attempts", int, d.max_attempts),
-        retry_base=r.positive("retry_base", float, d.retry_base),
+        max_attempts=r.number("max_attempts", AlertsConfig),
+        retry_base=r.number("retry_base", AlertsConfig),
     )
     r.finish()
     return cfg
@@ -445,12 +554,8 @@ def _check(root: _Reader) -> CheckConfig:
     r = root.table("check")
     if r is None:
         return CheckConfig()
-    raw = r.get("max_age", str, "30d")
-    try:
-        max_age = parse_duration(raw)
-    except ValueError as exc:
-        raise r.fail("max_age", str(exc)) from None
-    cfg = CheckConfig(max_age=max_age, unreachable_after=r.positive("unreachable_after", int, 3))
+    cfg = CheckConfig(max_age=r.duration("max_age", CheckConfig),
+                      unreachable_after=r.number("unreachable_after", CheckConfig))
     r.finish()
     return cfg
 
@@ -505,6 +610,8 @@ def parse_config(text: str, *, file: str, base: Path, env: Callable[[str], str |
     except tomllib.TOMLDecodeError as exc:
         line = getattr(exc, "lineno", None) or _line_from_message(str(exc))
         msg = str(exc).split(" (at line")[0]
+        if msg == "Cannot overwrite a value" and line:
+            msg = _duplicate_key(text, line) or msg
         raise ConfigError(f"{file}:{line}: invalid TOML: {msg}" if line else f"{file}: invalid TOML: {msg}") from None
     except RecursionError:  # tomllib recurses per nesting level: `x = [[[[...` must not be a traceback
         raise ConfigError(f"{file}: invalid TOML: arrays or tables nested too deeply") from None
@@ -529,9 +636,41 @@ def parse_config(text: str, *, file: str, base: Path, env: Callable[[str], str |
     return cfg
 
 
+def _duplicate_key(text: str, line: int) -> str | None:
+    """tomllib says only "Cannot overwrite a value": name the key, its table and its first line."""
+    lines = text.splitlines()
+    key = lines[line - 1].split("=", 1)[0].strip() if line <= len(lines) else ""
+    if not key or key.startswith("["):
+        return None
+    table, first = "", None
+    for n in range(line - 1, 0, -1):
+        here = lines[n - 1].strip()
+        if here.startswith("["):
+            table = f" in {here.split('#')[0].strip()}"
+            break
+        if here.split("=", 1)[0].strip() == key and "=" in here:
+            first = n
+    return f"key {key!r}{table} is set twice" + (f" (first on line {first})" if first else "")
+
+
 def _line_from_message(message: str) -> int | None:
     m = re.search(r"line (\d+)", message)
     return int(m.group(1)) if m else None
+
+
+def read_capped(path: Path, limit: int) -> bytes:
+    """At most `limit` + 1 bytes of a regular file (callers compare the length with `limit`).
+
+    A size check by stat says 0 for /dev/zero or a pipe; reading those whole exhausts memory
+    or blocks, so only regular files are read, and never more than the limit allows."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a pipe opens at once instead of blocking
+    with os.fdopen(fd, "rb") as fh:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))
+        if not stat.S_ISREG(mode):
+            raise OSError(errno.EINVAL, "not a regular file (a device, pipe or socket)", str(path))
+        return fh.read(limit + 1)
 
 
 def load_config(path: Path | None = None, *, cwd: Path | None = None) -> Config:
@@ -544,12 +683,11 @@ def load_config(path: Path | None = None, *, cwd: Path | None = None) -> Config:
             raise ConfigError(f"{path}: config file not found")
         raise ConfigError(f"{path}: no {CONFIG_NAME} here; run `guidewatch init` or pass --config FILE")
     try:
-        size = path.stat().st_size
-        if size > MAX_CONFIG_BYTES:
-            raise ConfigError(f"{path}: config file is {size} bytes; larger than {MAX_CONFIG_BYTES} bytes")
-        data = path.read_bytes()
+        data = read_capped(path, MAX_CONFIG_BYTES)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config: {exc.strerror or exc}") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: config file is larger than {MAX_CONFIG_BYTES} bytes")
     if b"\x00" in data:
         raise ConfigError(f"{path}: config file is binary (contains NUL bytes), expected TOML text")
     try:

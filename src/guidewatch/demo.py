@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from .exitcodes import UsageProblem
+
 DEMO_MARKER = ".guidewatch-demo"
 GUIDE_NAME = "gene-therapy-atmps-uk.md"
 HOSTS = {"www.gov.uk": "govuk", "www.nhs.uk": "nhsuk"}
@@ -124,7 +126,7 @@ def _prepare(directory: Path | None) -> Path:
     directory = directory.resolve()
     if directory.exists() and any(directory.iterdir()):
         if not (directory / DEMO_MARKER).exists():
-            raise ValueError(f"{directory}: not empty and not a previous demo workspace; choose another --dir")
+            raise UsageProblem(f"{directory}: not empty and not a previous demo workspace; choose another --dir")
         for child in directory.iterdir():
             shutil.rmtree(child) if child.is_dir() else child.unlink()
     directory.mkdir(parents=True, exist_ok=True)

@@ -131,6 +131,14 @@ def _encode(tokens_a: Sequence[str], tokens_b: Sequence[str]) -> tuple[str, str,
     return enc(tokens_a), enc(tokens_b), inverse
 
 
+Clock = Callable[[], float]
+
+
+def _wall(deadline: float, clock: Clock) -> float:
+    """`deadline`, read on `clock`, as the time.time() value diff-match-patch compares with."""
+    return deadline if clock is time.time else time.time() + (deadline - clock())
+
+
 def _dmp(timeout_s: float) -> diff_match_patch:
     dmp = diff_match_patch()
     dmp.Diff_Timeout = max(timeout_s, 0.001)  # > 0 also enables the half-match speed-up
@@ -643,20 +651,28 @@ class _Draft:
 class _Builder:
     """Turns groups of aligned units into `Change` values, sharing one deadline."""
 
-    def __init__(self, old: list[_Unit], new: list[_Unit], deadline: float, timeout_s: float) -> None:
+    def __init__(self, old: list[_Unit], new: list[_Unit], start: float, timeout_s: float,
+                 clock: Clock = time.time) -> None:
         self.old, self.new = old, new
-        self.deadline, self.timeout_s = deadline, timeout_s
+        self.deadline, self.end = start + timeout_s * ANALYSIS_SHARE, start + timeout_s
+        self.timeout_s, self.clock = timeout_s, clock
         self.seq = 0
+        self.over = False  # the whole budget is spent: no more work per change
 
     def _ops(self, old_text: str, new_text: str) -> list[DiffOp]:
-        return word_diff(old_text, new_text, deadline=self.deadline, timeout_s=self.timeout_s)
+        if self.over:  # exact (old and new rebuild), and no work: the whole text is the difference
+            return [op for op in (DiffOp(-1, old_text), DiffOp(1, new_text)) if op.text]
+        return word_diff(old_text, new_text, deadline=_wall(self.deadline, self.clock), timeout_s=self.timeout_s)
 
     def _classify(self, old_text: str, new_text: str) -> tuple[Severity, str]:
-        """Full classification until the deadline; after it, only the cheap cosmetic test,
-        and anything else is assumed substantive (an editor looks rather than misses it)."""
-        if time.time() <= self.deadline:
+        """Full classification until the deadline; after it, only the cosmetic test until the
+        budget is spent; then none. Anything not analysed is assumed substantive (an editor
+        looks rather than misses it)."""
+        now = self.clock()
+        if now <= self.deadline:
             return classify(old_text, new_text)
-        reason = cosmetic_reason(old_text, new_text)
+        self.over = self.over or now > self.end
+        reason = None if self.over else cosmetic_reason(old_text, new_text)
         return ("cosmetic", reason) if reason else ("substantive", UNANALYSED)
 
     def _draft(self, pos: int, phase: int, change: Change) -> _Draft:
@@ -730,25 +746,26 @@ def number_changes(changes: list[Change], prefix: str = "c") -> list[Change]:
     return changes
 
 
-def diff_pages(old: Page, new: Page, *, max_blocks: int = MAX_BLOCKS, timeout_s: float = 2.0) -> list[Change]:
+def diff_pages(old: Page, new: Page, *, max_blocks: int = MAX_BLOCKS, timeout_s: float = 2.0,
+               clock: Clock = time.time) -> list[Change]:
     """Changes from `old` to `new`, in new-page order, numbered "c1", "c2", ...
 
     Identical block lists give []. Cosmetic changes stay in the list (severity
     "cosmetic"); callers filter. Pages over `max_blocks` blocks are aligned by whole
     sections instead. `timeout_s` bounds the work: alignment gets half of it, and changes
     still unanalysed when it is nearly spent get coarse highlighting and the cheap cosmetic
-    test only (otherwise "substantive", reason `UNANALYSED`).
+    test only (otherwise "substantive", reason `UNANALYSED`). The budget is read on
+    `clock` (seconds), so a test can drive the deadline without measuring wall time.
     """
     if old.blocks == new.blocks:
         return []
-    start = time.time()
-    deadline = start + timeout_s * ANALYSIS_SHARE
+    start = clock()
     o_units, n_units = _units(old.blocks, max_blocks), _units(new.blocks, max_blocks)
     dmp = _dmp(timeout_s)
-    hunks = _align(o_units, n_units, dmp, start + timeout_s / 2)
+    hunks = _align(o_units, n_units, dmp, _wall(start + timeout_s / 2, clock))
     plan = _Planner(o_units, n_units, hunks).plan()
     moved_old, moved_new = plan.moved_old, plan.moved_new
-    builder = _Builder(o_units, n_units, deadline, timeout_s)
+    builder = _Builder(o_units, n_units, start, timeout_s, clock)
     drafts = [builder.move(m) for m in plan.moves]
     for hunk, pairs in zip(hunks, plan.local, strict=True):
         items = _items(hunk, pairs, moved_old, moved_new, o_units, n_units)

@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from .exitcodes import safe_store_url
 from .model import FetchOutcome, FetchRequest
 from .pipeline import CrawlSummary, Recording, Workspace, build_request, fetch_settings, open_workspace
 from .schedule import holder_id
@@ -55,6 +56,10 @@ class DistributedError(ValueError):
     """Redis is unreachable or the queue holds something unusable; one line for the CLI."""
 
 
+class QueueUnreachable(DistributedError):
+    """Redis did not answer: the environment, not the command (exit 4 like the store)."""
+
+
 def queue_key(name: str) -> str:
     return f"{name}:requests"
 
@@ -67,9 +72,9 @@ def connect(url: str) -> Redis:
         client = redis.Redis.from_url(url, socket_connect_timeout=10, socket_timeout=30)
         client.ping()
     except ValueError as exc:
-        raise DistributedError(f"{url}: not a Redis URL ({exc})") from None
+        raise DistributedError(f"{safe_store_url(url)}: not a Redis URL ({exc})") from None
     except redis.RedisError as exc:
-        raise DistributedError(f"{url}: cannot reach Redis: {exc}") from None
+        raise QueueUnreachable(f"{safe_store_url(url)}: cannot reach Redis: {exc}") from None
     return client
 
 

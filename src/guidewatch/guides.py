@@ -21,6 +21,7 @@ from bs4 import BeautifulSoup, NavigableString, Tag
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
+from .config import read_capped
 from .hrefs import Bad, bare_urls, check_href
 from .model import Citation, Guide, Mention, Section
 
@@ -41,6 +42,11 @@ BODIES: dict[str, re.Pattern[str]] = {
 
 class GuideError(ValueError):
     """A guide file that cannot be read; the message names the file and the problem."""
+
+
+class GuideFileError(GuideError):
+    """The guide file itself cannot be used (missing, a device, too large, binary): the
+    config line that names it is added by whoever read the config."""
 
 
 def slugify(heading: str) -> str:
@@ -388,7 +394,7 @@ def guide_format(path: str) -> str:
         return "html"
     if suffix in (".txt", ".text", ""):
         return "txt"
-    raise GuideError(f"{path}: unsupported guide format {suffix!r} (use .md, .html or .txt)")
+    raise GuideFileError(f"{path}: unsupported guide format {suffix!r} (use .md, .html or .txt)")
 
 
 def parse_guide(
@@ -427,14 +433,13 @@ def load_guide(
     """Read a guide file, with one-line errors that name the file."""
     fmt = guide_format(str(path))
     try:
-        size = path.stat().st_size
+        data = read_capped(path, MAX_GUIDE_BYTES)
     except OSError as exc:
-        raise GuideError(f"{path}: cannot read guide: {exc.strerror or exc}") from exc
-    if size > MAX_GUIDE_BYTES:
-        raise GuideError(f"{path}: guide is {size} bytes, larger than the {MAX_GUIDE_BYTES} byte limit")
-    data = path.read_bytes()
+        raise GuideFileError(f"{path}: cannot read guide: {exc.strerror or exc}") from None
+    if len(data) > MAX_GUIDE_BYTES:
+        raise GuideFileError(f"{path}: guide is larger than the {MAX_GUIDE_BYTES} byte limit")
     if b"\x00" in data:
-        raise GuideError(f"{path}: guide looks binary (contains NUL bytes)")
+        raise GuideFileError(f"{path}: guide looks binary (contains NUL bytes)")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -18,11 +18,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .config import Config, SourceConfig, parse_duration
+from .config import Config, GuideConfig, SourceConfig, parse_duration
 from .diff import diff_pages, number_changes
 from .events import gone_event, metadata_events, moved_event, unreachable_event, withdrawn_event
 from .fetch import FetchSettings, fetch_sources
-from .guides import MAX_GUIDE_BYTES, GuideError, guide_format, load_guide, parse_guide
+from .guides import MAX_GUIDE_BYTES, GuideError, GuideFileError, guide_format, load_guide, parse_guide
 from .link import citing, link_changes, url_key
 from .model import Change, FetchOutcome, FetchRequest, Guide, Page
 from .parallel import ParseJob, ParsePool, parse
@@ -30,7 +30,7 @@ from .profiles import Profile, api_url_for, load_profiles, resolve_profile
 from .review import AUTOMATIC, review_due_closure, uncited_closure
 from .snapshots import files_lock, remove_orphaned_temp_files, remove_snapshots, snapshot_path, write_snapshots
 from .snapshots import parse as parse_snapshot
-from .store import RecordResult, SnapshotRecord, SourceState, Store, utcnow
+from .store import RecordResult, SnapshotRecord, SourceState, Store, StoreError, utcnow
 from .suspect import Judgement, error_like, judge
 
 log = logging.getLogger("guidewatch.crawl")
@@ -76,8 +76,16 @@ def load_guides(config: Config) -> list[Guide]:
             guides.append(parse_guide(remote[gc.path], slug=gc.slug, fmt=guide_format(gc.path), source=gc.path,
                                       base_url=gc.base_url, editors=gc.editors))
         else:
-            guides.append(load_guide(config.guide_path(gc), slug=gc.slug, base_url=gc.base_url, editors=gc.editors))
+            guides.append(_load_local(config, gc))
     return guides
+
+
+def _load_local(config: Config, gc: GuideConfig) -> Guide:
+    """A guide file; one that cannot be used is reported with the config line that names it."""
+    try:
+        return load_guide(config.guide_path(gc), slug=gc.slug, base_url=gc.base_url, editors=gc.editors)
+    except GuideFileError as exc:
+        raise GuideError(f"{gc.origin}: {exc}" if gc.origin else str(exc)) from None
 
 
 def _is_url(path: str) -> bool:
@@ -281,7 +289,7 @@ def select_sources(ws: Workspace, *, all_sources: bool = False, source: str | No
     if source:
         found = ws.store.source(source)
         if found is None or not found.active:
-            raise LookupError(f"{source}: not a watched source (see `guidewatch guides`)")
+            raise StoreError(f"{source}: not a watched source (see `guidewatch guides`)")
         return [found]
     return ws.store.sources() if all_sources else ws.store.due_sources()
 

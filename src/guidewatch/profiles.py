@@ -19,11 +19,14 @@ from urllib.parse import urlsplit
 
 import soupsieve
 
+from .config import MAX_CONFIG_BYTES, read_capped, schedule_problem
+
 if TYPE_CHECKING:
     from .config import SourceConfig
 
 BUILTIN_DIR = Path(__file__).parent / "site_profiles"
 DEFAULT = "default"
+MAX_PROFILE_BYTES = MAX_CONFIG_BYTES
 
 # What "{date}" stands for in date patterns: "12 June 2014", "12th June 2014", "June 12, 2014", "2014-06-12".
 DATE_REGEX = (
@@ -146,7 +149,10 @@ def load_profiles(extra_dirs: Sequence[Path] = ()) -> dict[str, Profile]:
 def load_profile(path: Path) -> Profile:
     """Read and validate one profile file."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = read_capped(path, MAX_PROFILE_BYTES)
+        if len(raw) > MAX_PROFILE_BYTES:
+            raise ProfileError(f"{path}: larger than {MAX_PROFILE_BYTES} bytes")
+        data = tomllib.loads(raw.decode("utf-8"))
     except OSError as exc:
         raise ProfileError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
@@ -196,11 +202,17 @@ class _Reader:
             api=api,
             api_hosts=api_hosts,
             api_exclude=api_exclude,
-            schedule=self.string("schedule", default="") or None,
+            schedule=self.schedule(),
             source=str(self.path),
         )
 
     # --- typed getters --------------------------------------------------------------------
+
+    def schedule(self) -> str | None:
+        value = self.string("schedule", default="") or None
+        if value and (problem := schedule_problem(value)):
+            raise self.fail("schedule", problem)
+        return value
 
     def string(
         self, key: str, *, default: str | None = None, table: dict[str, Any] | None = None, prefix: str = ""

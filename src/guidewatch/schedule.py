@@ -29,10 +29,9 @@ from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from .config import Config, ConfigError, parse_duration
-from .guides import GuideError
-from .profiles import ProfileError
-from .store import LockHeld, SourceState, Store, StoreError, utcnow
+from . import exitcodes as ec
+from .config import Config, parse_duration
+from .store import LockHeld, SourceState, Store, utcnow
 
 if TYPE_CHECKING:
     from .pipeline import Workspace
@@ -50,8 +49,8 @@ RUN_DUE_SLACK = timedelta(minutes=2)
 POLL_SECONDS = 0.2
 
 
-class JobFailed(StoreError):
-    """A scheduled job failed; a StoreError so the CLI reports it as one line with exit 2."""
+class JobFailed(Exception):
+    """A scheduled job failed unexpectedly (a bug): reported as an internal error, exit 70."""
 
 
 class CrawlStopped(Exception):
@@ -195,7 +194,15 @@ def json_logging(level: int = logging.INFO) -> Iterator[None]:
 # --- jobs ---------------------------------------------------------------------------------
 
 
-def crawl_job(config: Config, stopper: Stopper | None = None, schedule: str | None = None) -> str:
+@dataclass(frozen=True)
+class Done:
+    """What a job did, and its outcome in the exit-code table (3: some sources failed, ...)."""
+
+    summary: str
+    code: int = ec.OK
+
+
+def crawl_job(config: Config, stopper: Stopper | None = None, schedule: str | None = None) -> Done:
     """Crawl under the crawl lock; another crawl in progress means skip, not queue.
 
     `schedule` is the daemon job's expression: its sources are crawled at every firing,
@@ -209,7 +216,7 @@ def crawl_job(config: Config, stopper: Stopper | None = None, schedule: str | No
             with single_instance(ws.store, CRAWL_LOCK):
                 chosen = sources_to_crawl(ws, schedule)
                 if not chosen:
-                    return "no sources due"
+                    return Done("no sources due")
                 done: list[str] = []
 
                 def progress(_outcome: Any, verdict: str) -> None:
@@ -218,11 +225,12 @@ def crawl_job(config: Config, stopper: Stopper | None = None, schedule: str | No
                         raise CrawlStopped
 
                 try:
-                    return crawl(ws, chosen, progress=progress).headline()
+                    summary = crawl(ws, chosen, progress=progress)
                 except CrawlStopped:
-                    return f"stopped after {len(done)} of {len(chosen)} source(s); the rest stay due"
+                    return Done(f"stopped after {len(done)} of {len(chosen)} source(s); the rest stay due")
+                return Done(summary.headline(), ec.INCOMPLETE if summary.counts["failed"] else ec.OK)
         except LockHeld as exc:
-            return f"skipped: {exc}"
+            return Done(f"skipped: {exc}")
     finally:
         ws.close()
 
@@ -241,7 +249,7 @@ def sources_to_crawl(ws: Workspace, schedule: str | None, now: datetime | None =
     return list(chosen.values())
 
 
-def digest_job(config: Config, stopper: Stopper | None = None) -> str:
+def digest_job(config: Config, stopper: Stopper | None = None) -> Done:
     """Write the digest of open alerts into alerts/ and deliver it; with nothing open, write
     no file (a daily empty digest is clutter) but still retry deliveries that are owed."""
     from .alerts import deliver_pending, run_digest
@@ -253,13 +261,15 @@ def digest_job(config: Config, stopper: Stopper | None = None) -> str:
         later = "delivery left for the next run (stopping)"
         if not ws.store.alerts(status="open"):
             if not send:
-                return f"no open alerts; {later}"
+                return Done(f"no open alerts; {later}")
             report = deliver_pending(ws.store, config)
-            return f"no open alerts, no digest written; sent {len(report.sent)}, failed {len(report.failed)}"
+            return Done(f"no open alerts, no digest written; sent {len(report.sent)}, failed {len(report.failed)}",
+                        ec.INCOMPLETE if report.failed or report.dead else ec.OK)
         run = run_digest(ws.store, config, ws.guides, send=send)
         files = ", ".join(p.name for p in run.files)
         sent = f"sent {len(run.sent)}, failed {len(run.failed)}" if send else later
-        return f"{len(run.digest.items)} item(s); files: {files}; {sent}"
+        failed = run.failed or run.dead or run.undelivered
+        return Done(f"{len(run.digest.items)} item(s); files: {files}; {sent}", ec.INCOMPLETE if failed else ec.OK)
     finally:
         ws.close()
 
@@ -270,11 +280,13 @@ class JobResult:
     summary: str | None = None
     error: BaseException | None = None
     seconds: float = 0.0
+    code: int = ec.OK  # the job's outcome in the exit-code table
 
 
-def run_job(name: str, job: Callable[..., str], config: Config, stopper: Stopper,
+def run_job(name: str, job: Callable[..., Done], config: Config, stopper: Stopper,
             results: list[JobResult] | None = None) -> JobResult:
-    """Run one job, logged; a failure is logged and returned, never raised (the daemon carries on)."""
+    """Run one job, logged with its outcome in the terms of the exit-code table (`exit_code`,
+    `outcome`); a failure is logged and returned, never raised (the daemon carries on)."""
     result = JobResult(name)
     if stopper.stopping:  # queued behind the running job when the stop came
         result.summary = f"skipped: stopping ({stopper.reason})"
@@ -283,18 +295,22 @@ def run_job(name: str, job: Callable[..., str], config: Config, stopper: Stopper
         log.info("%s started", name, extra={"event": "job-start", "job": name})
         started = time.monotonic()
         try:
-            result.summary = job(config, stopper)
+            done = job(config, stopper)
+            result.summary, result.code = done.summary, done.code
         except Exception as exc:
             result.error = exc
         result.seconds = round(time.monotonic() - started, 3)
         if result.error is not None:
             exc = result.error
+            result.code = ec.classify(exc, store_url=config.store).code
             log.error("%s failed: %s", name, exc, exc_info=(type(exc), exc, exc.__traceback__),
                       extra={"event": "job-failed", "job": name, "error": f"{type(exc).__name__}: {exc}",
-                             "seconds": result.seconds})
+                             "seconds": result.seconds, "exit_code": result.code,
+                             "outcome": ec.OUTCOMES[result.code]})
         else:
             log.info("%s finished", name, extra={"event": "job-done", "job": name, "summary": result.summary,
-                                                 "seconds": result.seconds})
+                                                 "seconds": result.seconds, "exit_code": result.code,
+                                                 "outcome": ec.OUTCOMES[result.code]})
     if results is not None:
         results.append(result)
     return result
@@ -302,14 +318,12 @@ def run_job(name: str, job: Callable[..., str], config: Config, stopper: Stopper
 
 # --- cron: one cycle ----------------------------------------------------------------------
 
-_ONE_LINE_ERRORS = (ConfigError, GuideError, ProfileError, StoreError, LookupError, ValueError, OSError)
-
-
-def run_cycle(config: Config, *, role: str = "run") -> str:
+def run_cycle(config: Config, *, role: str = "run") -> tuple[str, int]:
     """One full cycle for cron: crawl due sources, then write and deliver the digest.
 
+    Returns the jobs' summaries and the exit code (3 when a job completed with failures).
     The digest runs even when the crawl failed (earlier alerts still get delivered); then
-    the first failure is raised, so cron sees exit 2 and a one-line reason.
+    the first failure is raised, so cron sees its exit code and a one-line reason.
     """
     stopper = Stopper()
     results: list[JobResult] = []
@@ -328,12 +342,12 @@ def run_cycle(config: Config, *, role: str = "run") -> str:
     failed = [r for r in results if r.error is not None]
     if failed:
         exc = failed[0].error
-        if isinstance(exc, _ONE_LINE_ERRORS):
+        if failed[0].code != ec.INTERNAL:
             raise exc  # type: ignore[misc]
         raise JobFailed(f"{failed[0].name} job failed: {type(exc).__name__}: {exc}") from exc
     if stopper.exit_code:
         raise LockHeld(f"{SCHEDULER_LOCK} lock was taken over by another process during the run")
-    return "\n".join(f"{r.name}: {r.summary}" for r in results)
+    return "\n".join(f"{r.name}: {r.summary}" for r in results), max(r.code for r in results)
 
 
 # --- the daemon ---------------------------------------------------------------------------
@@ -416,8 +430,7 @@ class Daemon:
 def run_daemon(config: Config, *, once: bool = False) -> int:
     """Run until SIGTERM/SIGINT; returns the process exit code. LockHeld propagates (exit 2)."""
     if once:
-        run_cycle(config, role="daemon")
-        return 0
+        return run_cycle(config, role="daemon")[1]
     daemon = Daemon(config)
     with json_logging(), stop_on_signals(daemon.stopper):
         return daemon.run()
