@@ -208,18 +208,18 @@ def test_history_of_an_unknown_source_exits_2_like_accept(ws: Workspace, page: L
 
 def test_crawl_where_sources_fail_exits_3(ws: Workspace, page: LocalHTTPServer) -> None:
     ok = ws.gw("crawl")
-    assert ok.returncode == 0 and ok.stdout.startswith("1 fetched"), ok.stderr
+    assert ok.returncode == 0 and ok.stdout.startswith("1 checked: 1 new"), ok.stderr
     dead = f"http://127.0.0.1:{closed_port()}/guidance/gone-away"
     (ws.root / "guide.md").write_text(GUIDE.format(url=page.url("/guidance/atmp")) + f"\nSee [this]({dead}).\n",
                                       encoding="utf-8")
     some = ws.gw("crawl", "--all")
     assert some.returncode == 3, (some.stdout, some.stderr)
-    assert some.stdout.startswith("1 fetched, 1 unchanged, 0 changed, 0 moved, 0 gone, 1 failed")
+    assert some.stdout.startswith("2 checked: 0 new, 1 unchanged, 0 changed, 0 moved, 0 gone, 1 failed")
     assert "gone-away: failed (connection refused" in some.stderr and "Traceback" not in some.stderr
     (ws.root / "guide.md").write_text(GUIDE.format(url=dead), encoding="utf-8")
     every = ws.gw("crawl", "--all", "-q")
     assert every.returncode == 3, (every.stdout, every.stderr)
-    assert every.stdout.startswith("0 fetched") and "1 failed" in every.stdout
+    assert every.stdout.startswith("1 checked: 0 new, 0 unchanged, 0 changed, 0 moved, 0 gone, 1 failed")
     assert "Traceback" not in every.stderr
 
 

@@ -149,7 +149,7 @@ def test_bad_links_never_break_commands_and_upper_case_is_fetched(http_server: L
     assert json.loads(listed.stdout)[0]["sections"][0]["cites"] == [s.url("/guidance/atmp")]
     crawled = gw(tmp_path, "crawl", store_url=store_url)
     assert crawled.returncode == 0, crawled.stderr
-    assert crawled.stdout.startswith("1 fetched, 0 unchanged, 0 changed"), crawled.stdout
+    assert crawled.stdout.startswith("1 checked: 1 new, 0 unchanged, 0 changed"), crawled.stdout
     assert s.hits("/guidance/atmp") == 1
     for run in (listed, crawled):
         warned = [ln for ln in run.stderr.splitlines() if "guide.md:" in ln]
