@@ -41,7 +41,7 @@ from functools import lru_cache
 from urllib.parse import urlparse
 
 from .guides import BODIES
-from .model import Change, Citation, DiffOp, Guide, Impact, Section
+from .model import Change, Citation, DiffOp, Dismissal, Guide, Impact, Section
 from .tfidf import Corpus, pairwise
 
 DEFAULT_THRESHOLD = 0.30
@@ -676,7 +676,12 @@ def _select(scored: list[_Scored], kids: dict[str, list[str]], threshold: float)
 
 
 def link_change(
-    change: Change, source_url: str, guides: Sequence[Guide], *, threshold: float = DEFAULT_THRESHOLD
+    change: Change,
+    source_url: str,
+    guides: Sequence[Guide],
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    dismissed: Sequence[Dismissal] = (),
 ) -> list[Impact]:
     """Guide sections a change bears on, best first; cosmetic changes bear on nothing."""
     if change.severity == "cosmetic":
