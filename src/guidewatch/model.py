@@ -225,6 +225,7 @@ class Impact:
     score: float  # 0..1
     evidence: tuple[str, ...]  # shared phrases, then the best-matching guide sentence
     tier: Tier = "reread"  # "reread": the editor must look; "related": worth a glance
+    claim: str = ""  # the changed source sentence the evidence bears on
 
 
 @dataclass(frozen=True)
