@@ -240,13 +240,14 @@ class Hit:
 
 _SCALE = 1.0
 _PRIOR_WEIGHT = 0.5
+SUBJECT, SUBJECT_FLOOR = 0.45, 0.5  # a kept phrase this rare in the guide names the claim's subject
 RESTATE_FLOOR, RESTATE_MIN = 0.4, 0.5  # a restating sentence scores at least the floor; the claim needs substance
 RESTATES = 0.4  # a guide sentence with this share of the claim's kept words restates it
 
 
 def meet(claim: Claim, unit: Unit, weigh: Weights) -> Hit | None:
     """The claim against one guide sentence; None when they share nothing that counts."""
-    anchor = kept = support = 0.0
+    anchor = kept = support = subject = 0.0
     shared: list[tuple[float, str]] = []
     body = False
     for term in claim.core | claim.context:
@@ -266,6 +267,8 @@ def meet(claim: Claim, unit: Unit, weigh: Weights) -> Hit | None:
             anchor += w
         elif term in claim.core:
             kept += w
+            if " " in term and term in unit.terms:
+                subject = max(subject, weigh(term))
         else:
             support += w
         shared.append((w, term))
@@ -284,8 +287,12 @@ def meet(claim: Claim, unit: Unit, weigh: Weights) -> Hit | None:
     score = 1 - math.exp(-total / _SCALE)
     if restates:
         score = max(score, RESTATE_FLOOR + (1 - RESTATE_FLOOR) * min(1.0, cover))
+    if subject >= SUBJECT:  # the sentence names what the claim is about, in words rare in the guide
+        score = max(score, SUBJECT_FLOOR)
+        anchor = max(anchor, subject)
     ranked = tuple(t for _, t in sorted(shared, key=lambda x: -x[0]))
     return Hit(score, anchor if not restates else max(anchor, kept), body, ranked, unit, claim)
+
 
 
 def claim_weight(claim: Claim, weigh: Weights) -> float:
