@@ -8,8 +8,10 @@ Recall    = must-read sections flagged / all must-read sections (misses leave st
 Precision = flagged sections that are must-read or acceptable (`may` / `ok`) / all flagged
 Re-read precision counts the re-read tier alone; "strict" counts only must-read sections.
 Cosmetic and off-topic items must flag nothing: every flag on them is counted.
-"With marks": the items are replayed in file order; after each item an editor marks every
-wrong flag "not relevant" (guide section + source passage), and later items see those marks.
+"With marks", two replays of one round of editor marks ("not relevant" on every wrong flag, for
+the guide section and the source passage): "sequential" replays the items in file order and each
+item sees the marks made on earlier items; "round 2" makes the marks on a first pass, then links
+every item again, as the next change to each passage would be linked.
 The new sets' severity is computed by guidewatch.severity.classify, as a crawl would.
 """
 
@@ -154,16 +156,21 @@ def _mark(item: Item, impact: Impact, n: int) -> Dismissal:
                      datetime(2026, 1, 1, tzinfo=UTC), f"replayed mark {n}")
 
 
-def evaluate(guide: Guide, items: list[Item], threshold: float = DEFAULT_THRESHOLD, *, marks: bool = False) -> Summary:
-    """Link every item; with `marks`, replay one round of editor marks in file order."""
-    results, given = [], []
+def evaluate(guide: Guide, items: list[Item], threshold: float = DEFAULT_THRESHOLD, *, marks: str = "") -> Summary:
+    """Link every item. With marks="sequential", items are replayed in file order and each sees the
+    marks made on the wrong flags of the items before it; with marks="round", one round of marks on
+    every wrong flag is made first, then every item is linked again (the next change to each passage)."""
+    results: list[Result] = []
+    given: list[Dismissal] = []
+    if marks == "round":
+        first = evaluate(guide, items, threshold)
+        given = [_mark(r.item, i, n) for n, r in enumerate(first.results) for i in r.flagged if i.section in r.wrong]
     for it in items:
         flagged = link_change(it.change, it.source_url, [guide], threshold=threshold, dismissed=tuple(given))
         results.append(Result(it, flagged))
-        if marks:
+        if marks == "sequential":
             given += [_mark(it, i, len(given)) for i in flagged if i.section in Result(it, flagged).wrong]
     return Summary(results)
-
 
 def part(summary: Summary, holdout: bool | None) -> Summary:
     """The results of the tuned (False) or untuned (True) items; None keeps all."""
@@ -172,7 +179,7 @@ def part(summary: Summary, holdout: bool | None) -> Summary:
 
 def line(name: str, s: Summary) -> str:
     return (
-        f"{name:<44} n={len(s.results):>3}  recall {s.recall:.3f}  precision {s.precision:.3f}  "
+        f"{name:<58} n={len(s.results):>3}  recall {s.recall:.3f}  precision {s.precision:.3f}  "
         f"re-read {s.tier_precision('reread'):.3f} (strict {s.tier_precision('reread', True):.3f}, "
         f"{s.tier_count('reread')} flags)  related {s.tier_precision('related'):.3f} "
         f"({s.tier_count('related')} flags)  noise flags {s.noise_flags}"
@@ -219,7 +226,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         runs = [("", evaluate(guide, items, args.threshold))]
         if not args.no_marks:
-            runs.append((" +marks", evaluate(guide, items, args.threshold, marks=True)))
+            runs.append((" +marks(sequential)", evaluate(guide, items, args.threshold, marks="sequential")))
+            runs.append((" +marks(round 2)", evaluate(guide, items, args.threshold, marks="round")))
         for suffix, summary in runs:
             for holdout in parts:
                 s = part(summary, holdout)

@@ -231,7 +231,8 @@ class Hit:
     """How one claim meets one guide sentence."""
 
     score: float
-    anchor: float  # weight of changed words the sentence states
+    anchor: float  # weight of changed words the sentence states (or of the claim it restates, its subject)
+    changed: float  # weight of the changed words alone that the sentence states
     body: bool  # some term met in the sentence itself, not only in the heading
     shared: tuple[str, ...]  # the terms met, strongest first
     unit: Unit
@@ -287,11 +288,12 @@ def meet(claim: Claim, unit: Unit, weigh: Weights) -> Hit | None:
     score = 1 - math.exp(-total / _SCALE)
     if restates:
         score = max(score, RESTATE_FLOOR + (1 - RESTATE_FLOOR) * min(1.0, cover))
+    changed = anchor
     if subject >= SUBJECT:  # the sentence names what the claim is about, in words rare in the guide
         score = max(score, SUBJECT_FLOOR)
         anchor = max(anchor, subject)
     ranked = tuple(t for _, t in sorted(shared, key=lambda x: -x[0]))
-    return Hit(score, anchor if not restates else max(anchor, kept), body, ranked, unit, claim)
+    return Hit(score, anchor if not restates else max(anchor, kept), changed, body, ranked, unit, claim)
 
 
 

@@ -56,7 +56,7 @@ _REREAD = 0.6  # ... any other from this one ...
 _REREAD_SHARE = 0.6  # ... and this share of the best
 _RELATED = 0.3  # a related section other than the best scores at least this
 _ANCHOR = 0.25  # weight of changed words a re-read section must state
-_MARKED_ANCHOR = 0.6  # ... and a section marked not relevant to the passage, to come back
+_MARKED_ANCHOR = 0.35  # ... and a section marked not relevant to the passage, to come back
 _FAIR = 0.3  # a hit that counts towards a section's anchor
 _SECOND = 0.3  # share of a second matching sentence that counts
 _CITE_BONUS = 0.1  # the section that links the source rests on it
@@ -306,6 +306,7 @@ class _Scored:
     score: float
     hit: Hit
     anchor: float  # the most changed-word weight any of its fair hits states
+    changed: float  # ... counting the changed words alone (no restatement, no subject phrase)
 
 
 def restatements(guide: Guide) -> dict[str, str]:
@@ -348,8 +349,9 @@ def _score(index: _GuideIndex, claims: list[Claim], cites: set[str]) -> dict[str
         score = hits[0].score + _SECOND * (hits[1].score if len(hits) > 1 else 0.0) * (1 - hits[0].score)
         if s.id in cites:
             score += _CITE_BONUS * (1 - score)
-        anchor = max(h.anchor for h in hits if h.score >= _FAIR or h is hits[0])
-        out[s.id] = _Scored(s, round(min(1.0, score), 3), hits[0], anchor)
+        fair = [h for h in hits if h.score >= _FAIR or h is hits[0]]
+        anchor, changed = max(h.anchor for h in fair), max(h.changed for h in fair)
+        out[s.id] = _Scored(s, round(min(1.0, score), 3), hits[0], anchor, changed)
     return out
 
 
@@ -388,7 +390,7 @@ def _kept(x: _Scored, marks: Sequence[Dismissal]) -> bool:
     about something it asserts: the changed words themselves meet its sentence."""
     if not any(m.section == x.section.id for m in marks):
         return True
-    return x.anchor >= _MARKED_ANCHOR
+    return x.changed >= _MARKED_ANCHOR
 
 
 def _marks_for(change: Change, guide: Guide, source_url: str, dismissed: Sequence[Dismissal]) -> list[Dismissal]:

@@ -466,7 +466,7 @@ def process_outcome(ws: Workspace, src: SourceState, outcome: FetchOutcome, summ
     changes = (block_changes or []) + events
     number_changes(changes)
     if changes or block_changes is not None:
-        linked = link_changes(changes, src.url, ws.guides_citing(src.url))
+        linked = link_changes(changes, src.url, ws.guides_citing(src.url), dismissed=ws.store.dismissals(src.url))
         pairs = [(c, linked.get(c.id, [])) for c in changes]
         summary.new_alerts += ws.store.record_changes(
             state.id, state.reviewed_snapshot_id, state.current_snapshot_id, pairs,
