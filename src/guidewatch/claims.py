@@ -96,6 +96,11 @@ class Claim:
     context: frozenset[str]  # lead-in, neighbouring sentence and heading path
     added: bool = False  # a sentence with no old version (or no new one): all of it is news
 
+    @property
+    def words(self) -> frozenset[str]:
+        """Every term that can meet a guide sentence."""
+        return self.core | self.context
+
     def role(self, term: str) -> float:
         if term in self.removed:
             return ROLE_REMOVED
@@ -246,40 +251,55 @@ RESTATE_FLOOR, RESTATE_MIN = 0.4, 0.5  # a restating sentence scores at least th
 RESTATES = 0.4  # a guide sentence with this share of the claim's kept words restates it
 
 
-def meet(claim: Claim, unit: Unit, weigh: Weights) -> Hit | None:
-    """The claim against one guide sentence; None when they share nothing that counts."""
-    anchor = kept = support = subject = 0.0
-    shared: list[tuple[float, str]] = []
-    body = False
-    for term in claim.core | claim.context:
-        if term in unit.terms:
-            share = 1.0
-            body = body or term not in BODY_TERMS
-        elif term in unit.heading:
-            share = HEADING_SHARE * (0.2 if term in _GENERIC else 1.0)
-        else:
-            continue
-        w = weigh(term) * share * claim.role(term)
+@dataclass(frozen=True)
+class _Term:
+    """One claim term, weighed once per claim and guide."""
+
+    weight: float  # weigh(term) x its role in the claim (bodies by mere presence damped)
+    kind: int  # 0 changed, 1 kept, 2 context
+    pair: float  # for a kept pair: its weight in the guide (a subject phrase), else 0
+
+
+@lru_cache(maxsize=4096)
+def _weighed(claim: Claim, weigh: Weights) -> tuple[dict[str, _Term], float]:
+    """The claim's terms with their weights, and the weight of its kept words."""
+    out: dict[str, _Term] = {}
+    for term in claim.words:
+        w = weigh(term) * claim.role(term)
         if term in BODY_TERMS and term not in claim.delta:
             w *= 0.15  # a body met by mere presence: the change is not about it
-        if w <= 0:
-            continue
-        if term in claim.delta:
-            anchor += w
-        elif term in claim.core:
-            kept += w
-            if " " in term and term in unit.terms:
-                subject = max(subject, weigh(term))
+        kind = 0 if term in claim.delta else 1 if term in claim.core else 2
+        out[term] = _Term(w, kind, weigh(term) if kind == 1 and " " in term else 0.0)
+    return out, claim_weight(claim, weigh)
+
+
+def meet(claim: Claim, unit: Unit, weigh: Weights) -> Hit | None:
+    """The claim against one guide sentence; None when they share nothing that counts."""
+    words = claim.words
+    in_body, in_heading = words & unit.terms, words & unit.heading
+    if not in_body and not in_heading:
+        return None  # set operations first: most sentences share nothing
+    weighed, whole = _weighed(claim, weigh)
+    sums = [0.0, 0.0, 0.0]  # changed, kept, context
+    subject = 0.0
+    shared: list[tuple[float, str]] = []
+    for term in in_body | in_heading:
+        t = weighed[term]
+        w = t.weight
+        if term in in_body:
+            subject = max(subject, t.pair)
         else:
-            support += w
-        shared.append((w, term))
+            w *= HEADING_SHARE * (0.2 if term in _GENERIC else 1.0)
+        if w > 0:
+            sums[t.kind] += w
+            shared.append((w, term))
     if not shared:
         return None
+    anchor, kept, support = sums
     total = anchor + kept + support
     restates = False
+    cover = kept / whole if kept and whole else 0.0
     if not claim.added:
-        whole = claim_weight(claim, weigh)
-        cover = kept / whole if kept else 0.0
         restates = cover >= RESTATES and whole >= RESTATE_MIN
         if anchor == 0 and not restates:
             total *= 0.65  # the sentence meets the topic, none of the words that changed
@@ -292,9 +312,9 @@ def meet(claim: Claim, unit: Unit, weigh: Weights) -> Hit | None:
     if subject >= SUBJECT:  # the sentence names what the claim is about, in words rare in the guide
         score = max(score, SUBJECT_FLOOR)
         anchor = max(anchor, subject)
+    body = any(t not in BODY_TERMS for t in in_body)
     ranked = tuple(t for _, t in sorted(shared, key=lambda x: -x[0]))
     return Hit(score, anchor if not restates else max(anchor, kept), changed, body, ranked, unit, claim)
-
 
 
 def claim_weight(claim: Claim, weigh: Weights) -> float:
@@ -312,15 +332,22 @@ def best_hits(claims: Sequence[Claim], units: Sequence[Unit], weigh: Weights) ->
     return sorted(hits, key=lambda h: -h.score)
 
 
+@lru_cache(maxsize=65536)
+def _word_terms(word: str) -> tuple[str, ...]:
+    """The terms one written word gives (a hyphenated word may give several)."""
+    out = []
+    for part in _TOKEN.findall(fold(word)):
+        part = _NUMBER_WORDS.get(part, part)
+        if part[0].isdigit() or (part not in _STOP and len(part) > 1):
+            out.append(part if part[0].isdigit() else _SYNONYMS.get(stem(part), stem(part)))
+    return tuple(out)
+
+
 def surfaces(found: Sequence[str], text: str) -> list[str]:
     """The words of `text` that terms came from, as written; a pair hides its own words."""
     words: list[tuple[str, str]] = []
     for word in re.findall(r"[A-Za-z0-9][A-Za-z0-9'’-]*", text):
-        for part in _TOKEN.findall(fold(word)):
-            part = _NUMBER_WORDS.get(part, part)
-            if not part[0].isdigit() and (part in _STOP or len(part) < 2):
-                continue
-            term = part if part[0].isdigit() else _SYNONYMS.get(stem(part), stem(part))
+        for term in _word_terms(word):
             if not words or words[-1] != (term, word):
                 words.append((term, word))
     written: dict[str, str] = {}
