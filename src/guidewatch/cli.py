@@ -279,7 +279,7 @@ def changes(ctx: Ctx, since: str | None, fmt: str, source: str | None, show_all:
             click.echo("   diff: " + text_ops(c.ops)[:600])
         for i in r.impacts:
             tier = "re-read" if i.tier == "reread" else "related"
-            click.echo(f"   -> {tier}: {i.guide}#{i.section} ({i.score:.2f}) {i.heading}")
+            click.echo(f"   -> {i.guide}#{i.section} ({i.score:.2f}, {tier}) {i.heading}")
             if i.evidence:
                 click.echo(f"      evidence: {'; '.join(i.evidence[:3])[:300]}")
         click.echo("")

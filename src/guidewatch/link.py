@@ -59,6 +59,8 @@ _ANCHOR = 0.25  # weight of changed words a re-read section must state
 _MARKED_ANCHOR = 0.35  # ... and a section marked not relevant to the passage, to come back
 _FAIR = 0.3  # a hit that counts towards a section's anchor
 _SECOND = 0.3  # share of a second matching sentence that counts
+_VAGUE = 0.2  # no section of the guide scores this much ...
+_CITE_FALLBACK = 0.1  # a citing section meeting the claim this much is related when nothing else is
 _CITE_BONUS = 0.1  # the section that links the source rests on it
 _ECHO_CONFIDENT, _ECHO_MIN = 0.5, 0.1  # restatement: the partner's confident hit, and our own minimum
 _ECHO_MIN_SIM, _ECHO_MARGIN = 0.15, 1.5
@@ -355,6 +357,9 @@ def _score(index: _GuideIndex, claims: list[Claim], cites: set[str]) -> dict[str
     return out
 
 
+_NONE = _Scored(None, 0.0, None, 0.0, 0.0)  # type: ignore[arg-type]
+
+
 def _tiers(scored: dict[str, _Scored], pairs: dict[str, str], threshold: float) -> dict[str, Tier]:
     """Re-read: a confident hit on the changed words; related: worth a glance.
 
@@ -458,6 +463,9 @@ def _passage_impacts(
     index = _index(guide)
     scored = _score(index, claims_of(change), {c.section for c in cites})
     tiers = _tiers(scored, index.pairs, threshold)
+    if not tiers and max((x.score for x in scored.values()), default=0.0) < _VAGUE:
+        # the guide's wording cannot tell its sections apart: those citing the source, if they meet the claim
+        tiers = {c.section: "related" for c in cites if scored.get(c.section, _NONE).score >= _CITE_FALLBACK}
     return [
         Impact(guide.slug, sid, x.section.heading, x.score, _evidence(x, index.weigh), tier, x.hit.claim.sentence)
         for sid, tier in tiers.items()
