@@ -25,7 +25,7 @@ HE_FAQ = "what-is-hospital-exemption"
 
 TOP_KEYS = {"source", "profile", "changes"}
 CHANGE_KEYS = {"id", "kind", "severity", "reason", "source_section", "old", "new", "affects"}
-AFFECT_KEYS = {"guide", "section", "heading", "score", "evidence"}
+AFFECT_KEYS = {"guide", "section", "heading", "score", "evidence", "tier", "claim"}
 
 OLD_TEXT = """# Advanced therapy medicinal products: regulation and licensing
 ## Hospital exemption

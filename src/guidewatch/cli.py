@@ -299,7 +299,7 @@ def _change_json(rec: Any) -> dict[str, Any]:
             "kind": c.kind, "severity": c.severity, "reason": c.reason, "scope": c.scope,
             "source_section": list(c.source_section), "old": c.old, "new": c.new,
             "affects": [{"guide": i.guide, "section": i.section, "heading": i.heading, "score": round(i.score, 3),
-                         "evidence": list(i.evidence)} for i in rec.impacts]}
+                         "tier": i.tier, "claim": i.claim, "evidence": list(i.evidence)} for i in rec.impacts]}
 
 
 @main.command()
@@ -335,7 +335,8 @@ def changes(ctx: Ctx, since: str | None, fmt: str, source: str | None, show_all:
         if c.ops:
             click.echo("   diff: " + text_ops(c.ops)[:600])
         for i in r.impacts:
-            click.echo(f"   -> {i.guide}#{i.section} ({i.score:.2f}) {i.heading}")
+            tier = "re-read" if i.tier == "reread" else "related"
+            click.echo(f"   -> {i.guide}#{i.section} ({i.score:.2f}, {tier}) {i.heading}")
             if i.evidence:
                 click.echo(f"      evidence: {'; '.join(i.evidence[:3])[:300]}")
         click.echo("")
@@ -429,6 +430,7 @@ def history(ctx: Ctx, source_url: str | None) -> None:
         if source_url and ws.store.source(source_url) is None:
             raise UserError(f"{source_url}: not a watched source (see `guidewatch guides`)")
         reviews = ws.store.reviews(source_url)
+        marks = ws.store.dismissals(source_url)
     finally:
         ws.close()
     if not reviews:
@@ -437,6 +439,31 @@ def history(ctx: Ctx, source_url: str | None) -> None:
         h = (r.content_hash or "-")[:12]
         click.echo(f"{r.reviewed_at:%Y-%m-%d %H:%M} {r.reviewed_by}: {r.source_url} version {h}; "
                    f"{r.alerts_closed} alert(s) closed" + (f"; note: {r.note}" if r.note else ""))
+    for m in marks:
+        click.echo(f"{m.at:%Y-%m-%d %H:%M} {m.by}: marked {m.guide}#{m.section} not relevant to {m.source_url} "
+                   f"› {' › '.join(m.source_section) or '(whole page)'} ({m.note})")
+
+
+@main.command()
+@click.argument("change_id", metavar="CHANGE")
+@click.option("--section", required=True, metavar="[GUIDE#]SECTION", help="The guide section the change was linked to.")
+@click.option("--by", "by", required=True, help="Who marked it (recorded in the audit trail).")
+@click.option("--note", help="Why the section is not relevant.")
+@pass_ctx
+@_user_errors
+def dismiss(ctx: Ctx, change_id: str, section: str, by: str, note: str | None) -> None:
+    """Mark an impact "not relevant": later changes to that source passage do not flag the section
+    again, unless they are about something the section asserts. CHANGE is an id from `changes` (c12)."""
+    number = change_id.strip().removeprefix("c")
+    if not number.isdigit():
+        raise UserError(f"{change_id}: not a change id (such as c12; see `guidewatch changes`)")
+    ws = ctx.workspace(sync=False)
+    try:
+        mark = ws.store.dismiss(int(number), section, by=by, note=note)
+    finally:
+        ws.close()
+    where = " › ".join(mark.source_section) or "(whole page)"
+    click.echo(f"marked {mark.guide}#{mark.section} not relevant to {mark.source_url} › {where} (by {mark.by})")
 
 
 @main.command()

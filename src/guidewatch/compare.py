@@ -86,6 +86,8 @@ def _change_json(change: Change, impacts: list[Impact]) -> dict[str, Any]:
                 "section": i.section,
                 "heading": i.heading,
                 "score": round(i.score, 2),
+                "tier": i.tier,
+                "claim": i.claim,
                 "evidence": list(i.evidence),
             }
             for i in impacts
@@ -229,10 +231,16 @@ def _summary(changes: list[Mapping[str, Any]]) -> str:
     if not changes:
         return "No changes."
     counts = {s: sum(1 for c in changes if c.get("severity") == s) for s in ("substantive", "minor", "cosmetic")}
-    sections = {(a["guide"], a["section"]) for c in changes for a in c.get("affects", [])}
+    sections = {(a["guide"], a["section"]) for c in changes for a in c.get("affects", []) if _tier(a) == "reread"}
+    related = {(a["guide"], a["section"]) for c in changes for a in c.get("affects", [])} - sections
     parts = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
     noun = "change" if len(changes) == 1 else "changes"
-    return f"{len(changes)} {noun} ({parts}); {len(sections)} guide section(s) to re-read."
+    also = f", {len(related)} related" if related else ""
+    return f"{len(changes)} {noun} ({parts}); {len(sections)} guide section(s) to re-read{also}."
+
+
+def _tier(affect: Mapping[str, Any]) -> str:
+    return "related" if affect.get("tier") == "related" else "reread"
 
 
 def _render_change(change: Mapping[str, Any]) -> list[str]:
@@ -248,9 +256,12 @@ def _render_change(change: Mapping[str, Any]) -> list[str]:
     elif not affects:
         lines.append("    no guide section matched")
     else:
-        lines.append("    re-read:")
-        for a in affects:
-            lines += _render_affect(a)
+        for tier, label in (("reread", "re-read:"), ("related", "related (worth a glance):")):
+            chosen = [a for a in affects if _tier(a) == tier]
+            if chosen:
+                lines.append("    " + label)
+                for a in chosen:
+                    lines += _render_affect(a)
     return lines
 
 
@@ -302,24 +313,29 @@ def _render_affect(affect: Mapping[str, Any]) -> list[str]:
         lines += _indent("because: " + "; ".join(short), "            ")
     for item in (e for e in because if len(e) > 40):  # "cites <url>", an event's reason: one line each
         lines += ["            " + item] if "://" in item else _indent(item, "            ")
+    if affect.get("claim"):
+        lines += _indent(f"source now says: “{affect['claim']}”", "            ")
     if sentence:
         lines += _indent(f"guide says: “{sentence}”", "            ")
     return lines
 
 
 def _render_reread(changes: list[Mapping[str, Any]]) -> list[str]:
-    """Closing list: each section once, with the changes that bear on it, strongest first."""
-    by_section: dict[tuple[str, str], tuple[str, float, list[str]]] = {}
+    """Closing lists: each section once, in its strongest tier, with the changes that bear on it."""
+    by_section: dict[tuple[str, str], tuple[str, float, list[str], str]] = {}
     for c in changes:
         for a in c.get("affects") or []:
             key = (a["guide"], a["section"])
-            heading, best, ids = by_section.get(key, (a["heading"], 0.0, []))
-            by_section[key] = (heading, max(best, float(a.get("score", 0))), [*ids, str(c.get("id"))])
-    if not by_section:
-        return []
-    lines = ["", "Re-read:"]
-    for (guide, section), (heading, best, ids) in sorted(by_section.items(), key=lambda kv: -kv[1][1]):
-        lines.append(f"  {best:.2f}  {heading}  ({guide}#{section})  ← {', '.join(ids)}")
+            heading, best, ids, tier = by_section.get(key, (a["heading"], 0.0, [], "related"))
+            tier = "reread" if "reread" in (tier, _tier(a)) else "related"
+            by_section[key] = (heading, max(best, float(a.get("score", 0))), [*ids, str(c.get("id"))], tier)
+    lines: list[str] = []
+    for tier, label in (("reread", "Re-read:"), ("related", "Related (worth a glance):")):
+        chosen = [kv for kv in by_section.items() if kv[1][3] == tier]
+        if chosen:
+            lines += ["", label]
+        for (guide, section), (heading, best, ids, _) in sorted(chosen, key=lambda kv: -kv[1][1]):
+            lines.append(f"  {best:.2f}  {heading}  ({guide}#{section})  ← {', '.join(ids)}")
     return lines
 
 

@@ -33,7 +33,8 @@ One `Digest` renders to four formats from the same grouped view, so they cannot 
                        "reason": "'must' became 'may'", "scope": "block",
                        "old": "...", "new": "...",
                        "ops": [{"op": 0, "text": "..."}, {"op": -1, "text": "..."}]},
-            "impact": {"score": 0.82, "evidence": ["hospital exemption", "..."],
+            "impact": {"score": 0.82, "tier": "reread" | "related", "claim": "...",
+                       "evidence": ["hospital exemption", "..."],
                        "phrases": ["hospital exemption"], "sentence": "..." | null},
             "detected_at": "2026-11-25T14:02:00Z",
             "accept_command": "guidewatch accept https://www.gov.uk/... --by NAME" | null,
@@ -301,6 +302,11 @@ class Entry:
     def change(self) -> Change:
         return self.item.change
 
+    @property
+    def tier_label(self) -> str:
+        """"Re-read" (the editor must look) or "Related" (worth a glance)."""
+        return "Re-read" if self.item.impact.tier == "reread" else "Related"
+
 
 @dataclass
 class SectionGroup:
@@ -334,7 +340,8 @@ def _entry(item: DigestItem) -> Entry:
 
 def _entry_sort_key(e: Entry) -> tuple[Any, ...]:
     c = e.change
-    return (SEVERITY_RANK.get(c.severity, 9), e.item.source_title.casefold(), e.source_path, e.item.alert_id)
+    tier = 0 if e.item.impact.tier == "reread" else 1
+    return (tier, SEVERITY_RANK.get(c.severity, 9), e.item.source_title.casefold(), e.source_path, e.item.alert_id)
 
 
 def group(items: Iterable[DigestItem]) -> list[GuideGroup]:
@@ -406,6 +413,8 @@ def _item_json(e: Entry) -> dict[str, Any]:
         },
         "impact": {
             "score": round(float(i.impact.score), 4),
+            "tier": i.impact.tier,
+            "claim": i.impact.claim,
             "evidence": list(i.impact.evidence),
             "phrases": e.phrases,
             "sentence": e.sentence,

@@ -31,7 +31,6 @@ sections at 1.0; a change note is linked like a passage, plus the citing section
 from __future__ import annotations
 
 import difflib
-import math
 import re
 import unicodedata
 from collections import OrderedDict
@@ -40,26 +39,32 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import urlparse
 
+from .claims import BODY_TERMS, Claim, Hit, Unit, Weights, best_hits, claims_of, surfaces
+from .claims import sentences as claim_sentences
+from .claims import terms as claim_terms
 from .guides import BODIES
-from .model import Change, Citation, DiffOp, Guide, Impact, Section
-from .tfidf import Corpus, pairwise
+from .model import Change, Citation, DiffOp, Dismissal, Guide, Impact, Section, Tier
+from .tfidf import pairwise
+from .wording import STOP, STOP_WORDS, fold, light_stem
 
-DEFAULT_THRESHOLD = 0.30
-RELATIVE_CUT = 0.45  # a flagged section scores at least this share of the change's best section
+DEFAULT_THRESHOLD = 0.30  # the related tier's floor, for the change's best section
+RELATIVE_CUT = 0.7  # a related section scores at least this share of the change's best section
 PAGE_KINDS = frozenset({"gone", "withdrawn", "unreachable", "review_due"})  # "moved" may be a block
 
-# Weights of the signals. Each signal is first mapped into [0, 1].
-_W_HEADING, _W_TEXT, _W_DELTA = 0.8, 1.0, 0.8  # parts of the passage query vector
-_SIM_SCALE = 1.2  # cosine values of short passages rarely exceed 0.5
-_SENT_SHARE = 0.7  # a single matching sentence counts a little less than the whole section
-_PHRASE_SCALE = 1.5  # saturation of the summed phrase weights
-_BODY_SCALE = 0.30
-_HEAD_SCALE = 1.2  # saturation of the heading-topic signal
-_CITE_PRIOR = 0.30
-# Restating sections (an FAQ and its body section) share a part of each other's score.
-_ECHO, _ECHO_GATE, _ECHO_MIN_SIM, _ECHO_MARGIN = 0.75, 0.4, 0.15, 1.5
-_SCATTERED = 0.5  # share of phrase weight that counts when phrases sit in different sentences
-_BASE_ROLE, _TOPIC_BONUS, _DELTA_BONUS = 0.4, 0.8, 0.4
+_REREAD_BEST = 0.5  # the change's best section is re-read from this score ...
+_REREAD = 0.6  # ... any other from this one ...
+_REREAD_SHARE = 0.6  # ... and this share of the best
+_RELATED = 0.3  # a related section other than the best scores at least this
+_ANCHOR = 0.25  # weight of changed words a re-read section must state
+_MARKED_ANCHOR = 0.35  # ... and a section marked not relevant to the passage, to come back
+_FAIR = 0.3  # a hit that counts towards a section's anchor
+_SECOND = 0.3  # share of a second matching sentence that counts
+_VAGUE = 0.2  # no section of the guide scores this much ...
+_CITE_FALLBACK = 0.1  # a citing section meeting the claim this much is related when nothing else is
+_CITE_BONUS = 0.1  # the section that links the source rests on it
+_ECHO_CONFIDENT, _ECHO_MIN = 0.5, 0.1  # restatement: the partner's confident hit, and our own minimum
+_ECHO_MIN_SIM, _ECHO_MARGIN = 0.15, 1.5
+_SHOWN = 4
 
 _JOINERS = frozenset({"and", "of", "for", "to", "or", "on"})
 _WORD = re.compile(r"[a-z0-9]+")
@@ -67,132 +72,7 @@ _BOUNDARY = re.compile(r"[.,;:!?()\[\]\"“”\n•|/]+")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9“\"‘'(])|\n+")
 
 
-# --- text handling ------------------------------------------------------------------------
-
-
-# Regulators write formal terms where patient guides use lay ones; fold both to one form.
-LAY_TERMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(p), r)
-    for p, r in (
-        (r"\bmalignanc(?:y|ies)\b", "cancer"),
-        (r"\badverse (?:drug )?(?:reaction|event|effect)s?\b", "side effects"),
-        (r"\bneurotoxicity\b", "neurological side effects"),
-        (r"\bpharmacovigilance\b", "pharmacovigilance safety monitoring of side effects and risks"),
-        (r"\bpa?ediatric\b", "children"),
-        (r"\bunlicen[cs]ed\b", "not licensed"),
-        (r"\bgenome sequencing\b", "genome sequencing genomic test"),
-        (r"(?<=[a-z])iz(e|ed|es|ing|ation|ations)\b", r"is\1"),
-    )
-)
-
-
-def _fold(text: str) -> str:
-    """Lower-case plain text: typography and formal-versus-lay wording must not change what matches."""
-    text = unicodedata.normalize("NFKC", text)
-    text = text.replace("’", "'").replace("‘", "'").replace("\u2011", "-").replace("\u00a0", " ")
-    text = re.sub(r"'s\b", "", text.lower())
-    for pattern, repl in LAY_TERMS:
-        text = pattern.sub(repl, text)
-    return text.replace("-", " ")
-
-
-_SUFFIXES = (
-    ("ingly", 4),
-    ("edly", 4),
-    ("ations", 4),
-    ("ation", 4),
-    ("ing", 4),
-    ("ory", 4),
-    ("ed", 4),
-    ("ly", 4),
-)
-
-
-_IRREGULAR = {"children": "child", "people": "person", "women": "woman", "men": "man"}
-
-
-@lru_cache(maxsize=65536)
-def _stem(word: str) -> str:
-    """A light suffix stripper: "regulated", "regulation" and "regulatory" meet; predictable, no deps."""
-    if word in _IRREGULAR:
-        return _IRREGULAR[word]
-    if len(word) > 4 and word.endswith("ies"):
-        word = word[:-3] + "y"
-    elif word.endswith("sses"):
-        word = word[:-2]
-    elif len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        word = word[:-1]
-    for suffix, keep in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= keep:
-            word = word[: -len(suffix)]
-            break
-    if len(word) > 4 and word.endswith("e"):
-        word = word[:-1]
-    if len(word) > 5 and word.endswith("at"):
-        word = word[:-2]  # "regulat(ed|ion)", "combinat(ion)" meet "regul", "combin(ed)"
-    if len(word) > 4 and word.endswith("y"):
-        word = word[:-1]  # "risky" meets "risk"; "therapy" and "therapies" stay together
-    return word.replace("licenc", "licens")
-
-
-# scikit-learn's English stop list (ENGLISH_STOP_WORDS, from the Glasgow IR group), copied so that
-# linking needs no scikit-learn; the matching rests on it.
-_ENGLISH_STOP_TEXT = """
-a about above across after afterwards again against all almost alone along already also although always am
-among amongst amoungst amount an and another any anyhow anyone anything anyway anywhere are around as at back
-be became because become becomes becoming been before beforehand behind being below beside besides between
-beyond bill both bottom but by call can cannot cant co con could couldnt cry de describe detail do done down
-due during each eg eight either eleven else elsewhere empty enough etc even ever every everyone everything
-everywhere except few fifteen fifty fill find fire first five for former formerly forty found four from front
-full further get give go had has hasnt have he hence her here hereafter hereby herein hereupon hers herself
-him himself his how however hundred i ie if in inc indeed interest into is it its itself keep last latter
-latterly least less ltd made many may me meanwhile might mill mine more moreover most mostly move much must my
-myself name namely neither never nevertheless next nine no nobody none noone nor not nothing now nowhere of
-off often on once one only onto or other others otherwise our ours ourselves out over own part per perhaps
-please put rather re same see seem seemed seeming seems serious several she should show side since sincere six
-sixty so some somehow someone something sometime sometimes somewhere still such system take ten than that the
-their them themselves then thence there thereafter thereby therefore therein thereupon these they thick thin
-third this those though three through throughout thru thus to together too top toward towards twelve twenty
-two un under until up upon us very via was we well were what whatever when whence whenever where whereafter
-whereas whereby wherein whereupon wherever whether which while whither who whoever whole whom whose why will
-with within without would yet you your yours yourself yourselves
-"""
-_ENGLISH_STOP_WORDS = frozenset(_ENGLISH_STOP_TEXT.split())
-# That list drops words that carry meaning in health text ("side effects", "serious").
-_KEEP = {
-    "side",
-    "serious",
-    "system",
-    "part",
-    "whole",
-    "full",
-    "name",
-    "interest",
-    "move",
-    "detail",
-    "bill",
-    "fire",
-}
-_EXTRA_STOP = {
-    "s",
-    "also",
-    "use",
-    "used",
-    "using",
-    "including",
-    "include",
-    "does",
-    "did",
-    "doing",
-    "just",
-    "like",
-    "ll",
-    "ve",
-    "d",
-    "shall",
-}
-_STOP_WORDS = (_ENGLISH_STOP_WORDS - _KEEP) | _EXTRA_STOP
-_STOP = frozenset(_STOP_WORDS | {_stem(w) for w in _STOP_WORDS})
+_fold, _stem, _STOP, _STOP_WORDS = fold, light_stem, STOP, STOP_WORDS
 
 
 def tokens(text: str) -> list[str]:
@@ -383,50 +263,28 @@ def _content_tokens(text: str) -> list[str]:
 
 
 class _GuideIndex:
-    """What is known about a guide before any change arrives: texts, sentences, phrase statistics.
+    """What is known about a guide before any change arrives: its sentences, term weights, restatements.
 
-    A section's text includes its sub-sections'; a parent's own text is scored separately,
-    so a parent is only flagged over a matching child when its own words match.
+    A leaf section is judged on its text; a section with sub-sections on its own text only,
+    so a parent is flagged over a matching child only when its own words match.
     """
 
     def __init__(self, guide: Guide) -> None:
         self.guide = guide
         self.kids = _children(guide)
-        self.full = {s.id: _doc(s, own=False) for s in guide.sections}
-        self.own = {s.id: _doc(s, own=True) for s in guide.sections if self.kids.get(s.id) and s.own_text.strip()}
-        texts = set(self.full.values()) | set(self.own.values())
-        self.sentences = {t: sentences(t) for t in texts}
-        self.headings = {s.heading.strip() for s in guide.sections}
-        self.sentence_phrases = {t: [phrases(x) for x in self.sentences[t]] or [{}] for t in texts}
-        leaves = [s.id for s in guide.sections if not self.kids.get(s.id)]
-        self.n_leaves = max(2, len(leaves))
-        self.phrase_df: dict[tuple[str, ...], int] = {}
-        self.body_df: dict[str, int] = {}
-        for sid in leaves:  # a parent repeats its children's words; count each text once
-            for gram in phrases(self.full[sid]):
-                self.phrase_df[gram] = self.phrase_df.get(gram, 0) + 1
-            for body in bodies(self.full[sid]):
-                self.body_df[body] = self.body_df.get(body, 0) + 1
-        self.heading_tokens = {s.id: set(_content_tokens(s.heading)) for s in guide.sections}
-        self.heading_df: dict[str, int] = {}
-        for found in self.heading_tokens.values():
-            for tok in found:
-                self.heading_df[tok] = self.heading_df.get(tok, 0) + 1
+        leaves = [s for s in guide.sections if not self.kids.get(s.id)]
+        self.weigh = Weights(_doc(s, own=True) for s in leaves)
+        self.units: dict[str, list[Unit]] = {}
+        for s in guide.sections:
+            heading = frozenset(claim_terms(s.heading))
+            self.units[s.id] = [
+                Unit(s.id, x, frozenset(claim_terms(x)), heading) for x in claim_sentences(s.own_text)
+            ]
         self.pairs = restatements(guide)
-        # TF-IDF over the full texts, scoring every text and sentence; a change only adds itself
-        scored = dict.fromkeys([*self.sentences, *(s for ss in self.sentences.values() for s in ss)])
-        self.tfidf = Corpus(self.full.values(), list(scored), _content_tokens)
-
-    def specificity(self, df: int, n: int | None = None) -> float:
-        """1.0 for a phrase in one section, falling fast towards 0 for one in many sections."""
-        n = n or self.n_leaves
-        if n <= 1:
-            return 1.0  # a one-section guide: every phrase is as specific as it gets
-        return max(0.0, math.log((n + 1) / (max(df, 1) + 1)) / math.log((n + 1) / 2)) ** 2
 
 
-#: Guide indexes, least recently used first. A 50-section guide's index is ~2 MB, and a
-#: crawl links each changed page to the few guides citing it: 16 keeps memory bounded.
+#: Guide indexes, least recently used first. A crawl links each changed page to the few
+#: guides citing it: 16 keeps memory bounded.
 _INDEXES: OrderedDict[tuple, _GuideIndex] = OrderedDict()
 _MAX_INDEXES = 16
 
@@ -442,145 +300,15 @@ def _index(guide: Guide) -> _GuideIndex:
     return _INDEXES[key]
 
 
-class _Similarity:
-    """TF-IDF cosines between the passage and every section text and sentence of one guide."""
-
-    def __init__(self, index: _GuideIndex, passage: Passage) -> None:
-        parts = [(passage.heading, _W_HEADING), (passage.text, _W_TEXT), (passage.delta, _W_DELTA)]
-        self._cos = index.tfidf.cosines(passage.all_text, parts)
-
-    def cos(self, text: str) -> float:
-        """0 for a text that shares no gram with the passage."""
-        return self._cos.get(text, 0.0)
-
-
 @dataclass(frozen=True)
-class _Match:
-    score: float  # all signals, in [0, 1]
-    content: float  # the same without the citing-section prior: what the text itself says
-    cos: float  # best TF-IDF cosine of the section or one of its sentences
-    evidence: tuple[str, ...]
-
-
-_NO_MATCH = _Match(0.0, 0.0, 0.0, ())
-
-
-@dataclass
 class _Scored:
+    """A section's best evidence for one change."""
+
     section: Section
-    match: _Match
-    own: _Match  # a parent's own text without its sub-sections (for a leaf, the same as match)
-
-    @property
-    def score(self) -> float:
-        return self.match.score
-
-
-def _within(small: tuple[str, ...], big: tuple[str, ...]) -> bool:
-    n = len(small)
-    return any(big[i : i + n] == small for i in range(len(big) - n + 1))
-
-
-def _phrase_signal(index: _GuideIndex, passage: Passage, text: str) -> tuple[float, list[str]]:
-    """Weight of the passage's phrases found in the text, and those phrases, strongest first.
-
-    Only maximal matches count, so "gene therapy medicinal products" is not also counted as
-    "gene therapy" and "therapy medicinal". A phrase weighs more when few sections use it,
-    when it is longer, and when it names the changed topic (heading path) or changed words.
-    Phrases that meet in one sentence count fully; scattered ones count less, because a
-    section that mentions two of the passage's terms far apart rarely restates it.
-    """
-    mine = phrases(text)
-    matched = [g for g in phrases(passage.all_text) if g in mine]
-    maximal = [g for g in matched if not any(h != g and _within(g, h) for h in matched)]
-    weights: dict[tuple[str, ...], float] = {}
-    for gram in maximal:
-        role = _BASE_ROLE + _TOPIC_BONUS * any(_within(gram, t) or _within(t, gram) for t in passage.topic_phrases)
-        role += _DELTA_BONUS * any(_within(gram, c) for c in passage.delta_phrases)
-        weight = index.specificity(index.phrase_df.get(gram, 1)) * (1 + 0.25 * (len(gram) - 2)) * role
-        if weight > 0.02:
-            weights[gram] = weight
-    if not weights:
-        return 0.0, []
-    total = sum(weights.values())
-    best = max(sum(w for g, w in weights.items() if g in found) for found in index.sentence_phrases[text])
-    ranked = sorted(weights, key=lambda g: -weights[g])
-    return best + _SCATTERED * (total - best), [mine[g] for g in ranked]
-
-
-def _body_signal(index: _GuideIndex, passage: Passage, text: str) -> tuple[float, list[str]]:
-    """Weight of the named bodies the passage and the text share, and those bodies, rarest first."""
-    shared = sorted(_bodies(passage.all_text) & _bodies(text), key=lambda b: (index.body_df.get(b, 1), b))
-    return sum(index.specificity(index.body_df.get(b, 1)) for b in shared), shared
-
-
-def _heading_signal(index: _GuideIndex, passage: Passage, section: Section) -> tuple[float, list[str]]:
-    """Weight of the words the change's heading path shares with the section's heading.
-
-    Headings name topics on both sides: "Early access to ATMPs" on the source and "How
-    patients may access gene therapy and ATMPs" in the guide share "access", which the
-    section's body may never say again. Words in most of the guide's headings weigh nothing.
-    Returns the weight and the heading's own words that matched, most specific first.
-    """
-    n = len(index.heading_tokens)
-    shared = passage.topic_tokens & index.heading_tokens[section.id]
-    weights = {t: index.specificity(index.heading_df[t], n) for t in shared}
-
-    def weight(word: str) -> float:
-        return max((weights.get(t, 0.0) for t in _content_tokens(word)), default=0.0)
-
-    words = sorted(re.findall(r"[A-Za-z0-9][\w'-]*", section.heading), key=weight, reverse=True)
-    return sum(weights.values()), [w for w in words if weight(w) >= 0.3]
-
-
-def _best_sentence(index: _GuideIndex, sim: _Similarity, text: str, shown: list[str]) -> tuple[str, float]:
-    """The body sentence closest to the passage, and the best cosine of any line (heading included).
-
-    The shown phrases break near-ties toward sentences that contain them.
-    """
-    sents = index.sentences[text]
-    if not sents:
-        return "", 0.0
-    body = [x for x in sents if x not in index.headings] or sents  # evidence quotes text, not headings
-    keyed = [(sim.cos(s) + 0.02 * sum(p.lower() in s.lower() for p in shown[:3]), s) for s in body]
-    best = max(keyed, key=lambda k: k[0])[1]
-    return best, max(sim.cos(s) for s in sents)
-
-
-def _distinct(found: list[str]) -> list[str]:
-    """Drop a phrase that mostly repeats a stronger one already shown (overlapping 4-word windows)."""
-    kept: list[tuple[str, set[str]]] = []
-    for phrase in found:
-        words = set(_content_tokens(phrase))
-        if not any(len(words & seen) >= max(2, min(len(words), len(seen)) // 2 + 1) for _, seen in kept):
-            kept.append((phrase, words))
-    return [p for p, _ in kept]
-
-
-def _noisy_or(*signals: float) -> float:
-    out = 1.0
-    for s in signals:
-        out *= 1.0 - min(1.0, max(0.0, s))
-    return 1.0 - out
-
-
-def _score_text(
-    index: _GuideIndex, sim: _Similarity, passage: Passage, section: Section, text: str, cites: bool
-) -> _Match:
-    phrase_w, shared_phrases = _phrase_signal(index, passage, text)
-    heading_w, heading_words = _heading_signal(index, passage, section)
-    heading = 1 - math.exp(-heading_w / _HEAD_SCALE)
-    body_w, shared_bodies = _body_signal(index, passage, text)
-    shown = _distinct(shared_phrases)[:4] + shared_bodies
-    shown += [w for w in heading_words if not any(w.lower() in p.lower() for p in shown)][:2]
-    sentence, cos_sent = _best_sentence(index, sim, text, shown)
-    cos = max(sim.cos(text), _SENT_SHARE * cos_sent)
-    phrase = 1 - math.exp(-phrase_w / _PHRASE_SCALE)
-    body = 1 - math.exp(-body_w * _BODY_SCALE)
-    content = _noisy_or(_SIM_SCALE * cos, phrase, body, heading)
-    score = _noisy_or(content, _CITE_PRIOR if cites else 0.0)
-    evidence = tuple(dict.fromkeys([*shown, sentence] if sentence else shown))
-    return _Match(round(score, 3), content, cos, evidence)
+    score: float
+    hit: Hit
+    anchor: float  # the most changed-word weight any of its fair hits states
+    changed: float  # ... counting the changed words alone (no restatement, no subject phrase)
 
 
 def restatements(guide: Guide) -> dict[str, str]:
@@ -613,70 +341,100 @@ def _restatements(leaves: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str],
     return tuple(pairs)
 
 
-def _rank(change: Change, guide: Guide, cites: set[str]) -> list[_Scored]:
-    """Every section of the guide, scored against the change."""
-    index = _index(guide)
-    passage = passage_of(change)
-    sim = _Similarity(index, passage)
-    scored: dict[str, _Scored] = {}
-    for s in guide.sections:
-        match = _score_text(index, sim, passage, s, index.full[s.id], s.id in cites)
-        own = match
-        if index.kids.get(s.id):
-            text = index.own.get(s.id)
-            own = _score_text(index, sim, passage, s, text, s.id in cites) if text else _NO_MATCH
-        scored[s.id] = _Scored(s, match, own)
-    for sid, partner in index.pairs.items():
-        _echo(scored[sid], scored[partner])
-    return list(scored.values())
+def _score(index: _GuideIndex, claims: list[Claim], cites: set[str]) -> dict[str, _Scored]:
+    """Each section with evidence: its best sentence, plus a little for a second one."""
+    out: dict[str, _Scored] = {}
+    for s in index.guide.sections:
+        hits = best_hits(claims, index.units[s.id], index.weigh)
+        if not hits or not any(h.body for h in hits):
+            continue  # heading words alone never decide
+        score = hits[0].score + _SECOND * (hits[1].score if len(hits) > 1 else 0.0) * (1 - hits[0].score)
+        if s.id in cites:
+            score += _CITE_BONUS * (1 - score)
+        fair = [h for h in hits if h.score >= _FAIR or h is hits[0]]
+        anchor, changed = max(h.anchor for h in fair), max(h.changed for h in fair)
+        out[s.id] = _Scored(s, round(min(1.0, score), 3), hits[0], anchor, changed)
+    return out
 
 
-def _echo(mine: _Scored, partner: _Scored) -> None:
-    """Lift a section to a share of its restating partner's score, if it touches the same text.
+_NONE = _Scored(None, 0.0, None, 0.0, 0.0)  # type: ignore[arg-type]
 
-    The gate keeps a broad section from lifting its narrow FAQ when the match lies in a part
-    of the broad section the FAQ does not restate.
+
+def _tiers(scored: dict[str, _Scored], pairs: dict[str, str], threshold: float) -> dict[str, Tier]:
+    """Re-read: a confident hit on the changed words; related: worth a glance.
+
+    The change's best section needs less than the others: they must come close to it, so
+    a second section that merely shares a word or a number is not sent. An FAQ answer and
+    the body section it restates share a confident hit, if the restating one meets the
+    claim itself too.
     """
-    theirs = partner.match
-    if mine.match.cos < _ECHO_GATE * theirs.cos:
-        return
-    echoed = round(_ECHO * theirs.content, 3)
-    if echoed <= mine.score:
-        return
-    note = f"restates “{partner.section.heading}”"
-    ev = mine.match.evidence
-    evidence = (*ev[:-1], note, *ev[-1:]) if ev else (note,)
-    mine.match = _Match(echoed, max(mine.match.content, echoed), mine.match.cos, evidence)
-    if mine.own.score < echoed:
-        mine.own = mine.match
-
-
-def _select(scored: list[_Scored], kids: dict[str, list[str]], threshold: float) -> list[tuple[Section, _Match]]:
-    """Flag sections over the threshold, preferring a matching sub-section to its parent.
-
-    When a sub-section is itself the match, its parent is judged on its own text alone
-    (score and evidence), so the sub-section's words do not count twice.
-    """
-    leaves = [x.score for x in scored if not kids.get(x.section.id)]
-    if not leaves:
-        return []
-    cut = max(threshold, RELATIVE_CUT * max(leaves))
-    hit = {x.section.id for x in scored if x.score >= cut}
-    chosen = []
-    for x in scored:
-        if x.section.id not in hit:
+    if not scored:
+        return {}
+    top = max(scored.values(), key=lambda x: x.score)
+    tiers: dict[str, Tier] = {}
+    for sid, x in scored.items():
+        anchored = x.anchor >= _ANCHOR or x.hit.claim.added
+        first = x is top
+        floor, share = (_REREAD_BEST, 0.0) if first else (_REREAD, _REREAD_SHARE)
+        if anchored and x.score >= floor and x.score >= share * top.score:
+            tiers[sid] = "reread"
+        elif x.score >= (threshold if first else _RELATED) and x.score >= RELATIVE_CUT * top.score:
+            tiers[sid] = "related"
+    for sid, partner in pairs.items():
+        mine, theirs = scored.get(sid), scored.get(partner)
+        if not mine or not theirs or partner not in tiers or tiers.get(sid) == "reread":
             continue
-        match = x.own if any(k in hit for k in kids.get(x.section.id, [])) else x.match
-        if match.score >= cut:
-            chosen.append((x.section, match))
-    return chosen
+        if theirs.score >= _ECHO_CONFIDENT and mine.score >= _ECHO_MIN:
+            strong = tiers[partner] == "reread" and mine.anchor >= _ANCHOR and mine.score >= _RELATED
+            tiers[sid] = "reread" if strong else "related"
+    return tiers
+
+
+def _kept(x: _Scored, marks: Sequence[Dismissal]) -> bool:
+    """A section an editor marked not relevant to this passage stays out, unless the change is
+    about something it asserts: the changed words themselves meet its sentence."""
+    if not any(m.section == x.section.id for m in marks):
+        return True
+    return x.changed >= _MARKED_ANCHOR
+
+
+def _marks_for(change: Change, guide: Guide, source_url: str, dismissed: Sequence[Dismissal]) -> list[Dismissal]:
+    return [
+        d
+        for d in dismissed
+        if d.guide == guide.slug and tuple(d.source_section) == tuple(change.source_section)
+        and same_source(d.source_url, source_url)
+    ]
+
+
+def _evidence(x: _Scored, weigh: Weights) -> tuple[str, ...]:
+    """The words that met, as the guide writes them, then the guide sentence they met in.
+
+    Phrases the guide uses in more than one section come first, named bodies last.
+    """
+
+    def rank(term: str) -> tuple[int, float]:
+        if term in BODY_TERMS or any(t in BODY_TERMS for t in term.split()):
+            return (3, 0.0)
+        if " " in term:
+            return (0 if weigh.df.get(term, 0) > 1 else 1, -weigh(term))
+        return (2, -weigh(term))
+
+    ordered = sorted(x.hit.shared, key=rank)
+    shown = surfaces(ordered, x.hit.unit.text + "\n" + x.section.heading)[:_SHOWN]
+    return (*shown, x.hit.unit.text)
 
 
 # --- public API ---------------------------------------------------------------------------
 
 
 def link_change(
-    change: Change, source_url: str, guides: Sequence[Guide], *, threshold: float = DEFAULT_THRESHOLD
+    change: Change,
+    source_url: str,
+    guides: Sequence[Guide],
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    dismissed: Sequence[Dismissal] = (),
 ) -> list[Impact]:
     """Guide sections a change bears on, best first; cosmetic changes bear on nothing."""
     if change.severity == "cosmetic":
@@ -687,18 +445,32 @@ def link_change(
         cites = citing(guide, urls)
         if not cites:
             continue
+        marks = _marks_for(change, guide, source_url, dismissed)
         if change.kind == "change_note":  # the note says what changed: link it, and the citing sections
-            impacts += _merge(_citing_impacts(change, guide, cites), _passage_impacts(change, guide, cites, threshold))
+            passage = _passage_impacts(change, guide, cites, threshold, marks)
+            impacts += _merge(_citing_impacts(change, guide, cites), passage)
         elif change.scope == "page" or change.kind in PAGE_KINDS:
             impacts += _citing_impacts(change, guide, cites)
         else:
-            impacts += _passage_impacts(change, guide, cites, threshold)
+            impacts += _passage_impacts(change, guide, cites, threshold, marks)
     return sorted(impacts, key=lambda i: (-i.score, i.guide, i.section))
 
 
-def _passage_impacts(change: Change, guide: Guide, cites: list[Citation], threshold: float) -> list[Impact]:
-    chosen = _select(_rank(change, guide, {c.section for c in cites}), _children(guide), threshold)
-    return [Impact(guide.slug, section.id, section.heading, match.score, match.evidence) for section, match in chosen]
+def _passage_impacts(
+    change: Change, guide: Guide, cites: list[Citation], threshold: float, marks: Sequence[Dismissal] = ()
+) -> list[Impact]:
+    """Sections whose sentences assert the changed claim, each with its tier and evidence."""
+    index = _index(guide)
+    scored = _score(index, claims_of(change), {c.section for c in cites})
+    tiers = _tiers(scored, index.pairs, threshold)
+    if not tiers and max((x.score for x in scored.values()), default=0.0) < _VAGUE:
+        # the guide's wording cannot tell its sections apart: those citing the source, if they meet the claim
+        tiers = {c.section: "related" for c in cites if scored.get(c.section, _NONE).score >= _CITE_FALLBACK}
+    return [
+        Impact(guide.slug, sid, x.section.heading, x.score, _evidence(x, index.weigh), tier, x.hit.claim.sentence)
+        for sid, tier in tiers.items()
+        if _kept(x := scored[sid], marks)
+    ]
 
 
 def link_changes(
@@ -707,9 +479,10 @@ def link_changes(
     guides: Sequence[Guide],
     *,
     threshold: float = DEFAULT_THRESHOLD,
+    dismissed: Sequence[Dismissal] = (),
 ) -> dict[str, list[Impact]]:
-    """Impacts of each change, keyed by change id."""
-    return {c.id: link_change(c, source_url, guides, threshold=threshold) for c in changes}
+    """Impacts of each change, keyed by change id; `dismissed` are editors' "not relevant" marks."""
+    return {c.id: link_change(c, source_url, guides, threshold=threshold, dismissed=dismissed) for c in changes}
 
 
 def _citing_impacts(change: Change, guide: Guide, cites: list[Citation]) -> list[Impact]:

@@ -214,6 +214,9 @@ class Change:
     context: str = ""  # surrounding text, for reading
 
 
+Tier = Literal["reread", "related"]
+
+
 @dataclass(frozen=True)
 class Impact:
     guide: str
@@ -221,3 +224,22 @@ class Impact:
     heading: str
     score: float  # 0..1
     evidence: tuple[str, ...]  # shared phrases, then the best-matching guide sentence
+    tier: Tier = "reread"  # "reread": the editor must look; "related": worth a glance
+    claim: str = ""  # the changed source sentence the evidence bears on
+
+
+@dataclass(frozen=True)
+class Dismissal:
+    """An editor's mark: this guide section is not relevant to changes of this source passage.
+
+    A passage is where the change sits on the source (its URL and heading path), so the mark
+    holds for later changes there. Who and when are kept for the audit trail.
+    """
+
+    guide: str
+    section: str
+    source_url: str
+    source_section: tuple[str, ...]
+    by: str
+    at: datetime
+    note: str = ""

@@ -546,7 +546,7 @@ def _record_changes(ws: Workspace, state: SourceState, block_changes: list[Chang
     changes = (block_changes or []) + events
     number_changes(changes)
     if changes or block_changes is not None:
-        linked = link_changes(changes, state.url, ws.guides_citing(state.url))
+        linked = link_changes(changes, state.url, ws.guides_citing(state.url), dismissed=ws.store.dismissals(state.url))
         pairs = [(c, linked.get(c.id, [])) for c in changes]
         summary.new_alerts += ws.store.record_changes(
             state.id, state.reviewed_snapshot_id, state.current_snapshot_id, pairs,

@@ -17,6 +17,7 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from difflib import SequenceMatcher
 from functools import cached_property
 
@@ -228,6 +229,37 @@ def _cosmetic_reason(old: str, new: str) -> str | None:
         return "capitalisation only"
     if _unpunctuated(t_old.casefold()) == _unpunctuated(t_new.casefold()) and _links(old) == _links(new):
         return "punctuation only"
+    c_old, c_new = _canonical(t_old), _canonical(t_new)
+    if _unpunctuated(c_old.casefold()) == _unpunctuated(c_new.casefold()) and _links(old) == _links(new):
+        return "numbering, dates or typography only"
+    return None
+
+
+# Heading and list numbering that gov.uk and NICE add or change: "1. Overview", "2.1 Eligibility", "3) Risks".
+_ENUMERATOR = re.compile(r"^\s*(?:\d{1,3}(?:\.\d{1,3})+\.?|\d{1,3}[.)]|[a-z][.)]|[ivx]{1,5}[.)])\s+(?=\S)", re.I | re.M)
+_PER_CENT = re.compile(r"(?<=\d)\s?(?:per\s?cent|percent)\b", re.I)
+
+
+def _canonical(text: str) -> str:
+    """The text without heading numbers, with dates as ISO days and per cent as %: what a reader takes in."""
+    text = _ENUMERATOR.sub("", text)
+    text = _PER_CENT.sub("%", text)
+    return DATE.sub(lambda m: _iso_date(m.group()) or m.group(), text)
+
+
+_DATE_FORMATS = ("%d %B %Y", "%d %b %Y", "%B %d %Y", "%b %d %Y", "%B %Y", "%b %Y", "%Y-%m-%d", "%d/%m/%Y", "%d/%m/%y")
+
+
+def _iso_date(written: str) -> str | None:
+    """"23 January 2019", "23rd Jan 2019", "23/01/2019" (UK day first) all give 2019-01-23."""
+    plain = re.sub(r"(\d)(?:st|nd|rd|th)\b", r"\1", squash(written.replace(",", " "))).strip(". ")
+    plain = re.sub(r"\bSept\b", "Sep", plain, flags=re.I)
+    for fmt in _DATE_FORMATS:
+        try:
+            day = datetime.strptime(plain, fmt)
+        except ValueError:
+            continue
+        return day.strftime("%Y-%m-%d" if "%d" in fmt else "%Y-%m")
     return None
 
 
@@ -421,6 +453,28 @@ def _quantity_check(label: str) -> _Check:
     return check
 
 
+# Words that change who or how many a rule covers: "one" -> "one or both", "only", "no longer".
+_QUALIFIERS = re.compile(
+    r"\b(?:only|or both|and both|at least|at most|no longer|no more than|not more than|up to|more than"
+    r"|less than|fewer than|except|unless|either|neither|every)\b",
+    re.I,
+)
+
+
+def _check_qualifiers(old: _Tokens, new: _Tokens) -> str | None:
+    """A qualifier added or removed changes who is eligible, though no number or modal moves."""
+    o = [m.group().lower() for m in _QUALIFIERS.finditer(old.masked)]
+    n = [m.group().lower() for m in _QUALIFIERS.finditer(new.masked)]
+    removed, added = _counter_delta(o, n)
+    if not removed and not added:
+        return None
+    if added and not removed:
+        return f"qualifier added: {_quote(dict.fromkeys(added))}"
+    if removed and not added:
+        return f"qualifier removed: {_quote(dict.fromkeys(removed))}"
+    return f"qualifier changed: {_quote(dict.fromkeys(removed))} → {_quote(dict.fromkeys(added))}"
+
+
 def _check_bodies(old: _Tokens, new: _Tokens) -> str | None:
     o, n = old.bodies, new.bodies
     return _delta("named body or product", sorted(o - n), sorted(n - o), quote=True)
@@ -438,6 +492,7 @@ _CHECKS: list[_Check] = [
     *(_quantity_check(label) for label in ("amount", "percentage", "duration", "date", "number")),
     _check_bodies,
     _check_links,
+    _check_qualifiers,
     _quantity_check("time period"),
 ]
 

@@ -44,7 +44,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-from .model import Change, DiffOp, FetchOutcome, Guide, Impact, Page, Section, parse_blocks
+from .model import Change, DiffOp, Dismissal, FetchOutcome, Guide, Impact, Page, Section, parse_blocks
 
 
 def utcnow() -> datetime:
@@ -188,6 +188,8 @@ class ImpactRow(Base):
     heading: Mapped[str] = mapped_column(Text)
     score: Mapped[float] = mapped_column(Float)
     evidence: Mapped[list[str]] = mapped_column(JSON, default=list)
+    tier: Mapped[str] = mapped_column(String(10), default="reread")  # reread|related
+    claim: Mapped[str] = mapped_column(Text, default="")  # the changed source sentence
 
 
 class AlertRow(Base):
@@ -240,6 +242,21 @@ class ReviewRow(Base):
     # "review": an editor (or the first version, or a committed file) reviewed this version;
     # "automatic": guidewatch closed alerts itself (a re-reviewed page, a source no longer cited)
     kind: Mapped[str] = mapped_column(String(20), default="review", server_default="review")
+
+
+class DismissalRow(Base):
+    """An editor's "not relevant" mark on a (guide section, source passage) pair. Never deleted: audit trail."""
+
+    __tablename__ = "dismissals"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    change_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the change it was seen on
+    guide: Mapped[str] = mapped_column(String(200))
+    section: Mapped[str] = mapped_column(String(300))
+    source_section: Mapped[list[str]] = mapped_column(JSON, default=list)
+    dismissed_by: Mapped[str] = mapped_column(Text)
+    dismissed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class LockRow(Base):
@@ -412,7 +429,7 @@ def make_engine(url: str) -> Engine:
 DELIVERY_LEASE = timedelta(minutes=10)
 
 #: The newest migration's revision id (tests check it against Alembic's own head).
-SCHEMA_HEAD = "0002"
+SCHEMA_HEAD = "0003"
 
 
 def at_head(engine: Engine) -> bool:
@@ -825,7 +842,7 @@ class Store:
                 s.flush()
                 for imp in impacts:
                     s.add(ImpactRow(change_id=row.id, guide=imp.guide, section=imp.section, heading=imp.heading,
-                                    score=imp.score, evidence=list(imp.evidence)))
+                                    score=imp.score, evidence=list(imp.evidence), tier=imp.tier, claim=imp.claim))
                 s.flush()
                 for a in same:
                     a.status, a.closed_at, a.superseded_by = "superseded", now, row.id
@@ -880,7 +897,8 @@ class Store:
                         context=row.context)
         return ChangeRecord(row.id, row.source_id, src.url if src else "", (src.title or "") if src else "",
                             row.detected_at, change,
-                            tuple(Impact(i.guide, i.section, i.heading, i.score, tuple(i.evidence))
+                            tuple(Impact(i.guide, i.section, i.heading, i.score, tuple(i.evidence),
+                                         "related" if i.tier == "related" else "reread", i.claim or "")
                                   for i in impacts))
 
     def changes(self, *, since: datetime | None = None, source_url: str | None = None) -> list[ChangeRecord]:
@@ -961,6 +979,50 @@ class Store:
             if source_url:
                 q = q.where(SourceRow.url == source_url)
             return [self._review(r, url) for r, url in s.execute(q.order_by(ReviewRow.id))]
+
+    # -- editors' "not relevant" marks ------------------------------------------------------
+
+    def dismiss(self, change_id: int, section: str, *, by: str, note: str | None = None) -> Dismissal:
+        """Mark one impact of a stored change not relevant: its (guide section, source passage) pair.
+
+        `section` is "SECTION" or "GUIDE#SECTION"; it must be one the change was linked to.
+        """
+        with self.session() as s:
+            row = s.get(ChangeRow, change_id)
+            if row is None:
+                raise StoreError(f"c{change_id}: no such change (see `guidewatch changes`)")
+            guide, _, sid = section.rpartition("#")
+            impacts = [i for i in s.scalars(select(ImpactRow).where(ImpactRow.change_id == change_id))
+                       if i.section == sid and (not guide or i.guide == guide)]
+            if len(impacts) != 1:
+                linked = ", ".join(sorted(f"{i.guide}#{i.section}" for i in s.scalars(
+                    select(ImpactRow).where(ImpactRow.change_id == change_id)))) or "none"
+                what = "is ambiguous" if impacts else "is not linked to it"
+                raise StoreError(f"c{change_id}: section {section} {what} (linked: {linked})")
+            mark = DismissalRow(source_id=row.source_id, change_id=row.id, guide=impacts[0].guide, section=sid,
+                                source_section=list(row.source_section), dismissed_by=by, dismissed_at=utcnow(),
+                                note=note)
+            s.add(mark)
+            s.flush()
+            return self._dismissal(s, mark)
+
+    def dismissals(self, source_url: str | None = None) -> list[Dismissal]:
+        """Every mark (of one source), oldest first: what the linker is given as plain data."""
+        with self.session() as s:
+            q = select(DismissalRow).order_by(DismissalRow.id)
+            if source_url is not None:
+                src = s.scalar(select(SourceRow).where(SourceRow.url == source_url))
+                if src is None:
+                    return []
+                q = q.where(DismissalRow.source_id == src.id)
+            return [self._dismissal(s, r) for r in s.scalars(q)]
+
+    @staticmethod
+    def _dismissal(s: Session, r: DismissalRow) -> Dismissal:
+        src = s.get(SourceRow, r.source_id)
+        note = f"on c{r.change_id}" + (f": {r.note}" if r.note else "")
+        return Dismissal(r.guide, r.section, src.url if src else "", tuple(r.source_section), r.dismissed_by,
+                         r.dismissed_at, note)
 
     def last_review(self, source_id: int) -> ReviewRecord | None:
         """The last review of a version of the source (automatic closures are not reviews)."""
