@@ -357,7 +357,8 @@ def _score(index: _GuideIndex, claims: list[Claim], cites: set[str]) -> dict[str
     return out
 
 
-_NONE = _Scored(None, 0.0, None, 0.0, 0.0)  # type: ignore[arg-type]
+def _phrase_hit(x: _Scored | None) -> bool:
+    return x is not None and x.score >= _CITE_FALLBACK and any(" " in t for t in x.hit.shared)
 
 
 def _tiers(scored: dict[str, _Scored], pairs: dict[str, str], threshold: float) -> dict[str, Tier]:
@@ -464,8 +465,9 @@ def _passage_impacts(
     scored = _score(index, claims_of(change), {c.section for c in cites})
     tiers = _tiers(scored, index.pairs, threshold)
     if not tiers and max((x.score for x in scored.values()), default=0.0) < _VAGUE:
-        # the guide's wording cannot tell its sections apart: those citing the source, if they meet the claim
-        tiers = {c.section: "related" for c in cites if scored.get(c.section, _NONE).score >= _CITE_FALLBACK}
+        # the guide's wording cannot tell its sections apart: those citing the source, if they share a phrase
+        # of the claim (single context words such as the guide's subject are not enough)
+        tiers = {c.section: "related" for c in cites if _phrase_hit(scored.get(c.section))}
     return [
         Impact(guide.slug, sid, x.section.heading, x.score, _evidence(x, index.weigh), tier, x.hit.claim.sentence)
         for sid, tier in tiers.items()
