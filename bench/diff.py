@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import corpus  # noqa: E402  (bench/corpus.py: the shared text generator)
 
-from guidewatch.diff import UNANALYSED, diff_pages  # noqa: E402
+from guidewatch.changes.diff import UNANALYSED, diff_pages  # noqa: E402
 from guidewatch.model import Block, Page  # noqa: E402
 
 TITLE = "Advanced therapy medicinal products: regulation and licensing"

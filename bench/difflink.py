@@ -3,7 +3,7 @@
     .venv/bin/python bench/difflink.py [--kb 500] [--edits 100] [--guides 10] [--sections 50] [--runs 3]
 
 The page pair comes from bench/diff.py (synthetic GOV.UK-style guidance with realistic
-edits). The guides are generated Markdown on the same topics, parsed by guidewatch.guides;
+edits). The guides are generated Markdown on the same topics, parsed by guidewatch.sources.guides;
 every guide cites the page, so every change is scored against all 500 sections. Timed:
 `diff_pages` and then `link_changes` over the 10 guides, as `pipeline.process_outcome`
 does. The first run is reported separately (it builds each guide's TF-IDF index).
@@ -24,10 +24,10 @@ sys.path.insert(0, str(BENCH))
 
 import diff as diffbench  # noqa: E402  (bench/diff.py: the page generator)
 
-from guidewatch.diff import diff_pages  # noqa: E402
-from guidewatch.guides import parse_guide  # noqa: E402
-from guidewatch.link import link_changes  # noqa: E402
+from guidewatch.changes.diff import diff_pages  # noqa: E402
+from guidewatch.changes.link import link_changes  # noqa: E402
 from guidewatch.model import Guide  # noqa: E402
+from guidewatch.sources.guides import parse_guide  # noqa: E402
 
 URL = "https://www.gov.uk/guidance/synthetic"
 

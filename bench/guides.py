@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from guidewatch.guides import parse_guide  # noqa: E402
+from guidewatch.sources.guides import parse_guide  # noqa: E402
 
 ATMP = (ROOT / "tests" / "fixtures" / "guides" / "gene-therapy-atmps-uk.md").read_text(encoding="utf-8")
 

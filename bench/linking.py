@@ -1,4 +1,4 @@
-"""Recall and precision of guidewatch.link on the labelled development sets.
+"""Recall and precision of guidewatch.changes.link on the labelled development sets.
 
 Run: .venv/bin/python bench/linking.py [--part tune|holdout|all] [--threshold X] [-v]
 
@@ -12,7 +12,7 @@ Cosmetic and off-topic items must flag nothing: every flag on them is counted.
 the guide section and the source passage): "sequential" replays the items in file order and each
 item sees the marks made on earlier items; "round 2" makes the marks on a first pass, then links
 every item again, as the next change to each passage would be linked.
-The new sets' severity is computed by guidewatch.severity.classify, as a crawl would.
+The new sets' severity is computed by guidewatch.changes.severity.classify, as a crawl would.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from guidewatch.guides import load_guide
-from guidewatch.link import DEFAULT_THRESHOLD, link_change, word_ops
+from guidewatch.changes.link import DEFAULT_THRESHOLD, link_change, word_ops
+from guidewatch.changes.severity import classify
 from guidewatch.model import Change, Dismissal, Guide, Impact
-from guidewatch.severity import classify
+from guidewatch.sources.guides import load_guide
 
 ROOT = Path(__file__).resolve().parents[1]
 DEVSET = ROOT / "tests" / "data" / "linking_devset.toml"

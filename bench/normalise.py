@@ -19,8 +19,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import guidewatch  # noqa: E402
-from guidewatch.normalise import normalise  # noqa: E402
-from guidewatch.profiles import load_profiles  # noqa: E402
+from guidewatch.pages.normalise import normalise  # noqa: E402
+from guidewatch.sources.profiles import load_profiles  # noqa: E402
 
 SLUG = "advanced-therapy-medicinal-products-regulation-and-licensing"
 SITE = Path(guidewatch.__file__).parent / "demo_data" / "site" / "v1" / "www.gov.uk"

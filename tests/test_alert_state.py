@@ -22,13 +22,19 @@ from pathlib import Path
 
 import pytest
 
-from guidewatch.deliver import write_files
-from guidewatch.digest import Digest, DigestItem, render
+from guidewatch.alerts.channels import write_files
+from guidewatch.alerts.digest import Digest, DigestItem, render
+from guidewatch.alerts.lifecycle import (
+    accept_refusal,
+    blocking_state,
+    review_due_closure,
+    state_action,
+    uncited_closure,
+)
+from guidewatch.app.crawl import crawl_category
 from guidewatch.model import Change, Impact
-from guidewatch.pipeline import crawl_category
-from guidewatch.review import accept_refusal, blocking_state, review_due_closure, state_action, uncited_closure
-from guidewatch.snapshots import parse as parse_snapshot
-from guidewatch.snapshots import snapshot_path
+from guidewatch.pages.snapshots import parse as parse_snapshot
+from guidewatch.pages.snapshots import snapshot_path
 from guidewatch.store import Store
 from httpserver import LocalHTTPServer, Reply
 
@@ -100,9 +106,9 @@ def test_every_outcome_falls_in_exactly_one_crawl_category(status: str, flags: d
 def test_the_store_closes_what_it_is_told_once_and_it_is_not_a_review(store_url: str) -> None:
     """`close_alerts` persists a domain decision: only the kinds named, once (a second, concurrent
     caller closes and records nothing), in the audit trail but never as the last review."""
-    from guidewatch.guides import load_guide
-    from guidewatch.pipeline import watched_sources
-    from guidewatch.profiles import load_profiles
+    from guidewatch.app.crawl import watched_sources
+    from guidewatch.sources.guides import load_guide
+    from guidewatch.sources.profiles import load_profiles
     from test_store import GUIDE, IMPACT, URL, change, ok, page
 
     s = Store(store_url)

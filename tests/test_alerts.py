@@ -32,7 +32,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from guidewatch.alerts import (
+from guidewatch.app.digest import (
     deliver_pending,
     editors_of,
     queue_deliveries,
@@ -177,7 +177,7 @@ formats = ["md", "html", "text", "json"]
         tests about what happens after the crawl)."""
         if cli:
             return ok(self.gw("crawl", "--all")).stdout
-        from guidewatch.pipeline import crawl, open_workspace
+        from guidewatch.app.crawl import crawl, open_workspace
 
         ws = open_workspace(load_config(self.root / "guidewatch.toml"))
         try:
@@ -283,8 +283,8 @@ class Outbox:
     """The workspace's config, guides and store, for driving alerts.py in-process."""
 
     def __init__(self, site: Site) -> None:
-        from guidewatch.pipeline import load_guides, watched_sources
-        from guidewatch.profiles import load_profiles
+        from guidewatch.app.crawl import load_guides, watched_sources
+        from guidewatch.sources.profiles import load_profiles
 
         self.site = site
         self.config = load_config(site.root / "guidewatch.toml")
@@ -546,7 +546,7 @@ def test_webhook_gets_the_digest_once_with_the_token_from_the_environment(site: 
         assert headers["authorization"] == f"Bearer {TOKEN}"
         assert headers["content-type"].startswith("application/json")
         digest = json.loads(body)
-        assert digest["schema"] == "guidewatch.digest/1" and digest["recipient"] is None
+        assert digest["schema"] == "guidewatch.alerts.digest/1" and digest["recipient"] is None
         assert headers["idempotency-key"] == digest["key"] == json.loads(received[0][2])["key"]
         assert {g["guide"] for g in digest["guides"]} == {"hospital-exemption", "genomic-testing"}
 

@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from guidewatch import diff
-from guidewatch.diff import _Hunk, _Planner, _Unit, _units, diff_pages
+from guidewatch.changes.diff import _Hunk, _Planner, _Unit, _units, diff_pages
 from guidewatch.model import Block
 
 FAR = 3600.0  # seconds: no deadline interferes with an equivalence check

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from guidewatch.app.crawl import load_guides
 from guidewatch.config import ConfigError, load_config
-from guidewatch.guides import MAX_GUIDE_BYTES, GuideError, load_guide
-from guidewatch.pipeline import load_guides
+from guidewatch.sources.guides import MAX_GUIDE_BYTES, GuideError, load_guide
 
 
 def test_a_device_as_a_guide_is_refused_without_reading_it() -> None:
@@ -74,8 +74,8 @@ def test_a_device_or_pipe_as_the_config_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_device_given_to_compare_or_as_a_profile_is_refused(tmp_path: Path) -> None:
-    from guidewatch.compare import CompareError, compare_files
-    from guidewatch.profiles import ProfileError, load_profile
+    from guidewatch.app.compare import CompareError, compare_files
+    from guidewatch.sources.profiles import ProfileError, load_profile
 
     guide = tmp_path / "g.md"
     guide.write_text("# G\n", encoding="utf-8")
@@ -86,7 +86,7 @@ def test_a_device_given_to_compare_or_as_a_profile_is_refused(tmp_path: Path) ->
 
 
 def test_a_profile_schedule_is_checked_like_the_configs(tmp_path: Path) -> None:
-    from guidewatch.profiles import ProfileError, load_profile
+    from guidewatch.sources.profiles import ProfileError, load_profile
 
     for schedule, problem in (("every 9999999999d", "bad interval 'every 9999999999d': must be between 1s and 366d"),
                               ("every 0s", "bad interval 'every 0s': must be between 1s and 366d"),

@@ -1,4 +1,4 @@
-"""guidewatch.compare: two saved versions of a cited page -> the DESIGN.md JSON and editor text."""
+"""guidewatch.app.compare: two saved versions of a cited page -> the DESIGN.md JSON and editor text."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import pytest
 from click.testing import CliRunner
 
 import guidewatch
+from guidewatch.app.compare import CompareError, compare_files, compare_pages, render_text
 from guidewatch.cli import main
-from guidewatch.compare import CompareError, compare_files, compare_pages, render_text
-from guidewatch.guides import load_guide, parse_guide
 from guidewatch.model import Guide, Page, parse_blocks
-from guidewatch.profiles import load_profiles
+from guidewatch.sources.guides import load_guide, parse_guide
+from guidewatch.sources.profiles import load_profiles
 
 ROOT = Path(__file__).resolve().parents[1]
 GUIDE_PATH = ROOT / "tests" / "fixtures" / "guides" / "gene-therapy-atmps-uk.md"

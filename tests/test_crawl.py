@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from guidewatch.snapshots import parse as parse_snapshot
-from guidewatch.snapshots import snapshot_path
+from guidewatch.pages.snapshots import parse as parse_snapshot
+from guidewatch.pages.snapshots import snapshot_path
 from httpserver import LocalHTTPServer, Reply
 
 GOV = """<!DOCTYPE html><html lang="en"><head><title>{title} - GOV.UK</title></head><body>

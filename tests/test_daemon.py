@@ -24,10 +24,10 @@ import pytest
 from sqlalchemy import select, update
 
 from guidewatch import schedule
+from guidewatch.app.crawl import open_workspace
 from guidewatch.config import load_config
-from guidewatch.pipeline import open_workspace
-from guidewatch.snapshots import parse as parse_snapshot
-from guidewatch.snapshots import snapshot_path
+from guidewatch.pages.snapshots import parse as parse_snapshot
+from guidewatch.pages.snapshots import snapshot_path
 from guidewatch.store import LockHeld, LockRow, SourceRow, Store, utcnow
 from httpserver import LocalHTTPServer, Reply
 

@@ -24,7 +24,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from guidewatch.deliver import (
+from guidewatch.alerts.channels import (
     DeliveryError,
     SmtpSettings,
     WebhookSettings,
@@ -36,7 +36,7 @@ from guidewatch.deliver import (
     slack_payload,
     write_files,
 )
-from guidewatch.digest import Digest, digest_filename, render, subject, to_json_dict
+from guidewatch.alerts.digest import Digest, digest_filename, render, subject, to_json_dict
 from test_digest import make_digest
 
 PASSWORD = "s3cret-Pa55word"

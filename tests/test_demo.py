@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from guidewatch.demo import run_demo
+from guidewatch.app.demo import run_demo
 
 
 @pytest.fixture(scope="module")

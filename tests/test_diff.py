@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from guidewatch.diff import UNANALYSED, diff_pages, number_changes, word_diff
+from guidewatch.changes.diff import UNANALYSED, diff_pages, number_changes, word_diff
 from guidewatch.model import Block, Change, DiffOp, Page
 
 TITLE = "Advanced therapy medicinal products: regulation and licensing"
@@ -359,9 +359,9 @@ class TickingClock:
 
 
 def count_calls(monkeypatch: pytest.MonkeyPatch, *names: str) -> dict[str, list[int]]:
-    """Count the calls to guidewatch.diff's `names` (the real functions still run), with the
+    """Count the calls to guidewatch.changes.diff's `names` (the real functions still run), with the
     length of the text each got."""
-    import guidewatch.diff as diff_module
+    import guidewatch.changes.diff as diff_module
 
     calls: dict[str, list[int]] = {name: [] for name in names}
     for name in names:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from guidewatch.digest import (
+from guidewatch.alerts.digest import (
     Digest,
     DigestItem,
     digest_filename,
@@ -273,7 +273,7 @@ def test_json_shape_is_stable() -> None:
     data = json.loads(render(make_digest(), "json"))
     assert list(data) == ["schema", "key", "recipient", "generated_at", "since", "summary", "counts",
                           "guides"]
-    assert data["schema"] == "guidewatch.digest/1"
+    assert data["schema"] == "guidewatch.alerts.digest/1"
     assert data["generated_at"] == "2026-11-26T09:30:00Z"
     assert data["counts"] == {"changes": 3, "sources": 2, "sections": 4, "guides": 1, "items": 5}
     section = data["guides"][0]["sections"][0]

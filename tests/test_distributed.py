@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from guidewatch.distributed import decode_request, encode_request, queue_key
+from guidewatch.app.distributed import decode_request, encode_request, queue_key
 from guidewatch.model import FetchRequest
 from guidewatch.store import Store, utcnow
 from httpserver import LocalHTTPServer, RecordedRequest, Reply
@@ -279,7 +279,7 @@ def test_distributed_usage_errors_exit_2_with_one_line(tmp_path: Path) -> None:
 def test_crawl_child_stays_a_bounded_window_ahead_of_a_slow_parent(http_server: LocalHTTPServer) -> None:
     """The child starts a source only while fewer than `credit_window` outcomes are unacknowledged,
     so a parent that records slowly never holds more than that many fetched pages in memory."""
-    from guidewatch.fetch import FetchSettings, credit_window, fetch_sources
+    from guidewatch.sources.fetch import FetchSettings, credit_window, fetch_sources
 
     n = 80
     site = Site(http_server, n=n, delay=0.0)

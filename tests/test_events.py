@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from guidewatch.events import (
+from guidewatch.changes.events import (
     gone_event,
     metadata_events,
     moved_event,

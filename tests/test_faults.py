@@ -38,11 +38,11 @@ from faultserver import (
     topic_page,
     write_workspace,
 )
-from guidewatch.check import evaluate
+from guidewatch.app.check import evaluate
+from guidewatch.app.crawl import CrawlSummary, Workspace, crawl, open_workspace, process_outcome
 from guidewatch.config import load_config
 from guidewatch.model import FetchOutcome
-from guidewatch.pipeline import CrawlSummary, Workspace, crawl, open_workspace, process_outcome
-from guidewatch.snapshots import snapshot_path
+from guidewatch.pages.snapshots import snapshot_path
 
 ACCENTS = " Caf\u00e9 na\u00efve \u2013 \u2018quoted\u2019 \u00b5g doses."  # non-ASCII, so charset faults matter
 HTML = "text/html; charset=utf-8"

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from guidewatch.fetch import FetchSettings, decode_outcome, encode_outcome, fetch_sources
 from guidewatch.model import FetchOutcome, FetchRequest
-from guidewatch.spider import allowed_hosts_for, host_allowed, is_private_address, retry_after_seconds
+from guidewatch.sources.fetch import FetchSettings, decode_outcome, encode_outcome, fetch_sources
+from guidewatch.sources.spider import allowed_hosts_for, host_allowed, is_private_address, retry_after_seconds
 from httpserver import LocalHTTPServer, Reply
 
 CONTACT = "https://example.org/guidewatch-contact"
@@ -442,7 +442,7 @@ def _crawl_child_pid() -> int:
             cmdline = (stat.parent / "cmdline").read_bytes()
         except (OSError, IndexError, ValueError):
             continue
-        if ppid == os.getpid() and b"guidewatch.spider" in cmdline:
+        if ppid == os.getpid() and b"guidewatch.sources.spider" in cmdline:
             return int(stat.parent.name)
     raise AssertionError("crawl child not found")
 
@@ -481,7 +481,7 @@ def test_outcome_wire_round_trip() -> None:
 
 def test_a_child_started_early_is_used_and_an_unused_one_is_reaped(http_server: LocalHTTPServer) -> None:
     """`crawl` starts the crawl process before opening its workspace (Scrapy's import overlaps it)."""
-    from guidewatch.fetch import discard_child, spawn_child
+    from guidewatch.sources.fetch import discard_child, spawn_child
 
     http_server.page("/early", "<html><body><main><p>Early.</p></main></body></html>")
     child = spawn_child()

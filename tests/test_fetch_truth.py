@@ -12,10 +12,10 @@ import zlib
 from pathlib import Path
 
 from faultserver import FaultServer, Respond, topic_page, write_workspace
+from guidewatch.app.crawl import CrawlSummary, Workspace, crawl, open_workspace
 from guidewatch.config import load_config
-from guidewatch.partial import partial_body
-from guidewatch.pipeline import CrawlSummary, Workspace, crawl, open_workspace
-from guidewatch.snapshots import snapshot_path
+from guidewatch.pages.snapshots import snapshot_path
+from guidewatch.sources.partial import partial_body
 
 ACCENTS = " Caf\u00e9 na\u00efve \u2013 \u2018quoted\u2019 \u00b5g doses."
 BLOCK_KINDS = {"modified", "added", "removed", "moved"}

@@ -23,11 +23,11 @@ import pytest
 from click.testing import CliRunner
 
 from faultserver import Drip, FaultServer, Respond, topic_page, write_workspace
+from guidewatch.app.crawl import crawl, open_workspace
 from guidewatch.cli import main
 from guidewatch.config import load_config
-from guidewatch.pipeline import crawl, open_workspace
-from guidewatch.snapshots import snapshot_path
-from guidewatch.spider import is_private_address
+from guidewatch.pages.snapshots import snapshot_path
+from guidewatch.sources.spider import is_private_address
 
 STUB_DIR = Path(__file__).parent / "stubdns"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from guidewatch.guides import load_guide
+from guidewatch.sources.guides import load_guide
 from httpserver import LocalHTTPServer
 
 GUIDES = Path(__file__).parent / "fixtures" / "guides"
@@ -45,7 +45,8 @@ BAD_MD_WARNINGS = [
 
 
 def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name == "guidewatch.guides" and r.levelno == logging.WARNING]
+    return [r.getMessage() for r in caplog.records
+            if r.name == "guidewatch.sources.guides" and r.levelno == logging.WARNING]
 
 
 def test_bad_links_are_warned_once_each_with_file_and_line(tmp_path: Path,

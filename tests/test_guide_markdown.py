@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from guidewatch.guides import parse_guide
+from guidewatch.sources.guides import parse_guide
 
 # The parse runs in a child process so that a regression to a super-linear parser fails the
 # test (the child is killed) instead of hanging the suite; the time limit is a hang guard
@@ -21,7 +21,7 @@ HANG_GUARD = 60
 
 _PARSE = """
 import json, sys
-from guidewatch.guides import parse_guide
+from guidewatch.sources.guides import parse_guide
 g = parse_guide(sys.stdin.read(), slug="p", fmt=sys.argv[1])
 print(json.dumps({"sections": [[s.id, s.heading, s.own_text] for s in g.sections],
                   "urls": [c.url for c in g.citations]}))

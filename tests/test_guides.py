@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from guidewatch.guides import GuideError, load_guide, parse_guide, slugify
+from guidewatch.sources.guides import GuideError, load_guide, parse_guide, slugify
 
 GUIDES = Path(__file__).parent / "fixtures" / "guides"
 MAIN_SECTIONS = [

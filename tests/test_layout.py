@@ -31,3 +31,13 @@ def test_root_config_watches_the_guides_real_cited_pages(tmp_path: Path, monkeyp
         "https://www.gov.uk/government/groups/mhra-innovation-office",
         "https://www.nhs.uk/conditions/genetic-and-genomic-testing/",
     }
+
+
+def test_repository_profiles_load_beside_the_built_in_ones() -> None:
+    """spiders/ is the root config's profiles_dir: its NICE profile loads and takes nice.org.uk."""
+    from guidewatch.sources.profiles import load_profiles, profile_for_url
+
+    profiles = load_profiles([ROOT / "spiders"])
+    assert {"govuk", "nhsuk", "default", "nice"} <= set(profiles)
+    assert profile_for_url("https://www.nice.org.uk/guidance/ta123", profiles).name == "nice"
+    assert not (ROOT / "src" / "guidewatch" / "sources" / "site_profiles").is_symlink()

@@ -1,4 +1,4 @@
-"""guidewatch.link: which guide sections a source change bears on, and why.
+"""guidewatch.changes.link: which guide sections a source change bears on, and why.
 
 The dev-set figures are the contract (recall >= 0.95, precision >= 0.80 on the tuning
 items of tests/data/linking_devset.toml); the unit tests pin the behaviour around it.
@@ -16,8 +16,7 @@ from types import ModuleType
 
 import pytest
 
-from guidewatch.guides import load_guide, parse_guide
-from guidewatch.link import (
+from guidewatch.changes.link import (
     DEFAULT_THRESHOLD,
     _content_tokens,
     _doc,
@@ -29,9 +28,10 @@ from guidewatch.link import (
     url_key,
     word_ops,
 )
-from guidewatch.link import sentences as link_sentences
+from guidewatch.changes.link import sentences as link_sentences
+from guidewatch.changes.tfidf import Corpus, pairwise
 from guidewatch.model import Change, DiffOp, Guide
-from guidewatch.tfidf import Corpus, pairwise
+from guidewatch.sources.guides import load_guide, parse_guide
 
 ROOT = Path(__file__).resolve().parents[1]
 GUIDE_PATH = ROOT / "tests" / "fixtures" / "guides" / "gene-therapy-atmps-uk.md"
@@ -391,7 +391,8 @@ def test_tfidf_agrees_with_scikit_learn(guide: Guide) -> None:
 
 
 def test_importing_link_does_not_import_scikit_learn() -> None:
-    code = "import sys, guidewatch.link; print(sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'scipy'}))"
+    code = ("import sys, guidewatch.changes.link; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'scipy'}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -416,7 +417,7 @@ FERTILITY = parse_guide(
 
 
 def ivf_change(old: str, new: str, section: tuple[str, ...] = ("IVF",), context: str = "") -> Change:
-    from guidewatch.severity import classify
+    from guidewatch.changes.severity import classify
 
     severity, reason = classify(old, new)
     return Change("c1", "modified" if old and new else "added", severity, reason, section, old, new,

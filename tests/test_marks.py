@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from guidewatch.guides import load_guide
-from guidewatch.link import link_change
+from guidewatch.changes.link import link_change
+from guidewatch.sources.guides import load_guide
 from guidewatch.store import Store
 from httpserver import LocalHTTPServer
 from test_alerts import Site, he_page, ok

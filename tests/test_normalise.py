@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 import guidewatch
 from guidewatch.model import Block, Page, parse_blocks
-from guidewatch.normalise import _Selectors, compile_ignore, fold_text, normalise, parse_date
-from guidewatch.profiles import Profile, load_profiles
+from guidewatch.pages.normalise import _Selectors, compile_ignore, fold_text, normalise, parse_date
+from guidewatch.sources.profiles import Profile, load_profiles
 
 FIXTURES = Path(__file__).parent / "fixtures" / "normalise"
 SITE = Path(guidewatch.__file__).parent / "demo_data" / "site"

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, select, text
 
-from guidewatch.alerts import deliver_pending, queue_deliveries
+from guidewatch.app.digest import deliver_pending, queue_deliveries
 from guidewatch.store import LockRow, Store, utcnow
 from httpserver import LocalHTTPServer
 from test_alerts import (

@@ -1,4 +1,4 @@
-"""Page workers (`guidewatch.parallel`): same pages as parsing inline, in order, nothing lost."""
+"""Page workers (`guidewatch.pages.parallel`): same pages as parsing inline, in order, nothing lost."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from guidewatch.model import Page
-from guidewatch.parallel import ParseJob, ParsePool, parse
-from guidewatch.profiles import load_profiles
+from guidewatch.pages.parallel import ParseJob, ParsePool, parse
+from guidewatch.sources.profiles import load_profiles
 
 SITE = Path(__file__).resolve().parents[1] / "src" / "guidewatch" / "demo_data" / "site"
 PAGES = sorted(SITE.rglob("*.html"))
@@ -83,8 +83,8 @@ def test_workers_are_subprocesses_that_work_under_any_main(tmp_path: Path) -> No
     script = tmp_path / "unguarded.py"
     script.write_text(f"""
 from pathlib import Path
-from guidewatch.parallel import ParseJob, ParsePool
-from guidewatch.profiles import load_profiles
+from guidewatch.pages.parallel import ParseJob, ParsePool
+from guidewatch.sources.profiles import load_profiles
 print("main ran", flush=True)
 body = Path({str(PAGES[0])!r}).read_bytes()
 pool = ParsePool(load_profiles([]), [], workers=1, start_after=1)

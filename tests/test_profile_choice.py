@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from guidewatch.app.crawl import open_workspace
 from guidewatch.config import ConfigError, load_config
-from guidewatch.pipeline import open_workspace
-from guidewatch.profiles import ProfileError, load_profiles, profile_for_url
-from guidewatch.snapshots import parse as parse_snapshot
-from guidewatch.snapshots import snapshot_path
+from guidewatch.pages.snapshots import parse as parse_snapshot
+from guidewatch.pages.snapshots import snapshot_path
+from guidewatch.sources.profiles import ProfileError, load_profiles, profile_for_url
 from httpserver import LocalHTTPServer
 
 FIXTURES = Path(__file__).parent / "fixtures" / "normalise"

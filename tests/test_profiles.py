@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from guidewatch.profiles import (
+from guidewatch.sources.profiles import (
     BUILTIN_DIR,
     Profile,
     ProfileError,
@@ -237,7 +237,7 @@ def test_unreadable_profile_file(tmp_path: Path) -> None:
 
 
 def test_wheel_carries_profiles_and_demo_data(tmp_path: Path) -> None:
-    """A non-editable install must carry the profiles (a symlink in the source tree) and the demo pages.
+    """A non-editable install must carry the built-in profiles and the demo pages.
 
     Builds from a copy of the tree, so no build/ directory is left in the checkout.
     """
@@ -247,14 +247,13 @@ def test_wheel_carries_profiles_and_demo_data(tmp_path: Path) -> None:
     for name in ("pyproject.toml", "README.md"):
         if (root / name).exists():
             shutil.copy(root / name, tree / name)
-    shutil.copytree(root / "spiders", tree / "spiders")
     shutil.copytree(
         root / "src" / "guidewatch",
         tree / "src" / "guidewatch",
         symlinks=True,
         ignore=shutil.ignore_patterns("__pycache__"),
     )
-    assert (tree / "src" / "guidewatch" / "site_profiles").is_symlink()
+    assert not (tree / "src" / "guidewatch" / "sources" / "site_profiles").is_symlink()
     done = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "dist"), str(tree)],
         capture_output=True,
@@ -266,7 +265,7 @@ def test_wheel_carries_profiles_and_demo_data(tmp_path: Path) -> None:
     (wheel,) = (tmp_path / "dist").glob("guidewatch-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for profile in ("govuk", "nhsuk", "default"):
-        assert f"guidewatch/site_profiles/{profile}.toml" in names
+        assert f"guidewatch/sources/site_profiles/{profile}.toml" in names
     site = "guidewatch/demo_data/site/"
     slug = "advanced-therapy-medicinal-products-regulation-and-licensing"
     assert f"{site}v1/www.gov.uk/guidance/{slug}/index.html" in names

@@ -13,14 +13,14 @@ from bs4 import BeautifulSoup
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from guidewatch.diff import diff_pages
-from guidewatch.digest import Digest, DigestItem, render
-from guidewatch.guides import parse_guide
-from guidewatch.link import link_changes
+from guidewatch.alerts.digest import Digest, DigestItem, render
+from guidewatch.app.crawl import screen_page
+from guidewatch.changes.diff import diff_pages
+from guidewatch.changes.link import link_changes
 from guidewatch.model import FetchOutcome, Impact, Page, parse_blocks, serialise_blocks
-from guidewatch.normalise import normalise
-from guidewatch.pipeline import screen_page
-from guidewatch.profiles import load_profiles
+from guidewatch.pages.normalise import normalise
+from guidewatch.sources.guides import parse_guide
+from guidewatch.sources.profiles import load_profiles
 
 PROFILES = load_profiles()
 URL = "https://www.gov.uk/guidance/advanced-therapy-medicinal-products-regulation-and-licensing"

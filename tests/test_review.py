@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from guidewatch.alerts import accept_sources, awaiting_review
+from guidewatch.app.digest import accept_sources, awaiting_review
 from guidewatch.model import Block, FetchOutcome, Page
 from guidewatch.store import Store, StoreError
 from httpserver import LocalHTTPServer

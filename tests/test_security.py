@@ -25,8 +25,8 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from bs4 import BeautifulSoup
 
 from faultserver import FaultServer, Request, Respond, topic_page, write_workspace
+from guidewatch.app.crawl import crawl, open_workspace
 from guidewatch.config import load_config
-from guidewatch.pipeline import crawl, open_workspace
 
 # --- fetching: only the allowed hosts, never private addresses in production ------------------
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from guidewatch.severity import classify, sentences, worst
+from guidewatch.changes.severity import classify, sentences, worst
 
 TABLE = tomllib.loads((Path(__file__).parent / "data" / "severity_pairs.toml").read_text("utf-8"))
 PAIRS: list[dict[str, Any]] = TABLE["pair"]

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from guidewatch.guides import load_guide
+from guidewatch.app.crawl import watched_sources
 from guidewatch.model import Block, Change, FetchOutcome, Impact, Page
-from guidewatch.pipeline import watched_sources
-from guidewatch.profiles import load_profiles
+from guidewatch.sources.guides import load_guide
+from guidewatch.sources.profiles import load_profiles
 from guidewatch.store import LockHeld, Store
 
 GUIDE = Path(__file__).parent / "fixtures" / "guides" / "gene-therapy-atmps-uk.md"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from guidewatch.model import Block, Page
-from guidewatch.suspect import COLLAPSE_FRACTION, error_like, judge
+from guidewatch.pages.suspect import COLLAPSE_FRACTION, error_like, judge
 
 REVIEWED = "\n".join(f"Paragraph {i} of the guidance on licensing gene therapy products." for i in range(20))
 

@@ -20,9 +20,9 @@ from typing import Any, TypeVar
 
 import click
 
-from . import __version__
-from . import exitcodes as ec
-from .config import (
+from guidewatch import __version__
+from guidewatch import exitcodes as ec
+from guidewatch.config import (
     CONFIG_NAME,
     CONFIG_TEMPLATE,
     CheckConfig,
@@ -123,7 +123,7 @@ class Ctx:
         return self._config
 
     def workspace(self, *, sync: bool = True) -> Any:
-        from .pipeline import open_workspace
+        from guidewatch.app.crawl import open_workspace
 
         return open_workspace(self.config, sync=sync)
 
@@ -188,7 +188,7 @@ def init(directory: Path, force: bool) -> None:
 @_user_errors
 def guides(ctx: Ctx, fmt: str, sections: bool) -> None:
     """List guides, their sections and the sources each section cites."""
-    from .pipeline import load_guides
+    from guidewatch.app.crawl import load_guides
 
     loaded = load_guides(ctx.config)
     if fmt == "json":
@@ -240,12 +240,12 @@ def guides(ctx: Ctx, fmt: str, sections: bool) -> None:
 def crawl(ctx: Ctx, all_sources: bool, source: str | None, quiet: bool, distributed: bool, redis_url: str | None,
           queue_name: str, wait: bool) -> None:
     """Fetch due (or all) cited sources now, detect changes and open alerts."""
-    from .fetch import discard_child, spawn_child
+    from guidewatch.sources.fetch import discard_child, spawn_child
 
     if all_sources and source:
         raise UserError("--all and --source cannot be used together")
     if distributed or wait:
-        from .distributed import push_command
+        from guidewatch.app.distributed import push_command
 
         if not (distributed and redis_url):
             raise UserError("--distributed needs --redis URL (or GUIDEWATCH_REDIS_URL); --wait needs --distributed")
@@ -259,9 +259,9 @@ def crawl(ctx: Ctx, all_sources: bool, source: str | None, quiet: bool, distribu
 
 
 def _crawl_now(ctx: Ctx, child: subprocess.Popen[bytes], all_sources: bool, source: str | None, quiet: bool) -> None:
-    from .pipeline import crawl as run_crawl
-    from .pipeline import select_sources
-    from .schedule import single_instance
+    from guidewatch.app.crawl import crawl as run_crawl
+    from guidewatch.app.crawl import select_sources
+    from guidewatch.app.daemon import single_instance
 
     ws = ctx.workspace()
     try:
@@ -311,7 +311,7 @@ def _change_json(rec: Any) -> dict[str, Any]:
 @_user_errors
 def changes(ctx: Ctx, since: str | None, fmt: str, source: str | None, show_all: bool) -> None:
     """Show detected changes and the guide sections they affect."""
-    from .digest import text_ops
+    from guidewatch.alerts.digest import text_ops
 
     ws = ctx.workspace(sync=False)
     try:
@@ -358,7 +358,7 @@ def changes(ctx: Ctx, since: str | None, fmt: str, source: str | None, show_all:
 def digest(ctx: Ctx, since: str | None, fmt: tuple[str, ...], send: bool, retry_dead: bool, to_stdout: bool,
            write_empty: bool) -> None:
     """Build the editors' digest of open alerts into alerts/ and, with --send, deliver it."""
-    from .alerts import render_digest, run_digest
+    from guidewatch.app.digest import render_digest, run_digest
 
     if retry_dead and not send:
         raise UserError("--retry-dead only makes sense with --send")
@@ -388,9 +388,9 @@ def digest(ctx: Ctx, since: str | None, fmt: tuple[str, ...], send: bool, retry_
 @_user_errors
 def accept(ctx: Ctx, source_url: str | None, all_sources: bool, by: str, note: str | None) -> None:
     """Record that the guide was reviewed against a source's current version."""
-    from .alerts import accept_sources, awaiting_review, describe_review, refusals
-    from .pipeline import sync_snapshot_files
-    from .snapshots import snapshot_path
+    from guidewatch.app.crawl import sync_snapshot_files
+    from guidewatch.app.digest import accept_sources, awaiting_review, describe_review, refusals
+    from guidewatch.pages.snapshots import snapshot_path
 
     if bool(source_url) == bool(all_sources):
         raise UserError("give a SOURCE_URL or --all (one of the two)")
@@ -477,7 +477,7 @@ def dismiss(ctx: Ctx, change_id: str, section: str, by: str, note: str | None) -
 @_user_errors
 def worker(ctx: Ctx, redis_url: str, queue_name: str, idle_exit: float, quiet: bool) -> None:
     """Crawl worker: fetch sources queued by `crawl --distributed`, record them in the shared store."""
-    from .distributed import run_worker
+    from guidewatch.app.distributed import run_worker
 
     def progress(outcome: Any, verdict: str) -> None:
         click.echo(f"{outcome.url}: {verdict}", err=True)
@@ -519,7 +519,7 @@ def _duration_option(option: str, value: str, bounds: Range) -> Any:
 def check(ctx: Ctx, max_age: str | None, offline: bool, fmt: str, output: Path | None, junit: Path | None,
           retry_pause: str) -> None:
     """CI gate: exit 1 when a cited source is stale (changed since review, gone, moved, ...)."""
-    from .check import run_check, write_reports
+    from guidewatch.app.check import run_check, write_reports
 
     max_age_bounds = CheckConfig.__dataclass_fields__["max_age"].metadata["range"]
     age = _duration_option("--max-age", max_age, max_age_bounds) if max_age else ctx.config.check.max_age
@@ -540,7 +540,7 @@ def check(ctx: Ctx, max_age: str | None, offline: bool, fmt: str, output: Path |
 @_user_errors
 def run_once(ctx: Ctx) -> None:
     """One full cycle for cron: crawl due sources, detect, link, alert, deliver."""
-    from .schedule import run_cycle
+    from guidewatch.app.daemon import run_cycle
 
     result, code = run_cycle(ctx.config)
     click.echo(result)
@@ -553,7 +553,7 @@ def run_once(ctx: Ctx) -> None:
 @_user_errors
 def daemon(ctx: Ctx, once: bool) -> None:
     """Run crawls and digests on their cron schedules (APScheduler) until stopped."""
-    from .schedule import run_daemon
+    from guidewatch.app.daemon import run_daemon
 
     sys.exit(run_daemon(ctx.config, once=once))
 
@@ -571,9 +571,9 @@ def daemon(ctx: Ctx, once: bool) -> None:
 @_user_errors
 def compare(click_ctx: click.Context, old: Path, new: Path, guide_ref: str, url: str | None, fmt: str) -> None:
     """Offline: diff two saved versions of a source page and say which guide sections it affects."""
-    from .compare import compare_files, render_text
-    from .guides import load_guide
-    from .profiles import load_profiles
+    from guidewatch.app.compare import compare_files, render_text
+    from guidewatch.sources.guides import load_guide
+    from guidewatch.sources.profiles import load_profiles
 
     ctx: Ctx = click_ctx.obj
     # With a config (--config or ./guidewatch.toml) the page is read as the crawl reads it:
@@ -583,7 +583,7 @@ def compare(click_ctx: click.Context, old: Path, new: Path, guide_ref: str, url:
     if path.exists():
         guide = load_guide(path)
     else:
-        from .pipeline import load_guides
+        from guidewatch.app.crawl import load_guides
 
         config = ctx.config  # a slug needs the config (its absence is the usual one-line error)
         found = [g for g in load_guides(config) if g.slug == guide_ref]
@@ -606,7 +606,7 @@ def compare(click_ctx: click.Context, old: Path, new: Path, guide_ref: str, url:
 @_user_errors
 def demo(directory: Path | None, keep: bool) -> None:
     """The whole pipeline on the bundled ATMP guide and example pages, served locally."""
-    from .demo import run_demo
+    from guidewatch.app.demo import run_demo
 
     sys.exit(run_demo(directory, keep=keep, echo=click.echo))
 

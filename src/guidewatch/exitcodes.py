@@ -54,14 +54,14 @@ def classify(exc: BaseException, *, store_url: str | None = None) -> Failure:
     environment's doing is an internal error."""
     from sqlalchemy import exc as sa
 
-    from .check import CheckError
-    from .compare import CompareError
-    from .config import ConfigError
-    from .distributed import DistributedError, QueueUnreachable
-    from .guides import GuideError
-    from .profiles import ProfileError
-    from .schedule import JobFailed
-    from .store import StoreError
+    from guidewatch.app.check import CheckError
+    from guidewatch.app.compare import CompareError
+    from guidewatch.app.daemon import JobFailed
+    from guidewatch.app.distributed import DistributedError, QueueUnreachable
+    from guidewatch.config import ConfigError
+    from guidewatch.sources.guides import GuideError
+    from guidewatch.sources.profiles import ProfileError
+    from guidewatch.store import StoreError
 
     if isinstance(exc, JobFailed):  # a job's unexpected error, already "<job> job failed: <Type>: …"
         return Failure(INTERNAL, one_line(str(exc)))

@@ -1,0 +1,1 @@
+"""What editors are told: alert lifecycle rules, the digest, delivery channels."""

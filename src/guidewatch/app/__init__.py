@@ -1,0 +1,1 @@
+"""The service layer: crawl, digest, review, check, compare, daemon; called by the CLI, daemon and workers."""

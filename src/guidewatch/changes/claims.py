@@ -1,0 +1,368 @@
+"""The changed claim, and where a guide asserts it.
+
+A page change is scored by what it changes, not by what the page is about: each changed
+sentence becomes a `Claim` (its words, the words only one version has, and the lead-in,
+neighbouring sentence and heading path it sits in), and each guide sentence is asked how
+much of that claim it asserts. Words that the guide uses in most sections are context,
+not evidence; named bodies count only when the change is about them; heading words alone
+never decide; numerals meet number words ("1" / "one"). A whole added or removed block is
+compared sentence by sentence, never as one bag of words.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+from functools import lru_cache
+
+import snowballstemmer
+
+from guidewatch.changes.wording import STOP_WORDS, fold
+from guidewatch.model import Change
+
+_SNOWBALL = snowballstemmer.stemmer("english")
+_IRREGULAR = {"children": "child", "people": "person", "women": "woman", "men": "man", "licence": "license"}
+_NUMBER_WORDS = {
+    "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8",
+    "nine": "9", "ten": "10", "eleven": "11", "twelve": "12", "fifteen": "15", "twenty": "20", "thirty": "30",
+    "forty": "40", "fifty": "50", "sixty": "60", "hundred": "100", "once": "1", "twice": "2", "half": "0.5",
+}  # fmt: skip
+# Named bodies: evidence only when the change is about them (they are in the changed words).
+BODY_TERMS = frozenset({"mhra", "nice", "hta", "hra", "cqc", "hfea", "nhs", "ema", "icb", "abi", "nhse"})
+# Words that say what kind of text a heading is, not what it is about.
+_GENERIC = frozenset(
+    {"question", "ask", "faq", "medicin", "treatment", "guid", "inform", "patient", "know", "need", "thing",
+     "option", "work", "use", "mean", "uk", "get", "happen", "can", "help", "care", "team", "your", "what"}
+)  # fmt: skip
+# Formal and lay words for one thing, after stemming.
+_SYNONYMS = {"price": "cost", "fee": "cost", "charg": "cost", "paid": "pay", "expens": "cost"}
+_STOP = frozenset(STOP_WORDS - set(_NUMBER_WORDS)) | {"t", "s", "c", "e", "g", "i"}
+_TOKEN = re.compile(r"\d+(?:\.\d+)?|[a-z]+")
+_SENTENCE = re.compile(r"(?<=[.!?:])\s+(?=[A-Z0-9“\"‘'(£])|\n+")
+
+ROLE_DELTA, ROLE_CORE, ROLE_CONTEXT = 1.0, 0.55, 0.3
+ROLE_REMOVED = 1.25  # the guide still says the words the source took out
+HEADING_SHARE = 0.7  # a word met only in the section's heading
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """Snowball English, after folding irregular plurals; "licence" meets "licensed"."""
+    return _SNOWBALL.stemWord(_IRREGULAR.get(word, word)).replace("licenc", "licens")
+
+
+@lru_cache(maxsize=16384)
+def terms(text: str) -> tuple[str, ...]:
+    """Matching terms in order: stems of content words, numbers as digits, then adjacent pairs.
+
+    Pairs ("hospital exempt", "5 week") span dropped stop words but never a comma or full stop.
+    """
+    folded = re.sub(r"(?<=\d),(?=\d{3})", "", fold(text))
+    out: list[str] = []
+    for chunk in re.split(r"[.,;:!?()\[\]\"“”•|]+", folded):
+        run = []
+        for word in _TOKEN.findall(chunk):
+            word = _NUMBER_WORDS.get(word, word)
+            if word[0].isdigit():
+                run.append(word)
+                if len(word) >= 4 and "." not in word:  # £280,451 meets "more than £280,000"
+                    run.append("~" + str(round(int(word), 1 - len(word) + 1)))
+            elif word not in _STOP and len(word) > 1:
+                run.append(_SYNONYMS.get(stem(word), stem(word)))
+        out += run
+        out += [f"{a} {b}" for a, b in zip(run, run[1:], strict=False) if a != b]
+    return tuple(out)
+
+
+def sentences(text: str) -> list[str]:
+    """Sentences and list items; a lead-in ending in ":" stays its own unit."""
+    return [s.strip() for s in _SENTENCE.split(text) if len(s.strip()) > 2]
+
+
+# --- the claim ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One changed sentence, as the editor reads it, and its terms by role."""
+
+    sentence: str  # the sentence as it now reads (as it read, when removed)
+    core: frozenset[str]  # terms of the changed sentence, both versions
+    delta: frozenset[str]  # terms only one version has: what changed
+    removed: frozenset[str]  # terms only the old version has
+    context: frozenset[str]  # lead-in, neighbouring sentence and heading path
+    added: bool = False  # a sentence with no old version (or no new one): all of it is news
+
+    @property
+    def words(self) -> frozenset[str]:
+        """Every term that can meet a guide sentence."""
+        return self.core | self.context
+
+    def role(self, term: str) -> float:
+        if term in self.removed:
+            return ROLE_REMOVED
+        if term in self.delta:
+            return ROLE_DELTA
+        return ROLE_CORE if term in self.core else ROLE_CONTEXT
+
+
+def claims_of(change: Change) -> list[Claim]:
+    """The change's claims: one per changed sentence, paired old with new where they align.
+
+    A sentence added or removed on its own is read with what it hangs on: the list's lead-in
+    ("... include:") or the sentence next to it in the block. Those words must meet the guide
+    too, so a new list item does not match every section that shares one of its words.
+    """
+    context, lead = _context_terms(change)
+    if change.kind == "change_note":
+        return [_claim("", s, context, frozenset()) for s in sentences(change.new)]
+    old, new = sentences(change.old), sentences(change.new)
+    out: list[Claim] = []
+    matcher = SequenceMatcher(None, [_key(s) for s in old], [_key(s) for s in new], autojunk=False)
+    kept = set(old) & set(new)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        for o, n in _pair(old[i1:i2], new[j1:j2]):
+            block, sentence = (new, n) if n else (old, o)
+            near = _neighbour(block, sentence, kept, always=not (o and n))
+            out.append(_claim(o, n, context, lead | near))
+    if not out and (change.old or change.new):  # same sentences, other order or spacing: a move
+        out = [_claim(s, s, context, frozenset()) for s in new or old]
+    return out
+
+
+def _key(sentence: str) -> str:
+    return " ".join(terms(sentence)) or sentence.lower()
+
+
+def _pair(old: Sequence[str], new: Sequence[str]) -> list[tuple[str, str]]:
+    """Each new sentence with the old one it most resembles; leftovers stand alone."""
+    pairs: list[tuple[str, str]] = []
+    free = list(old)
+    for n in new:
+        words = set(terms(n))
+        best = max(free, key=lambda o: len(words & set(terms(o))), default=None)
+        if best is not None and words & set(terms(best)):
+            free.remove(best)
+            pairs.append((best, n))
+        else:
+            pairs.append(("", n))
+    return pairs + [(o, "") for o in free]
+
+
+def _claim(old: str, new: str, context: frozenset[str], lead: frozenset[str]) -> Claim:
+    t_old, t_new = frozenset(terms(old)), frozenset(terms(new))
+    core = t_old | t_new
+    delta = t_old ^ t_new
+    if not old or not new:
+        delta = core  # all of it is news, read with what it hangs on
+        if not lead - core:
+            return Claim(new or old, core, delta, frozenset(), context - core, added=True)
+        return Claim(new or old, core | lead, delta, frozenset(), context - core - lead)
+    if not delta:  # only function words changed ("must" -> "should", "one" -> "one or both"): all of it is the claim
+        delta = core
+    return Claim(new, core | lead, delta, t_old - t_new, context - core - lead)
+
+
+def _neighbour(block: Sequence[str], sentence: str, kept: set[str], always: bool = False) -> frozenset[str]:
+    """The unchanged sentence before a short or pronoun-led one: "This usually takes 3 to 5 weeks."
+    needs it. A sentence added or removed on its own (`always`) is read with its unchanged
+    neighbour in the block; a block added or removed whole has none, and each sentence stands alone.
+    """
+    if sentence not in block or len(block) < 2:
+        return frozenset()
+    i = block.index(sentence)
+    short = len(terms(sentence)) <= 10 or re.match(r"(?i)(this|it|they|these|that|the same)\b", sentence)
+    if not (always or short):
+        return frozenset()
+    near = [x for x in (block[i - 1] if i else None, None if i or not always else block[1]) if x in kept]
+    return frozenset(terms(near[0])) if near else frozenset()
+
+
+def _context_terms(change: Change) -> tuple[frozenset[str], frozenset[str]]:
+    """The heading path (context), and the list's lead-in before the change ("... include:")."""
+    before = change.context.split("[…]")[0].strip() if change.context else ""
+    heading = frozenset(terms(" / ".join(change.source_section).replace(" / ", ". ")))
+    if before.endswith(":"):
+        return heading, frozenset(terms(before))
+    return heading | frozenset(terms(before)), frozenset()
+
+
+# --- the guide side -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One sentence of a guide section, with its terms and the section heading's."""
+
+    section: str
+    text: str
+    terms: frozenset[str]
+    heading: frozenset[str]
+
+
+class Weights:
+    """How much meeting a term says: rare in the guide says more; words in most sections say little."""
+
+    def __init__(self, texts: Iterable[str]) -> None:
+        docs = [frozenset(terms(t)) for t in texts]
+        self.n = max(2, len(docs))
+        self.df: dict[str, int] = {}
+        for d in docs:
+            for t in d:
+                self.df[t] = self.df.get(t, 0) + 1
+
+    @lru_cache(maxsize=65536)  # noqa: B019 - one Weights per guide index, kept with it
+    def __call__(self, term: str) -> float:
+        df = self.df.get(term, 0)
+        w = (math.log((self.n + 1) / (df + 1)) / math.log(self.n + 1)) ** 2  # squared: rare terms stand out
+        trust = min(1.0, self.n / 8)  # a guide of few sections says little about rarity: lean on a prior
+        w = trust * w + (1 - trust) * _PRIOR_WEIGHT
+        if df / self.n >= 0.5:
+            w *= 1 - 0.75 * trust  # the guide's subject ("IVF", "CAR-T"): context, not evidence
+        if " " in term:
+            w *= 1.3
+        elif term[0].isdigit():
+            w *= 0.6  # a bare number means less than its pair with the unit ("5 week")
+        return max(0.0, w)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """How one claim meets one guide sentence."""
+
+    score: float
+    anchor: float  # weight of changed words the sentence states (or of the claim it restates, its subject)
+    changed: float  # weight of the changed words alone that the sentence states
+    body: bool  # some term met in the sentence itself, not only in the heading
+    shared: tuple[str, ...]  # the terms met, strongest first
+    unit: Unit
+    claim: Claim
+
+
+_SCALE = 1.0
+_PRIOR_WEIGHT = 0.5
+SUBJECT, SUBJECT_FLOOR = 0.45, 0.5  # a kept phrase this rare in the guide names the claim's subject
+RESTATE_FLOOR, RESTATE_MIN = 0.4, 0.5  # a restating sentence scores at least the floor; the claim needs substance
+RESTATES = 0.4  # a guide sentence with this share of the claim's kept words restates it
+
+
+@dataclass(frozen=True)
+class _Term:
+    """One claim term, weighed once per claim and guide."""
+
+    weight: float  # weigh(term) x its role in the claim (bodies by mere presence damped)
+    kind: int  # 0 changed, 1 kept, 2 context
+    pair: float  # for a kept pair: its weight in the guide (a subject phrase), else 0
+
+
+@lru_cache(maxsize=4096)
+def _weighed(claim: Claim, weigh: Weights) -> tuple[dict[str, _Term], float]:
+    """The claim's terms with their weights, and the weight of its kept words."""
+    out: dict[str, _Term] = {}
+    for term in claim.words:
+        w = weigh(term) * claim.role(term)
+        if term in BODY_TERMS and term not in claim.delta:
+            w *= 0.15  # a body met by mere presence: the change is not about it
+        kind = 0 if term in claim.delta else 1 if term in claim.core else 2
+        out[term] = _Term(w, kind, weigh(term) if kind == 1 and " " in term else 0.0)
+    return out, claim_weight(claim, weigh)
+
+
+def meet(claim: Claim, unit: Unit, weigh: Weights) -> Hit | None:
+    """The claim against one guide sentence; None when they share nothing that counts."""
+    words = claim.words
+    in_body, in_heading = words & unit.terms, words & unit.heading
+    if not in_body and not in_heading:
+        return None  # set operations first: most sentences share nothing
+    weighed, whole = _weighed(claim, weigh)
+    sums = [0.0, 0.0, 0.0]  # changed, kept, context
+    subject = 0.0
+    shared: list[tuple[float, str]] = []
+    for term in in_body | in_heading:
+        t = weighed[term]
+        w = t.weight
+        if term in in_body:
+            subject = max(subject, t.pair)
+        else:
+            w *= HEADING_SHARE * (0.2 if term in _GENERIC else 1.0)
+        if w > 0:
+            sums[t.kind] += w
+            shared.append((w, term))
+    if not shared:
+        return None
+    anchor, kept, support = sums
+    total = anchor + kept + support
+    restates = False
+    cover = kept / whole if kept and whole else 0.0
+    if not claim.added:
+        restates = cover >= RESTATES and whole >= RESTATE_MIN
+        if anchor == 0 and not restates:
+            total *= 0.65  # the sentence meets the topic, none of the words that changed
+        elif cover < 0.15 and not (cover >= 0.08 and claim.removed & unit.terms):
+            total *= 0.45  # the changed words, in a sentence about something else
+    score = 1 - math.exp(-total / _SCALE)
+    if restates:
+        score = max(score, RESTATE_FLOOR + (1 - RESTATE_FLOOR) * min(1.0, cover))
+    changed = anchor
+    if subject >= SUBJECT:  # the sentence names what the claim is about, in words rare in the guide
+        score = max(score, SUBJECT_FLOOR)
+        anchor = max(anchor, subject)
+    body = any(t not in BODY_TERMS for t in in_body)
+    ranked = tuple(t for _, t in sorted(shared, key=lambda x: -x[0]))
+    return Hit(score, anchor if not restates else max(anchor, kept), changed, body, ranked, unit, claim)
+
+
+def claim_weight(claim: Claim, weigh: Weights) -> float:
+    """Weight of the claim's kept words: what the sentence is about besides what changed."""
+    return sum(weigh(t) * ROLE_CORE for t in claim.core - claim.delta)
+
+
+def best_hits(claims: Sequence[Claim], units: Sequence[Unit], weigh: Weights) -> list[Hit]:
+    """Every unit's best hit over the claims, strongest first."""
+    hits: list[Hit] = []
+    for unit in units:
+        found = [h for h in (meet(c, unit, weigh) for c in claims) if h]
+        if found:
+            hits.append(max(found, key=lambda h: h.score))
+    return sorted(hits, key=lambda h: -h.score)
+
+
+@lru_cache(maxsize=65536)
+def _word_terms(word: str) -> tuple[str, ...]:
+    """The terms one written word gives (a hyphenated word may give several)."""
+    out = []
+    for part in _TOKEN.findall(fold(word)):
+        part = _NUMBER_WORDS.get(part, part)
+        if part[0].isdigit() or (part not in _STOP and len(part) > 1):
+            out.append(part if part[0].isdigit() else _SYNONYMS.get(stem(part), stem(part)))
+    return tuple(out)
+
+
+def surfaces(found: Sequence[str], text: str) -> list[str]:
+    """The words of `text` that terms came from, as written; a pair hides its own words."""
+    words: list[tuple[str, str]] = []
+    for word in re.findall(r"[A-Za-z0-9][A-Za-z0-9'’-]*", text):
+        for term in _word_terms(word):
+            if not words or words[-1] != (term, word):
+                words.append((term, word))
+    written: dict[str, str] = {}
+    for i, (t, w) in enumerate(words):
+        written.setdefault(t, w)
+        for j in range(i + 1, min(i + 4, len(words))):  # a pair spans dropped stop words
+            written.setdefault(f"{t} {words[j][0]}", " ".join(dict.fromkeys(x for _, x in words[i : j + 1])))
+    out: list[str] = []
+    for term in found:
+        shown = written.get(term)
+        if shown and not any(shown.lower() in o.lower() for o in out):
+            out.append(" ".join(w if any(c.isupper() for c in w[1:]) else w.lower() for w in shown.split()))
+    return out
+
+
+__all__ = [
+    "BODY_TERMS", "Claim", "Hit", "Unit", "Weights", "best_hits", "claims_of", "meet", "sentences", "surfaces", "terms",
+]

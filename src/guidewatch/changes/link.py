@@ -1,0 +1,523 @@
+"""Link source changes to the guide sections an editor must re-read.
+
+A generic page monitor says "this page changed". guidewatch says which sections of which
+guide rest on the changed passage. For every guide that cites the source (URL match that
+ignores scheme, www., trailing slash, and follows a page that moved within its site), each
+section is scored against the changed passage: its heading path (the topic), its old and
+new text, and the words the diff inserted or deleted. Five signals, each mapped to [0, 1]
+and combined as a noisy-OR, so the score stays in [0, 1]:
+
+- TF-IDF cosine (word 1-3 grams over stemmed tokens, fitted on the guide's sections plus
+  the passage; see tfidf.py) with the section and with its best sentence, so a long
+  section with one pointed sentence is not diluted;
+- shared domain phrases (multi-word noun phrases such as "hospital exemption"), weighted
+  by how few of the guide's sections use them, by length, and by whether they name the
+  changed topic or the changed words; phrases that meet in one sentence count fully;
+- shared words between the source heading path and the section heading ("Early access to
+  ATMPs" / "How patients may access ..."), weighted by how rare they are among headings;
+- shared named bodies (MHRA, NICE, HTA, HRA, CQC, NHS England), weighted by rarity;
+- a prior for the section that links the source, which rests on it by construction.
+
+A small regulatory-to-lay glossary (adverse reaction -> side effect, malignancy -> cancer,
+...) lets the formal source meet the plain guide. An FAQ answer and the body section it
+restates (found from the guide alone) share part of each other's score. A section that
+includes a matching sub-section is judged on its own text. Missing an affected section
+leaves a stale medical claim live, so the cut favours recall: flagged sections clear an
+absolute threshold and reach a modest share of the best section's score for the change.
+Page-level events (gone, moved, withdrawn, unreachable, review due) flag the citing
+sections at 1.0; a change note is linked like a passage, plus the citing sections.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from urllib.parse import urlparse
+
+from guidewatch.changes.claims import BODY_TERMS, Claim, Hit, Unit, Weights, best_hits, claims_of, surfaces
+from guidewatch.changes.claims import sentences as claim_sentences
+from guidewatch.changes.claims import terms as claim_terms
+from guidewatch.changes.tfidf import pairwise
+from guidewatch.changes.wording import STOP, STOP_WORDS, fold, light_stem
+from guidewatch.model import Change, Citation, DiffOp, Dismissal, Guide, Impact, Section, Tier
+from guidewatch.sources.guides import BODIES
+
+DEFAULT_THRESHOLD = 0.30  # the related tier's floor, for the change's best section
+RELATIVE_CUT = 0.7  # a related section scores at least this share of the change's best section
+PAGE_KINDS = frozenset({"gone", "withdrawn", "unreachable", "review_due"})  # "moved" may be a block
+
+_REREAD_BEST = 0.5  # the change's best section is re-read from this score ...
+_REREAD = 0.6  # ... any other from this one ...
+_REREAD_SHARE = 0.6  # ... and this share of the best
+_RELATED = 0.3  # a related section other than the best scores at least this
+_ANCHOR = 0.25  # weight of changed words a re-read section must state
+_MARKED_ANCHOR = 0.35  # ... and a section marked not relevant to the passage, to come back
+_FAIR = 0.3  # a hit that counts towards a section's anchor
+_SECOND = 0.3  # share of a second matching sentence that counts
+_VAGUE = 0.2  # no section of the guide scores this much ...
+_CITE_FALLBACK = 0.1  # a citing section meeting the claim this much is related when nothing else is
+_CITE_BONUS = 0.1  # the section that links the source rests on it
+_ECHO_CONFIDENT, _ECHO_MIN = 0.5, 0.1  # restatement: the partner's confident hit, and our own minimum
+_ECHO_MIN_SIM, _ECHO_MARGIN = 0.15, 1.5
+_SHOWN = 4
+
+_JOINERS = frozenset({"and", "of", "for", "to", "or", "on"})
+_WORD = re.compile(r"[a-z0-9]+")
+_BOUNDARY = re.compile(r"[.,;:!?()\[\]\"“”\n•|/]+")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9“\"‘'(])|\n+")
+
+
+_fold, _stem, _STOP, _STOP_WORDS = fold, light_stem, STOP, STOP_WORDS
+
+
+def tokens(text: str) -> list[str]:
+    """Stemmed word tokens; the tokenizer the TF-IDF model uses."""
+    return list(_tokens(text))
+
+
+@lru_cache(maxsize=8192)
+def _tokens(text: str) -> tuple[str, ...]:
+    return tuple(_stem(w) for w in _WORD.findall(_fold(text)))
+
+
+def _runs(text: str) -> list[list[tuple[str, str]]]:
+    """Punctuation-free runs of (stem, surface word); phrases never cross a comma or full stop."""
+    runs: list[list[tuple[str, str]]] = []
+    for chunk in _BOUNDARY.split(unicodedata.normalize("NFKC", text).replace("’", "'")):
+        words = re.findall(r"[A-Za-z0-9]+(?:[-'][A-Za-z0-9]+)*", chunk)
+        run = [(part, w) for w in words for part in _tokens(w)]
+        if run:
+            runs.append(run)
+    return runs
+
+
+@lru_cache(maxsize=8192)
+def phrases(text: str, max_len: int = 4) -> dict[tuple[str, ...], str]:
+    """Candidate noun phrases: 2-4 word runs that neither start nor end with a stop word.
+
+    Inside, at most one joining word ("and", "of", ...) is allowed. The result is cached:
+    callers must not modify it.
+    """
+    found: dict[tuple[str, ...], str] = {}
+    for run in _runs(text):
+        stems = [s for s, _ in run]
+        for n in range(2, max_len + 1):
+            for i in range(len(run) - n + 1):
+                gram = tuple(stems[i : i + n])
+                if gram[0] in _STOP or gram[-1] in _STOP or gram[0].isdigit() or gram[-1].isdigit():
+                    continue
+                inner = [w for w in gram[1:-1] if w in _STOP]
+                if len(inner) > 1 or any(w not in _JOINERS for w in inner):
+                    continue  # "safety and efficacy" is a phrase, "ATMPs in the UK" is not
+                found.setdefault(gram, _surface(run[i : i + n]))
+    return found
+
+
+def _surface(run: list[tuple[str, str]]) -> str:
+    words: list[str] = []
+    for _, w in run:
+        if not words or words[-1] != w:
+            words.append(w)
+    return " ".join(words)
+
+
+def bodies(text: str) -> set[str]:
+    """Named bodies (MHRA, NICE, ...) a text refers to."""
+    return set(_bodies(text))
+
+
+@lru_cache(maxsize=8192)
+def _bodies(text: str) -> frozenset[str]:
+    """Cached: every section text and the passage are searched again for each change and guide."""
+    return frozenset(name for name, pattern in BODIES.items() if pattern.search(text))
+
+
+def sentences(text: str) -> list[str]:
+    """Sentences and list items: the unit of evidence an editor reads."""
+    return [s.strip() for s in _SENTENCE.split(text) if len(s.strip()) > 2]
+
+
+# --- the changed passage ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Passage:
+    """What changed on the source, split into the parts that are weighed differently."""
+
+    heading: str  # heading path on the source page: the topic of the change
+    text: str  # old and new text (and context when the change itself is tiny)
+    delta: str  # the words the diff inserted or deleted
+
+    @property
+    def all_text(self) -> str:
+        return "\n".join(p for p in (self.heading, self.text, self.delta) if p)
+
+    @property
+    def topic_phrases(self) -> list[tuple[str, ...]]:
+        return list(phrases(self.heading.replace(" / ", "\n")))
+
+    @property
+    def delta_phrases(self) -> list[tuple[str, ...]]:
+        return list(phrases(self.delta))
+
+    @property
+    def topic_tokens(self) -> set[str]:
+        return set(_content_tokens(self.heading))
+
+
+def word_ops(old: str, new: str) -> list[DiffOp]:
+    """Word-level diff, used when a change arrives without ops (tests, change notes)."""
+    a, b = re.findall(r"\S+\s*", old), re.findall(r"\S+\s*", new)
+    ops: list[DiffOp] = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if tag == "equal":
+            ops.append(DiffOp(0, "".join(a[i1:i2])))
+            continue
+        if i2 > i1:
+            ops.append(DiffOp(-1, "".join(a[i1:i2])))
+        if j2 > j1:
+            ops.append(DiffOp(1, "".join(b[j1:j2])))
+    return ops
+
+
+def passage_of(change: Change) -> Passage:
+    """The passage to match: topic, both versions, and the changed words on their own.
+
+    A change note is all news: its `old` is the previous, unrelated note, so only the new
+    note counts.
+    """
+    if change.kind == "change_note":
+        return Passage(" / ".join(change.source_section), change.new, change.new)
+    ops = change.ops or word_ops(change.old, change.new)
+    delta = "\n".join(op.text.strip() for op in ops if op.op != 0 and op.text.strip())
+    body = "\n".join(t for t in (change.old, change.new) if t)
+    if len(tokens(body)) < 12 and change.context:
+        body = body + "\n" + change.context
+    return Passage(" / ".join(change.source_section), body, delta)
+
+
+# --- which guides and sections cite the source --------------------------------------------
+
+
+def url_key(url: str) -> tuple[str, str]:
+    """(host, path) ignoring scheme, www., trailing slash, query, fragment and the GOV.UK API prefix."""
+    parsed = urlparse(url.strip() if "//" in url else "//" + url.strip())
+    host = (parsed.hostname or "").lower().removeprefix("www.")
+    path = re.sub(r"/+", "/", parsed.path).rstrip("/").lower()
+    if host == "gov.uk" and path.startswith("/api/content/"):
+        path = path[len("/api/content") :]
+    return host, path
+
+
+def same_source(cited: str, source: str) -> bool:
+    """A citation matches the source exactly, or the same page moved within its site.
+
+    NHS pages move between sections (/conditions/x/ to /tests-and-treatments/x/) and keep
+    their last path segment, so a same-host match on that segment counts.
+    """
+    a, b = url_key(cited), url_key(source)
+    if a == b:
+        return True
+    if a[0] != b[0] or not a[1] or not b[1]:
+        return False
+    last_a, last_b = a[1].rsplit("/", 1)[-1], b[1].rsplit("/", 1)[-1]
+    return bool(last_a) and last_a == last_b and len(last_a) > 8
+
+
+def citing(guide: Guide, source_urls: Iterable[str]) -> list[Citation]:
+    """External citations of the guide that point at any of the given URLs."""
+    urls = [u for u in source_urls if u]
+    return [c for c in guide.external_citations if any(same_source(c.url, u) for u in urls)]
+
+
+def _source_urls(change: Change, source_url: str) -> list[str]:
+    urls = [source_url]
+    if change.scope == "page" and change.kind == "moved":
+        urls += [u for u in (change.old, change.new) if u.startswith(("http://", "https://"))]
+    return urls
+
+
+# --- scoring ------------------------------------------------------------------------------
+
+
+def _doc(section: Section, own: bool) -> str:
+    return section.heading + "\n" + (section.own_text if own else section.text)
+
+
+def _children(guide: Guide) -> dict[str, list[str]]:
+    kids: dict[str, list[str]] = {}
+    for s in guide.sections:
+        if s.parent:
+            kids.setdefault(s.parent, []).append(s.id)
+    return kids
+
+
+def _content_tokens(text: str) -> list[str]:
+    """Tokens without stop words, the TF-IDF's tokenizer; its word 1-3 grams then span the dropped words."""
+    return [t for t in _tokens(text) if t not in _STOP]
+
+
+class _GuideIndex:
+    """What is known about a guide before any change arrives: its sentences, term weights, restatements.
+
+    A leaf section is judged on its text; a section with sub-sections on its own text only,
+    so a parent is flagged over a matching child only when its own words match.
+    """
+
+    def __init__(self, guide: Guide) -> None:
+        self.guide = guide
+        self.kids = _children(guide)
+        leaves = [s for s in guide.sections if not self.kids.get(s.id)]
+        self.weigh = Weights(_doc(s, own=True) for s in leaves)
+        self.units: dict[str, list[Unit]] = {}
+        for s in guide.sections:
+            heading = frozenset(claim_terms(s.heading))
+            self.units[s.id] = [
+                Unit(s.id, x, frozenset(claim_terms(x)), heading) for x in claim_sentences(s.own_text)
+            ]
+        self.pairs = restatements(guide)
+
+
+#: Guide indexes, least recently used first. A crawl links each changed page to the few
+#: guides citing it: 16 keeps memory bounded.
+_INDEXES: OrderedDict[tuple, _GuideIndex] = OrderedDict()
+_MAX_INDEXES = 16
+
+
+def _index(guide: Guide) -> _GuideIndex:
+    key = (guide.slug, tuple((s.id, s.parent, s.heading, s.text) for s in guide.sections))
+    if key in _INDEXES:
+        _INDEXES.move_to_end(key)
+    else:
+        _INDEXES[key] = _GuideIndex(guide)
+        while len(_INDEXES) > _MAX_INDEXES:
+            _INDEXES.popitem(last=False)
+    return _INDEXES[key]
+
+
+@dataclass(frozen=True)
+class _Scored:
+    """A section's best evidence for one change."""
+
+    section: Section
+    score: float
+    hit: Hit
+    anchor: float  # the most changed-word weight any of its fair hits states
+    changed: float  # ... counting the changed words alone (no restatement, no subject phrase)
+
+
+def restatements(guide: Guide) -> dict[str, str]:
+    """Pairs of sections that say the same thing, typically an FAQ answer and its body section.
+
+    A change to a claim in the body is a change to its FAQ summary too, although the short
+    answer shares few words with the source. Two leaf sections pair up when each is the
+    other's closest section, clearly closer than any third one.
+    """
+    kids = _children(guide)
+    leaves = tuple((s.id, _doc(s, own=False)) for s in guide.sections if not kids.get(s.id) and s.own_text.strip())
+    return dict(_restatements(leaves))
+
+
+@lru_cache(maxsize=64)
+def _restatements(leaves: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    if len(leaves) < 3:
+        return ()
+    sim = pairwise([doc for _, doc in leaves], _content_tokens)
+    for i, row in enumerate(sim):
+        row[i] = 0.0
+    best = [max(range(len(row)), key=row.__getitem__) for row in sim]  # the first maximum, as numpy's argmax
+    second = [sorted(row)[-2] for row in sim]  # the diagonal's 0 included, as before
+    pairs = []
+    for i, j in enumerate(best):
+        if best[j] != i or sim[i][j] < _ECHO_MIN_SIM:
+            continue
+        if sim[i][j] >= _ECHO_MARGIN * max(second[i], second[j]):
+            pairs.append((leaves[i][0], leaves[j][0]))
+    return tuple(pairs)
+
+
+def _score(index: _GuideIndex, claims: list[Claim], cites: set[str]) -> dict[str, _Scored]:
+    """Each section with evidence: its best sentence, plus a little for a second one."""
+    out: dict[str, _Scored] = {}
+    for s in index.guide.sections:
+        hits = best_hits(claims, index.units[s.id], index.weigh)
+        if not hits or not any(h.body for h in hits):
+            continue  # heading words alone never decide
+        score = hits[0].score + _SECOND * (hits[1].score if len(hits) > 1 else 0.0) * (1 - hits[0].score)
+        if s.id in cites:
+            score += _CITE_BONUS * (1 - score)
+        fair = [h for h in hits if h.score >= _FAIR or h is hits[0]]
+        anchor, changed = max(h.anchor for h in fair), max(h.changed for h in fair)
+        out[s.id] = _Scored(s, round(min(1.0, score), 3), hits[0], anchor, changed)
+    return out
+
+
+def _phrase_hit(x: _Scored | None) -> bool:
+    return x is not None and x.score >= _CITE_FALLBACK and any(" " in t for t in x.hit.shared)
+
+
+def _tiers(scored: dict[str, _Scored], pairs: dict[str, str], threshold: float) -> dict[str, Tier]:
+    """Re-read: a confident hit on the changed words; related: worth a glance.
+
+    The change's best section needs less than the others: they must come close to it, so
+    a second section that merely shares a word or a number is not sent. An FAQ answer and
+    the body section it restates share a confident hit, if the restating one meets the
+    claim itself too.
+    """
+    if not scored:
+        return {}
+    top = max(scored.values(), key=lambda x: x.score)
+    tiers: dict[str, Tier] = {}
+    for sid, x in scored.items():
+        anchored = x.anchor >= _ANCHOR or x.hit.claim.added
+        first = x is top
+        floor, share = (_REREAD_BEST, 0.0) if first else (_REREAD, _REREAD_SHARE)
+        if anchored and x.score >= floor and x.score >= share * top.score:
+            tiers[sid] = "reread"
+        elif x.score >= (threshold if first else _RELATED) and x.score >= RELATIVE_CUT * top.score:
+            tiers[sid] = "related"
+    for sid, partner in pairs.items():
+        mine, theirs = scored.get(sid), scored.get(partner)
+        if not mine or not theirs or partner not in tiers or tiers.get(sid) == "reread":
+            continue
+        if theirs.score >= _ECHO_CONFIDENT and mine.score >= _ECHO_MIN:
+            strong = tiers[partner] == "reread" and mine.anchor >= _ANCHOR and mine.score >= _RELATED
+            tiers[sid] = "reread" if strong else "related"
+    return tiers
+
+
+def _kept(x: _Scored, marks: Sequence[Dismissal]) -> bool:
+    """A section an editor marked not relevant to this passage stays out, unless the change is
+    about something it asserts: the changed words themselves meet its sentence."""
+    if not any(m.section == x.section.id for m in marks):
+        return True
+    return x.changed >= _MARKED_ANCHOR
+
+
+def _marks_for(change: Change, guide: Guide, source_url: str, dismissed: Sequence[Dismissal]) -> list[Dismissal]:
+    return [
+        d
+        for d in dismissed
+        if d.guide == guide.slug and tuple(d.source_section) == tuple(change.source_section)
+        and same_source(d.source_url, source_url)
+    ]
+
+
+def _evidence(x: _Scored, weigh: Weights) -> tuple[str, ...]:
+    """The words that met, as the guide writes them, then the guide sentence they met in.
+
+    Phrases the guide uses in more than one section come first, named bodies last.
+    """
+
+    def rank(term: str) -> tuple[int, float]:
+        if term in BODY_TERMS or any(t in BODY_TERMS for t in term.split()):
+            return (3, 0.0)
+        if " " in term:
+            return (0 if weigh.df.get(term, 0) > 1 else 1, -weigh(term))
+        return (2, -weigh(term))
+
+    ordered = sorted(x.hit.shared, key=rank)
+    shown = surfaces(ordered, x.hit.unit.text + "\n" + x.section.heading)[:_SHOWN]
+    return (*shown, x.hit.unit.text)
+
+
+# --- public API ---------------------------------------------------------------------------
+
+
+def link_change(
+    change: Change,
+    source_url: str,
+    guides: Sequence[Guide],
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    dismissed: Sequence[Dismissal] = (),
+) -> list[Impact]:
+    """Guide sections a change bears on, best first; cosmetic changes bear on nothing."""
+    if change.severity == "cosmetic":
+        return []
+    urls = _source_urls(change, source_url)
+    impacts: list[Impact] = []
+    for guide in guides:
+        cites = citing(guide, urls)
+        if not cites:
+            continue
+        marks = _marks_for(change, guide, source_url, dismissed)
+        if change.kind == "change_note":  # the note says what changed: link it, and the citing sections
+            passage = _passage_impacts(change, guide, cites, threshold, marks)
+            impacts += _merge(_citing_impacts(change, guide, cites), passage)
+        elif change.scope == "page" or change.kind in PAGE_KINDS:
+            impacts += _citing_impacts(change, guide, cites)
+        else:
+            impacts += _passage_impacts(change, guide, cites, threshold, marks)
+    return sorted(impacts, key=lambda i: (-i.score, i.guide, i.section))
+
+
+def _passage_impacts(
+    change: Change, guide: Guide, cites: list[Citation], threshold: float, marks: Sequence[Dismissal] = ()
+) -> list[Impact]:
+    """Sections whose sentences assert the changed claim, each with its tier and evidence."""
+    index = _index(guide)
+    scored = _score(index, claims_of(change), {c.section for c in cites})
+    tiers = _tiers(scored, index.pairs, threshold)
+    if not tiers and max((x.score for x in scored.values()), default=0.0) < _VAGUE:
+        # the guide's wording cannot tell its sections apart: those citing the source, if they share a phrase
+        # of the claim (single context words such as the guide's subject are not enough)
+        tiers = {c.section: "related" for c in cites if _phrase_hit(scored.get(c.section))}
+    return [
+        Impact(guide.slug, sid, x.section.heading, x.score, _evidence(x, index.weigh), tier, x.hit.claim.sentence)
+        for sid, tier in tiers.items()
+        if _kept(x := scored[sid], marks)
+    ]
+
+
+def link_changes(
+    changes: Iterable[Change],
+    source_url: str,
+    guides: Sequence[Guide],
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    dismissed: Sequence[Dismissal] = (),
+) -> dict[str, list[Impact]]:
+    """Impacts of each change, keyed by change id; `dismissed` are editors' "not relevant" marks."""
+    return {c.id: link_change(c, source_url, guides, threshold=threshold, dismissed=dismissed) for c in changes}
+
+
+def _citing_impacts(change: Change, guide: Guide, cites: list[Citation]) -> list[Impact]:
+    """Page-level events: every section that links the source must be re-read."""
+    by_section: dict[str, list[Citation]] = {}
+    for c in cites:
+        by_section.setdefault(c.section, []).append(c)
+    out = []
+    for sid, cs in by_section.items():
+        section = guide.section(sid)
+        evidence = [f"cites {c.url}" for c in cs]
+        if change.reason:
+            evidence.append(change.reason)
+        sentence = next((s for s in sentences(section.own_text) if any(c.text in s for c in cs)), "")
+        if sentence:
+            evidence.append(sentence)
+        out.append(Impact(guide.slug, sid, section.heading, 1.0, tuple(evidence)))
+    return out
+
+
+def _merge(first: list[Impact], second: list[Impact]) -> list[Impact]:
+    seen = {i.section for i in first}
+    return first + [i for i in second if i.section not in seen]
+
+
+__all__ = [
+    "DEFAULT_THRESHOLD",
+    "Passage",
+    "citing",
+    "link_change",
+    "link_changes",
+    "passage_of",
+    "same_source",
+    "url_key",
+    "word_ops",
+]

@@ -1,0 +1,1 @@
+"""A fetched page made comparable: normalised text, snapshot files, the suspect-version guard."""
