@@ -19,7 +19,7 @@ from diff_match_patch import diff_match_patch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from guidewatch import diff
+from guidewatch.changes import diff
 from guidewatch.changes.diff import _Hunk, _Planner, _Unit, _units, diff_pages
 from guidewatch.model import Block
 

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from guidewatch import schedule
+from guidewatch.app import daemon as schedule
 from guidewatch.app.crawl import open_workspace
 from guidewatch.config import load_config
 from guidewatch.pages.snapshots import parse as parse_snapshot
