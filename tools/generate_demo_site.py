@@ -1,8 +1,8 @@
 # ruff: noqa: E501  (page text and markup are kept one line per element, as GOV.UK and the NHS write them)
-"""Writes the example site under demo_data/site/ (run: python -m guidewatch.demo_data._generate).
+"""Writes the example site under demo_data/site/ (run: python tools/generate_demo_site.py from a checkout; it is not part of the wheel).
 
 The pages are EXAMPLES, not captures: plausible text in the real GOV.UK and NHS website markup
-(see /work/shared/fixtures). One source of truth per page body keeps a GOV.UK page and its
+(see the research fixtures in ../shared/fixtures). One source of truth per page body keeps a GOV.UK page and its
 Content API JSON identical, and keeps v1 and v2 different only where site/README.md says.
 Not used at run time; the generated files are committed.
 """
@@ -15,7 +15,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-SITE = Path(__file__).parent / "site"
+SITE = Path(__file__).resolve().parents[1] / "src" / "guidewatch" / "demo_data" / "site"
 NOTE = "EXAMPLE PAGE FOR guidewatch demo AND tests, NOT A CAPTURE OF A LIVE PAGE."
 
 ATMP_SLUG = "advanced-therapy-medicinal-products-regulation-and-licensing"
