@@ -449,6 +449,21 @@ def test_numerals_meet_number_words_and_the_changed_claim_decides() -> None:
     assert [i.section for i in impacts if i.tier == "reread"] == ["who-can-have-ivf-on-the-nhs"]
 
 
+def test_a_changed_figure_needs_a_sentence_that_states_it() -> None:
+    c = ivf_change("Egg donors can be compensated up to £750 for each cycle of donated eggs.",
+                   "Egg donors can be compensated up to £986 for each cycle of donated eggs.", ("Donation",))
+    assert link_change(c, IVF, [FERTILITY]) == []  # counselling names donated eggs, never the sum
+    raised = ivf_change("One cycle of IVF at a private clinic can cost £5,000 or more.",
+                        "One cycle of IVF at a private clinic can cost £6,500 or more.", ("Costs",))
+    assert [i.section for i in link_change(raised, IVF, [FERTILITY])][:1] == ["costs-of-ivf"]
+
+
+def test_the_source_heading_path_alone_is_the_page_topic_not_evidence() -> None:
+    c = ivf_change("Ask for a printed copy.", "Ask for a printed or large-print copy.",
+                   ("Multiple births", "Risks of IVF"))
+    assert link_change(c, IVF, [FERTILITY]) == []  # only "risks of IVF" (the heading path) meets that section
+
+
 def test_a_list_item_is_read_with_its_lead_in() -> None:
     lead = "Clinics must explain these risks before treatment: […] ectopic pregnancy"
     c = ivf_change("", "ovarian hyperstimulation syndrome", ("Risks",), context=lead)
