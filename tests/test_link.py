@@ -530,3 +530,13 @@ def test_one_round_of_marks_raises_precision_without_losing_recall(bench: Module
         assert marked.precision >= plain.precision
         gained += marked.precision - plain.precision
     assert gained > 0.1
+
+
+def test_a_section_that_is_not_the_best_needs_a_confident_hit_to_be_reread(bench: ModuleType) -> None:
+    """A wording match below the confident score is still sent, as related: demoted, never dropped."""
+    guide, items = bench.all_sets()["ivf-fertility-treatment-uk"]
+    item = next(i for i in items if i.id == "ivf-hfea-identity-age" and not i.holdout)
+    impacts = {i.section: i for i in link_change(item.change, item.source_url, [guide])}
+    assert impacts["using-donated-eggs-sperm-or-embryos"].tier == "reread"  # the best section
+    assert impacts["counselling-and-emotional-support"].tier == "related"  # meets "offered counselling" only
+    assert item.must <= set(impacts)

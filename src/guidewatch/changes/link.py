@@ -37,6 +37,7 @@ PAGE_KINDS = frozenset({"gone", "withdrawn", "unreachable", "review_due"})  # "m
 _REREAD_BEST = 0.5  # the change's best section is re-read from this score ...
 _REREAD = 0.6  # ... any other from this one ...
 _REREAD_SHARE = 0.6  # ... and this share of the best
+_CONFIDENT = 0.7  # ... and is in the re-read tier from this score (else related: demoted, never dropped)
 _RELATED = 0.3  # a related section other than the best scores at least this
 _ANCHOR = 0.25  # weight of changed words a re-read section must state
 _MARKED_ANCHOR = 0.35  # ... and a section marked not relevant to the passage, to come back
@@ -222,7 +223,7 @@ def _tiers(scored: dict[str, _Scored], pairs: dict[str, str], threshold: float) 
         first = x is top
         floor, share = (_REREAD_BEST, 0.0) if first else (_REREAD, _REREAD_SHARE)
         if anchored and x.score >= floor and x.score >= share * top.score:
-            tiers[sid] = "reread"
+            tiers[sid] = "reread" if first or x.score >= _CONFIDENT else "related"
         elif x.score >= (threshold if first else _RELATED) and x.score >= RELATIVE_CUT * top.score:
             tiers[sid] = "related"
     for sid, partner in pairs.items():
