@@ -449,6 +449,21 @@ def test_numerals_meet_number_words_and_the_changed_claim_decides() -> None:
     assert [i.section for i in impacts if i.tier == "reread"] == ["who-can-have-ivf-on-the-nhs"]
 
 
+def test_a_changed_figure_needs_a_sentence_that_states_it() -> None:
+    c = ivf_change("Egg donors can be compensated up to £750 for each cycle of donated eggs.",
+                   "Egg donors can be compensated up to £986 for each cycle of donated eggs.", ("Donation",))
+    assert link_change(c, IVF, [FERTILITY]) == []  # counselling names donated eggs, never the sum
+    raised = ivf_change("One cycle of IVF at a private clinic can cost £5,000 or more.",
+                        "One cycle of IVF at a private clinic can cost £6,500 or more.", ("Costs",))
+    assert [i.section for i in link_change(raised, IVF, [FERTILITY])][:1] == ["costs-of-ivf"]
+
+
+def test_the_source_heading_path_alone_is_the_page_topic_not_evidence() -> None:
+    c = ivf_change("Ask for a printed copy.", "Ask for a printed or large-print copy.",
+                   ("Multiple births", "Risks of IVF"))
+    assert link_change(c, IVF, [FERTILITY]) == []  # only "risks of IVF" (the heading path) meets that section
+
+
 def test_a_list_item_is_read_with_its_lead_in() -> None:
     lead = "Clinics must explain these risks before treatment: […] ectopic pregnancy"
     c = ivf_change("", "ovarian hyperstimulation syndrome", ("Risks",), context=lead)
@@ -515,3 +530,13 @@ def test_one_round_of_marks_raises_precision_without_losing_recall(bench: Module
         assert marked.precision >= plain.precision
         gained += marked.precision - plain.precision
     assert gained > 0.1
+
+
+def test_a_section_that_is_not_the_best_needs_a_confident_hit_to_be_reread(bench: ModuleType) -> None:
+    """A wording match below the confident score is still sent, as related: demoted, never dropped."""
+    guide, items = bench.all_sets()["ivf-fertility-treatment-uk"]
+    item = next(i for i in items if i.id == "ivf-hfea-identity-age" and not i.holdout)
+    impacts = {i.section: i for i in link_change(item.change, item.source_url, [guide])}
+    assert impacts["using-donated-eggs-sperm-or-embryos"].tier == "reread"  # the best section
+    assert impacts["counselling-and-emotional-support"].tier == "related"  # meets "offered counselling" only
+    assert item.must <= set(impacts)

@@ -296,25 +296,36 @@ def meet(claim: Claim, unit: Unit, weigh: Weights) -> Hit | None:
     if not shared:
         return None
     anchor, kept, support = sums
+    if not anchor and not kept:
+        return None  # only the source's heading path meets: the page's topic, not the claim
     total = anchor + kept + support
     restates = False
     cover = kept / whole if kept and whole else 0.0
+    off_figure = False  # only a figure changed, and this sentence neither states it nor restates the claim
     if not claim.added:
         restates = cover >= RESTATES and whole >= RESTATE_MIN
+        off_figure = anchor == 0 and not restates and numeric(claim)
         if anchor == 0 and not restates:
-            total *= 0.65  # the sentence meets the topic, none of the words that changed
+            total *= 0.45 if off_figure else 0.65  # the sentence meets the topic, none of the words that changed
         elif cover < 0.15 and not (cover >= 0.08 and claim.removed & unit.terms):
             total *= 0.45  # the changed words, in a sentence about something else
     score = 1 - math.exp(-total / _SCALE)
     if restates:
         score = max(score, RESTATE_FLOOR + (1 - RESTATE_FLOOR) * min(1.0, cover))
     changed = anchor
-    if subject >= SUBJECT:  # the sentence names what the claim is about, in words rare in the guide
+    if subject >= SUBJECT and not off_figure:  # the sentence names what the claim is about, in words rare in the guide
         score = max(score, SUBJECT_FLOOR)
         anchor = max(anchor, subject)
     body = any(t not in BODY_TERMS for t in in_body)
     ranked = tuple(t for _, t in sorted(shared, key=lambda x: -x[0]))
     return Hit(score, anchor if not restates else max(anchor, kept), changed, body, ranked, unit, claim)
+
+
+@lru_cache(maxsize=4096)
+def numeric(claim: Claim) -> bool:
+    """Only figures changed ("£986" -> "£1,250", "35" -> "36"): the claim is that figure."""
+    changed = [t for t in claim.delta if " " not in t]
+    return bool(changed) and all(t[0].isdigit() or t[0] == "~" for t in changed)
 
 
 def claim_weight(claim: Claim, weigh: Weights) -> float:

@@ -1,38 +1,22 @@
-"""Link source changes to the guide sections an editor must re-read.
+"""Link source changes to the guide sections an editor must re-read, and say why.
 
-A generic page monitor says "this page changed". guidewatch says which sections of which
-guide rest on the changed passage. For every guide that cites the source (URL match that
-ignores scheme, www., trailing slash, and follows a page that moved within its site), each
-section is scored against the changed passage: its heading path (the topic), its old and
-new text, and the words the diff inserted or deleted. Five signals, each mapped to [0, 1]
-and combined as a noisy-OR, so the score stays in [0, 1]:
+For every guide that cites the source (URL match that ignores scheme, www., trailing slash,
+and follows a page that moved within its site), each changed sentence of the passage becomes
+a claim (claims.py) and each guide sentence is asked how much of it it asserts: the changed
+words weigh most, the guide's everyday subject words little, named bodies only when the change
+is about them. A section's best sentence (plus a little for a second) is its score.
 
-- TF-IDF cosine (word 1-3 grams over stemmed tokens, fitted on the guide's sections plus
-  the passage; see tfidf.py) with the section and with its best sentence, so a long
-  section with one pointed sentence is not diluted;
-- shared domain phrases (multi-word noun phrases such as "hospital exemption"), weighted
-  by how few of the guide's sections use them, by length, and by whether they name the
-  changed topic or the changed words; phrases that meet in one sentence count fully;
-- shared words between the source heading path and the section heading ("Early access to
-  ATMPs" / "How patients may access ..."), weighted by how rare they are among headings;
-- shared named bodies (MHRA, NICE, HTA, HRA, CQC, NHS England), weighted by rarity;
-- a prior for the section that links the source, which rests on it by construction.
-
-A small regulatory-to-lay glossary (adverse reaction -> side effect, malignancy -> cancer,
-...) lets the formal source meet the plain guide. An FAQ answer and the body section it
-restates (found from the guide alone) share part of each other's score. A section that
-includes a matching sub-section is judged on its own text. Missing an affected section
-leaves a stale medical claim live, so the cut favours recall: flagged sections clear an
-absolute threshold and reach a modest share of the best section's score for the change.
-Page-level events (gone, moved, withdrawn, unreachable, review due) flag the citing
-sections at 1.0; a change note is linked like a passage, plus the citing sections.
+Two tiers: *re-read* needs a confident hit on the changed words; *related* is worth a glance.
+An FAQ answer and the body section it restates (found from the guide alone) share a confident
+hit. Editors' "not relevant" marks keep a (section, source passage) pair out until a change
+meets what the section asserts. Missing an affected section leaves a stale medical claim live,
+so the cut favours recall. Page-level events (gone, moved, withdrawn, unreachable, review due)
+flag the citing sections at 1.0; a change note is linked like a passage, plus the citing sections.
 """
 
 from __future__ import annotations
 
-import difflib
 import re
-import unicodedata
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -42,10 +26,9 @@ from urllib.parse import urlparse
 from guidewatch.changes.claims import BODY_TERMS, Claim, Hit, Unit, Weights, best_hits, claims_of, surfaces
 from guidewatch.changes.claims import sentences as claim_sentences
 from guidewatch.changes.claims import terms as claim_terms
+from guidewatch.changes.passage import Passage, _content_tokens, passage_of, sentences, word_ops
 from guidewatch.changes.tfidf import pairwise
-from guidewatch.changes.wording import STOP, STOP_WORDS, fold, light_stem
-from guidewatch.model import Change, Citation, DiffOp, Dismissal, Guide, Impact, Section, Tier
-from guidewatch.sources.guides import BODIES
+from guidewatch.model import Change, Citation, Dismissal, Guide, Impact, Section, Tier
 
 DEFAULT_THRESHOLD = 0.30  # the related tier's floor, for the change's best section
 RELATIVE_CUT = 0.7  # a related section scores at least this share of the change's best section
@@ -54,6 +37,7 @@ PAGE_KINDS = frozenset({"gone", "withdrawn", "unreachable", "review_due"})  # "m
 _REREAD_BEST = 0.5  # the change's best section is re-read from this score ...
 _REREAD = 0.6  # ... any other from this one ...
 _REREAD_SHARE = 0.6  # ... and this share of the best
+_CONFIDENT = 0.7  # ... and is in the re-read tier from this score (else related: demoted, never dropped)
 _RELATED = 0.3  # a related section other than the best scores at least this
 _ANCHOR = 0.25  # weight of changed words a re-read section must state
 _MARKED_ANCHOR = 0.35  # ... and a section marked not relevant to the passage, to come back
@@ -65,141 +49,6 @@ _CITE_BONUS = 0.1  # the section that links the source rests on it
 _ECHO_CONFIDENT, _ECHO_MIN = 0.5, 0.1  # restatement: the partner's confident hit, and our own minimum
 _ECHO_MIN_SIM, _ECHO_MARGIN = 0.15, 1.5
 _SHOWN = 4
-
-_JOINERS = frozenset({"and", "of", "for", "to", "or", "on"})
-_WORD = re.compile(r"[a-z0-9]+")
-_BOUNDARY = re.compile(r"[.,;:!?()\[\]\"“”\n•|/]+")
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9“\"‘'(])|\n+")
-
-
-_fold, _stem, _STOP, _STOP_WORDS = fold, light_stem, STOP, STOP_WORDS
-
-
-def tokens(text: str) -> list[str]:
-    """Stemmed word tokens; the tokenizer the TF-IDF model uses."""
-    return list(_tokens(text))
-
-
-@lru_cache(maxsize=8192)
-def _tokens(text: str) -> tuple[str, ...]:
-    return tuple(_stem(w) for w in _WORD.findall(_fold(text)))
-
-
-def _runs(text: str) -> list[list[tuple[str, str]]]:
-    """Punctuation-free runs of (stem, surface word); phrases never cross a comma or full stop."""
-    runs: list[list[tuple[str, str]]] = []
-    for chunk in _BOUNDARY.split(unicodedata.normalize("NFKC", text).replace("’", "'")):
-        words = re.findall(r"[A-Za-z0-9]+(?:[-'][A-Za-z0-9]+)*", chunk)
-        run = [(part, w) for w in words for part in _tokens(w)]
-        if run:
-            runs.append(run)
-    return runs
-
-
-@lru_cache(maxsize=8192)
-def phrases(text: str, max_len: int = 4) -> dict[tuple[str, ...], str]:
-    """Candidate noun phrases: 2-4 word runs that neither start nor end with a stop word.
-
-    Inside, at most one joining word ("and", "of", ...) is allowed. The result is cached:
-    callers must not modify it.
-    """
-    found: dict[tuple[str, ...], str] = {}
-    for run in _runs(text):
-        stems = [s for s, _ in run]
-        for n in range(2, max_len + 1):
-            for i in range(len(run) - n + 1):
-                gram = tuple(stems[i : i + n])
-                if gram[0] in _STOP or gram[-1] in _STOP or gram[0].isdigit() or gram[-1].isdigit():
-                    continue
-                inner = [w for w in gram[1:-1] if w in _STOP]
-                if len(inner) > 1 or any(w not in _JOINERS for w in inner):
-                    continue  # "safety and efficacy" is a phrase, "ATMPs in the UK" is not
-                found.setdefault(gram, _surface(run[i : i + n]))
-    return found
-
-
-def _surface(run: list[tuple[str, str]]) -> str:
-    words: list[str] = []
-    for _, w in run:
-        if not words or words[-1] != w:
-            words.append(w)
-    return " ".join(words)
-
-
-def bodies(text: str) -> set[str]:
-    """Named bodies (MHRA, NICE, ...) a text refers to."""
-    return set(_bodies(text))
-
-
-@lru_cache(maxsize=8192)
-def _bodies(text: str) -> frozenset[str]:
-    """Cached: every section text and the passage are searched again for each change and guide."""
-    return frozenset(name for name, pattern in BODIES.items() if pattern.search(text))
-
-
-def sentences(text: str) -> list[str]:
-    """Sentences and list items: the unit of evidence an editor reads."""
-    return [s.strip() for s in _SENTENCE.split(text) if len(s.strip()) > 2]
-
-
-# --- the changed passage ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Passage:
-    """What changed on the source, split into the parts that are weighed differently."""
-
-    heading: str  # heading path on the source page: the topic of the change
-    text: str  # old and new text (and context when the change itself is tiny)
-    delta: str  # the words the diff inserted or deleted
-
-    @property
-    def all_text(self) -> str:
-        return "\n".join(p for p in (self.heading, self.text, self.delta) if p)
-
-    @property
-    def topic_phrases(self) -> list[tuple[str, ...]]:
-        return list(phrases(self.heading.replace(" / ", "\n")))
-
-    @property
-    def delta_phrases(self) -> list[tuple[str, ...]]:
-        return list(phrases(self.delta))
-
-    @property
-    def topic_tokens(self) -> set[str]:
-        return set(_content_tokens(self.heading))
-
-
-def word_ops(old: str, new: str) -> list[DiffOp]:
-    """Word-level diff, used when a change arrives without ops (tests, change notes)."""
-    a, b = re.findall(r"\S+\s*", old), re.findall(r"\S+\s*", new)
-    ops: list[DiffOp] = []
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
-        if tag == "equal":
-            ops.append(DiffOp(0, "".join(a[i1:i2])))
-            continue
-        if i2 > i1:
-            ops.append(DiffOp(-1, "".join(a[i1:i2])))
-        if j2 > j1:
-            ops.append(DiffOp(1, "".join(b[j1:j2])))
-    return ops
-
-
-def passage_of(change: Change) -> Passage:
-    """The passage to match: topic, both versions, and the changed words on their own.
-
-    A change note is all news: its `old` is the previous, unrelated note, so only the new
-    note counts.
-    """
-    if change.kind == "change_note":
-        return Passage(" / ".join(change.source_section), change.new, change.new)
-    ops = change.ops or word_ops(change.old, change.new)
-    delta = "\n".join(op.text.strip() for op in ops if op.op != 0 and op.text.strip())
-    body = "\n".join(t for t in (change.old, change.new) if t)
-    if len(tokens(body)) < 12 and change.context:
-        body = body + "\n" + change.context
-    return Passage(" / ".join(change.source_section), body, delta)
-
 
 # --- which guides and sections cite the source --------------------------------------------
 
@@ -256,10 +105,6 @@ def _children(guide: Guide) -> dict[str, list[str]]:
             kids.setdefault(s.parent, []).append(s.id)
     return kids
 
-
-def _content_tokens(text: str) -> list[str]:
-    """Tokens without stop words, the TF-IDF's tokenizer; its word 1-3 grams then span the dropped words."""
-    return [t for t in _tokens(text) if t not in _STOP]
 
 
 class _GuideIndex:
@@ -378,7 +223,7 @@ def _tiers(scored: dict[str, _Scored], pairs: dict[str, str], threshold: float) 
         first = x is top
         floor, share = (_REREAD_BEST, 0.0) if first else (_REREAD, _REREAD_SHARE)
         if anchored and x.score >= floor and x.score >= share * top.score:
-            tiers[sid] = "reread"
+            tiers[sid] = "reread" if first or x.score >= _CONFIDENT else "related"
         elif x.score >= (threshold if first else _RELATED) and x.score >= RELATIVE_CUT * top.score:
             tiers[sid] = "related"
     for sid, partner in pairs.items():

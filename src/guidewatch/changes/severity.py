@@ -14,13 +14,22 @@ may be empty for a whole block added or removed.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable
-from datetime import datetime
 from difflib import SequenceMatcher
 from functools import cached_property
 
+from guidewatch.changes.cosmetic import (
+    DATE,
+    URL,
+    cosmetic_reason,
+    links,
+    sentences,
+    squash,
+    strip_furniture,
+    typography,
+    unpunctuated,
+)
 from guidewatch.model import Severity
 
 _Check = Callable[["_Tokens", "_Tokens"], str | None]
@@ -33,66 +42,7 @@ def worst(*severities: Severity) -> Severity:
     return max(severities, key=RANK.__getitem__)
 
 
-# --- normalisation ------------------------------------------------------------------------
-
-_TYPOGRAPHY = str.maketrans(
-    {
-        "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "`": "'",
-        "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"',
-        "\u00ab": '"', "\u00bb": '"',
-        "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-",
-        "\u2015": "-", "\u2212": "-",
-        "\u00ad": None, "\u200b": None, "\u200c": None, "\u200d": None, "\u2060": None,
-        "\ufeff": None,
-    }
-)  # fmt: skip
-
-
-def squash(text: str) -> str:
-    """Collapse runs of white space (incl. no-break spaces) so spacing never counts."""
-    return " ".join(text.split())
-
-
-def typography(text: str) -> str:
-    """Curly quotes, dashes, ligatures, no-break and zero-width spaces to plain ASCII forms."""
-    if text.isascii():  # the common case, and NFKC leaves ASCII alone
-        return squash(text.replace("`", "'"))
-    return squash(unicodedata.normalize("NFKC", text).translate(_TYPOGRAPHY))
-
-
-_PUNCT = re.compile(r"(?<!\d)[^\w\s£$€%]|[^\w\s£$€%](?!\d)")
-
-
-def _unpunctuated(text: str) -> str:
-    """Drop punctuation, except inside numbers ("1.5", "3,000") and currency/percent signs."""
-    return squash(_PUNCT.sub(" ", text))
-
-
 # --- token patterns -----------------------------------------------------------------------
-
-_MONTH = (
-    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
-    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
-)
-_DATE_SRC = (
-    rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}\s+\d{{4}}\b"
-    rf"|\b{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}\b"
-    rf"|\b{_MONTH}\s+\d{{4}}\b"
-    r"|\b\d{4}-\d{2}-\d{2}(?:T[\d:.]+(?:Z|[+-]\d{2}:?\d{2})?)?"
-    r"|\b\d{1,2}/\d{1,2}/\d{2,4}\b"
-    # a month on its own after a preposition: "open in May", "by June" (and "May" is then no modal)
-    r"|\b(?:(?:in|by|from|until|since|during|before|after|early|late)\s+|mid-)"
-    r"(?:january|february|march|april|may|june|july|august|september|october|november|december)\b(?!\s+\d)"
-)
-DATE = re.compile(_DATE_SRC, re.I)
-
-_URL = re.compile(
-    r"(?:https?://|www\.)[^\s<>\"')\]]+"
-    r"|\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
-    r"|\b(?:[\w-]+\.)+(?:gov\.uk|nhs\.uk|org\.uk|co\.uk|ac\.uk|nhs\.net|org|com|net|eu|int)"
-    r"(?:/[^\s<>\"')\]]*)?",
-    re.I,
-)
 
 _NUMBER_WORDS = {
     "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8",
@@ -157,117 +107,7 @@ _STOPWORDS: frozenset[str] = frozenset(
 
 _SHOUTED = _STOPWORDS | _NEGATIONS | _MODALS  # "Do NOT stop": emphasis, not an acronym
 
-# --- page furniture -----------------------------------------------------------------------
-
-_DATE_FURNITURE = re.compile(
-    rf"^(?:(?:page\s+)?(?:last\s+(?:reviewed|updated)|next\s+review(?:\s+due)?|(?:first\s+)?published"
-    rf"|updated|reviewed)\s*:?\s*(?:on\s+)?(?:{_DATE_SRC})[\s.,;|-]*(?:see all updates[\s.]*)?)+$",
-    re.I,
-)
-_CHROME = re.compile(
-    r"^(?:cookies on (?:gov\.uk|the nhs website)|skip to (?:main )?content|back to top"
-    r"|print (?:this )?page|is this page useful\??|report a problem with this page"
-    r"|hide (?:this )?message|see all updates|show all updates|hide all updates"
-    r"|sign up for emails(?: or print this page)?|get emails about this page|share this page"
-    r"|contents|menu|search(?: gov\.uk| the nhs website)?)[\s.!?]*$",
-    re.I,
-)
-_COOKIE = re.compile(r"\bcookies?\b", re.I)
-# With "cookie(s)" in the same sentence, wording only a consent banner uses (so "biscuits and
-# cookies" advice in a diet page is not mistaken for one).
-_COOKIE_BANNER = re.compile(
-    r"\b(?:accept|reject|essential|additional|analytics?|settings|preferences|we use|on your device"
-    r"|small files|save your choice|we(?:'d| would) (?:also )?like to (?:use|set))",
-    re.I,
-)
-
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
-
-
-def sentences(text: str) -> list[str]:
-    """Split text into sentences (lines first), for comparing and for reading context."""
-    out: list[str] = []
-    for raw in text.splitlines():
-        line = typography(raw)
-        if line:
-            out.extend(s for s in _SENTENCE_END.split(line) if s)
-    return out
-
-
-def _furniture_label(sentence: str) -> str | None:
-    if _DATE_FURNITURE.match(sentence):
-        return "review dates"
-    if _CHROME.match(sentence) or (_COOKIE.search(sentence) and _COOKIE_BANNER.search(sentence)):
-        return "cookie banner or navigation"
-    return None
-
-
-def _strip_furniture(text: str) -> tuple[str, set[str]]:
-    """Text without its furniture sentences, and which kinds of furniture were dropped."""
-    kept: list[str] = []
-    dropped: set[str] = set()
-    for s in sentences(text):
-        label = _furniture_label(s)
-        if label:
-            dropped.add(label)
-        else:
-            kept.append(s)
-    return "\n".join(kept), dropped
-
-
-# --- cosmetic -----------------------------------------------------------------------------
-
-
-def _cosmetic_reason(old: str, new: str) -> str | None:
-    """Why two texts differ only cosmetically, or None when a reader could see a difference."""
-    if squash(old) == squash(new):
-        return "white space only"
-    t_old, t_new = typography(old), typography(new)
-    if t_old == t_new:
-        return "white space and typography only"
-    if t_old.casefold() == t_new.casefold():
-        return "capitalisation only"
-    if _unpunctuated(t_old.casefold()) == _unpunctuated(t_new.casefold()) and _links(old) == _links(new):
-        return "punctuation only"
-    c_old, c_new = _canonical(t_old), _canonical(t_new)
-    if _unpunctuated(c_old.casefold()) == _unpunctuated(c_new.casefold()) and _links(old) == _links(new):
-        return "numbering, dates or typography only"
-    return None
-
-
-# Heading and list numbering that gov.uk and NICE add or change: "1. Overview", "2.1 Eligibility", "3) Risks".
-_ENUMERATOR = re.compile(r"^\s*(?:\d{1,3}(?:\.\d{1,3})+\.?|\d{1,3}[.)]|[a-z][.)]|[ivx]{1,5}[.)])\s+(?=\S)", re.I | re.M)
-_PER_CENT = re.compile(r"(?<=\d)\s?(?:per\s?cent|percent)\b", re.I)
-
-
-def _canonical(text: str) -> str:
-    """The text without heading numbers, with dates as ISO days and per cent as %: what a reader takes in."""
-    text = _ENUMERATOR.sub("", text)
-    text = _PER_CENT.sub("%", text)
-    return DATE.sub(lambda m: _iso_date(m.group()) or m.group(), text)
-
-
-_DATE_FORMATS = ("%d %B %Y", "%d %b %Y", "%B %d %Y", "%b %d %Y", "%B %Y", "%b %Y", "%Y-%m-%d", "%d/%m/%Y", "%d/%m/%y")
-
-
-def _iso_date(written: str) -> str | None:
-    """"23 January 2019", "23rd Jan 2019", "23/01/2019" (UK day first) all give 2019-01-23."""
-    plain = re.sub(r"(\d)(?:st|nd|rd|th)\b", r"\1", squash(written.replace(",", " "))).strip(". ")
-    plain = re.sub(r"\bSept\b", "Sep", plain, flags=re.I)
-    for fmt in _DATE_FORMATS:
-        try:
-            day = datetime.strptime(plain, fmt)
-        except ValueError:
-            continue
-        return day.strftime("%Y-%m-%d" if "%d" in fmt else "%Y-%m")
-    return None
-
-
 # --- meaning-bearing tokens ---------------------------------------------------------------
-
-
-def _links(text: str) -> frozenset[str]:
-    return frozenset(m.group().rstrip(".,;:").lower() for m in _URL.finditer(typography(text)))
 
 
 def _take(pattern: re.Pattern[str], text: str) -> tuple[list[tuple[str, str]], str]:
@@ -298,11 +138,11 @@ class _Tokens:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.masked = _URL.sub(" ", typography(text))  # links' digits and words do not count
+        self.masked = URL.sub(" ", typography(text))  # links' digits and words do not count
 
     @cached_property
     def links(self) -> frozenset[str]:
-        return _links(self.text)
+        return links(self.text)
 
     @cached_property
     def quantities(self) -> dict[str, list[tuple[str, str]]]:
@@ -394,8 +234,8 @@ def _sentence_counts(old: str, new: str) -> tuple[int, int, int]:
     one, so a sentence that is merely expanded or split is not mistaken for new content.
     """
     s_old, s_new = sentences(old), sentences(new)
-    k_old = [_unpunctuated(s.casefold()) for s in s_old]
-    k_new = [_unpunctuated(s.casefold()) for s in s_new]
+    k_old = [unpunctuated(s.casefold()) for s in s_old]
+    k_new = [unpunctuated(s.casefold()) for s in s_new]
     added = removed = replaced = 0
     for tag, i1, i2, j1, j2 in SequenceMatcher(None, k_old, k_new, autojunk=False).get_opcodes():
         if tag == "equal":
@@ -523,29 +363,12 @@ def _differing_sentences(old: str, new: str) -> tuple[str, str]:
 # --- entry point --------------------------------------------------------------------------
 
 
-def cosmetic_reason(old: str, new: str) -> str | None:
-    """Why changing `old` into `new` is cosmetic (incl. page furniture), or None if it is not.
-
-    Cheap (no token analysis), so callers short of time can still separate noise from news.
-    """
-    if old == new:
-        return "no change"
-    reason = _cosmetic_reason(old, new)
-    if reason:
-        return reason
-    old_body, old_furniture = _strip_furniture(old)
-    new_body, new_furniture = _strip_furniture(new)
-    if _cosmetic_reason(old_body, new_body):
-        return "page furniture only: " + " and ".join(sorted(old_furniture | new_furniture))
-    return None
-
-
 def classify(old: str, new: str) -> tuple[Severity, str]:
     """Severity of changing `old` into `new`, and one phrase saying why."""
     reason = cosmetic_reason(old, new)
     if reason:
         return "cosmetic", reason
-    old_body, new_body = _strip_furniture(old)[0], _strip_furniture(new)[0]
+    old_body, new_body = strip_furniture(old)[0], strip_furniture(new)[0]
     reasons = substantive_reasons(*_differing_sentences(old_body, new_body))
     one_sided = not old_body.strip() or not new_body.strip()
     if reasons:  # for a whole block added or removed, every token is new: the first reason says it
@@ -554,3 +377,6 @@ def classify(old: str, new: str) -> tuple[Severity, str]:
     if one_sided:
         return "minor", "short text added" if new_body.strip() else "short text removed"
     return "minor", "wording changed"
+
+
+__all__ = ["DATE", "classify", "cosmetic_reason", "sentences", "squash", "substantive_reasons", "typography", "worst"]
