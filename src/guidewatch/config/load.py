@@ -1,225 +1,47 @@
-"""`guidewatch.toml`: read once with tomllib, validated into typed, frozen objects.
+"""Loading `guidewatch.toml`: read once with tomllib, validated by the schema into frozen objects.
 
 Every error names the file, the line where the key sits (when it can be found) and what is
-wrong, in one line. Secrets are never in the file: the file names the environment
-variables that hold them.
+wrong, in one line. Each key is read by the reader its schema `Key.kind` names (READERS), so
+adding a key to schema.py is enough for it to be loaded and checked. Secrets are never in the
+file: the file names the environment variables that hold them.
 """
 
 from __future__ import annotations
 
 import errno
-import math
 import os
 import re
 import stat
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
-from datetime import timedelta
-from functools import cached_property
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from guidewatch.config.schema import (
+    INTERVAL,
+    Config,
+    ConfigError,
+    DurationTooLong,
+    GuideConfig,
+    Key,
+    SourceConfig,
+    parse_duration,
+)
+
 CONFIG_NAME = "guidewatch.toml"
 MAX_CONFIG_BYTES = 1024 * 1024
-SEVERITIES = ("cosmetic", "minor", "substantive")
-DIGEST_FORMATS = ("md", "html", "text", "json")
-
-
-class ConfigError(ValueError):
-    """Bad configuration; str() is the one-line message shown to the user."""
-
-
-# --- bounds: every number a key takes, stated beside the key's default ---------------------
-
-DAY = 86400
-MAX_DURATION = timedelta(days=36500)  # parse_duration's ceiling: datetime arithmetic stays in range
-
-
-@dataclass(frozen=True)
-class Range:
-    """The numbers a key accepts: finite, from `lo` to `hi` (`lo` itself excluded when `above`).
-
-    Bounds keep values that parse from failing later (an OverflowError in datetime
-    arithmetic, a NaN timeout that fails every fetch, a back-off too long to schedule)."""
-
-    lo: float
-    hi: float
-    kind: type = float
-    above: bool = False
-    unit: str = ""  # " s", " bytes"; "duration" shows the bounds as 1s, 366d
-
-    def show(self, value: float, unit: bool = False) -> str:
-        if self.unit == "duration":
-            return _duration_text(value)
-        text = f"{value:g}" if isinstance(value, float) else f"{value}"
-        return text + self.unit if unit else text
-
-    def problem(self, value: float, shown: str | None = None) -> str | None:
-        """Why `value` is out of range (None when it is fine); `shown` is how the user wrote it."""
-        got = shown if shown is not None else repr(value)
-        if isinstance(value, float) and not math.isfinite(value):
-            return f"must be a finite number, got {got}"
-        if value > self.hi or value < self.lo or (self.above and value == self.lo):
-            return self.outside(got)
-        return None
-
-    def outside(self, got: str) -> str:
-        lo, hi = self.show(self.lo), self.show(self.hi, unit=True)
-        if self.above:
-            return f"must be greater than {lo} and at most {hi}, got {got}"
-        return f"must be between {lo} and {hi}, got {got}"
-
-
-def _num(default: Any, lo: float, hi: float, *, kind: type | None = None, above: bool = False,
-         unit: str = "") -> Any:
-    """A dataclass field with its default and its Range side by side."""
-    rng = Range(lo, hi, kind or type(default), above, unit)
-    return field(default=default, metadata={"range": rng})
-
-
-def _duration_text(seconds: float) -> str:
-    """3600 -> "1h", 31622400 -> "366d": a bound written the way durations are written."""
-    for unit, size in (("d", DAY), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return f"{seconds:g}s"
-
-
-#: `every …` schedules: at least a second, at most a year (APScheduler adds them to datetimes).
-INTERVAL = Range(1, 366 * DAY, unit="duration")
-
-
-@dataclass(frozen=True)
-class GuideConfig:
-    path: str  # file path (relative to the config file) or http(s) URL
-    slug: str
-    editors: tuple[str, ...] = ()
-    base_url: str | None = None  # resolves the guide's relative links (kept as internal links)
-    origin: str = field(default="", compare=False)  # "guidewatch.toml:12: guides[0].path", for errors
-
-
-@dataclass(frozen=True)
-class SourceConfig:
-    url: str
-    profile: str | None = None
-    schedule: str | None = None  # cron expression; overrides the profile's and the default
-    ignore: tuple[str, ...] = ()  # "css:<selector>" or a regular expression of text to drop
-    profile_at: str = ""  # "file:line: sources[i].profile", for errors found once the profiles are loaded
-
-
-@dataclass(frozen=True)
-class FetchConfig:
-    user_agent: str = "guidewatch/0.1 (patient-guide source monitor)"
-    contact_url: str = ""
-    concurrency: int = _num(8, 1, 256)
-    per_host: int = _num(2, 1, 256)
-    download_delay: float = _num(1.0, 0, 3600, unit=" s")
-    timeout: float = _num(30.0, 0, 3600, above=True, unit=" s")
-    retries: int = _num(3, 0, 10)
-    max_bytes: int = _num(10 * 1024 * 1024, 1, 1024 ** 3, unit=" bytes")
-    obey_robots: bool = True
-    autothrottle: bool = True
-    allow_private: bool = False  # only for local testing: follow 127.0.0.1 and private addresses
-    # the child crawl process is killed after this many seconds
-    crawl_timeout: float = _num(1800.0, 0, 7 * DAY, above=True, unit=" s")
-    # processes normalising pages; None: one per core (max 4), 0: none
-    parse_workers: int | None = _num(None, 0, 64, kind=int)
-
-
-@dataclass(frozen=True)
-class ScheduleConfig:
-    crawl: str = "0 6 * * *"
-    digest: str = "30 7 * * 1-5"
-    timezone: str = "UTC"
-    profiles: dict[str, str] = field(default_factory=dict)  # profile name -> cron
-    misfire_grace: int = _num(3600, 1, 7 * DAY, unit=" s")  # `every …` intervals: INTERVAL
-
-
-@dataclass(frozen=True)
-class EmailConfig:
-    host: str
-    port: int = _num(25, 1, 65535)
-    sender: str = "guidewatch@localhost"
-    username: str | None = None
-    password_env: str = "GUIDEWATCH_SMTP_PASSWORD"
-    security: str = "none"  # none | starttls | ssl
-    timeout: float = _num(30.0, 0, 3600, above=True, unit=" s")
-
-    @property
-    def password(self) -> str | None:
-        return os.environ.get(self.password_env) or None
-
-
-@dataclass(frozen=True)
-class WebhookConfig:
-    url: str
-    token_env: str = "GUIDEWATCH_WEBHOOK_TOKEN"
-    style: str = "json"  # json | slack
-    timeout: float = _num(10.0, 0, 3600, above=True, unit=" s")
-
-    @property
-    def token(self) -> str | None:
-        return os.environ.get(self.token_env) or None
-
-
-@dataclass(frozen=True)
-class AlertsConfig:
-    formats: tuple[str, ...] = ("md", "html", "json")
-    min_severity: str = "minor"
-    email: EmailConfig | None = None
-    webhook: WebhookConfig | None = None
-    # back-off doubles per failed attempt: the bounds keep retry_base * 2**(max_attempts - 2) a datetime
-    max_attempts: int = _num(10, 1, 20)
-    retry_base: float = _num(60.0, 0, DAY, above=True, unit=" s")
-
-
-@dataclass(frozen=True)
-class CheckConfig:
-    max_age: timedelta = _num(timedelta(days=30), 1, 3650 * DAY, kind=timedelta, unit="duration")
-    unreachable_after: int = _num(3, 1, 100)  # consecutive failed checks before a source counts as unreachable
-
-
-@dataclass(frozen=True)
-class Config:
-    path: Path | None
-    root: Path  # directory relative paths are resolved against
-    store: str
-    snapshots_dir: Path
-    alerts_dir: Path
-    profiles_dir: Path | None
-    guides: tuple[GuideConfig, ...]
-    sources: tuple[SourceConfig, ...]
-    fetch: FetchConfig
-    schedule: ScheduleConfig
-    alerts: AlertsConfig
-    check: CheckConfig
-
-    def source(self, url: str) -> SourceConfig | None:
-        return self._sources_by_url.get(url)
-
-    @cached_property
-    def _sources_by_url(self) -> dict[str, SourceConfig]:
-        """Looked up per source several times a crawl: a scan of every entry each time is O(N^2)."""
-        by_url: dict[str, SourceConfig] = {}
-        for s in self.sources:
-            by_url.setdefault(s.url, s)  # the first entry for a URL wins, as the scan did
-        return by_url
-
-    def guide_path(self, guide: GuideConfig) -> Path:
-        return (self.root / guide.path).resolve()
-
-
-# --- validation ---------------------------------------------------------------------------
 
 
 class _Reader:
     """Typed access to one TOML table that reports the offending key with its line."""
 
-    def __init__(self, file: str, text: str, data: dict[str, Any], prefix: str, start: int = 0) -> None:
+    def __init__(self, file: str, text: str, data: dict[str, Any], prefix: str, start: int = 0,
+                 base: Path = Path("."), env: Callable[[str], str | None] = os.environ.get) -> None:
         self.file, self.text, self.data, self.prefix = file, text, data, prefix
         self.start = start  # where this table's text begins: an [[array]] entry's keys are looked up from there
+        self.base, self.env = base, env  # relative paths resolve against base; env may override the store
         self.used: set[str] = set()
 
     def where(self, key: str) -> str:
@@ -263,24 +85,28 @@ class _Reader:
         value = self.get(key, dict, None)
         if value is None:
             return None
-        return _Reader(self.file, self.text, value, f"{self.prefix}{key}.")
+        return _Reader(self.file, self.text, value, f"{self.prefix}{key}.", base=self.base, env=self.env)
 
-    def number(self, key: str, owner: type) -> Any:
-        """The key's number, checked against the Range beside its default in `owner`."""
-        spec = next(f for f in fields(owner) if f.name == key)
-        rng: Range = spec.metadata["range"]
-        value = self.get(key, rng.kind, spec.default)
-        if value is not None and (problem := rng.problem(value)):
+    def entry(self, key: str, index: int, data: dict[str, Any]) -> _Reader:
+        """The reader of the `index`-th `[[key]]` table, its keys looked up from its own header."""
+        return _Reader(self.file, self.text, data, f"{key}[{index}].", _entry_start(self.text, key, index),
+                       self.base, self.env)
+
+    def number(self, key: str, spec: Key) -> Any:
+        """The key's number, checked against the Range the schema declares beside its default."""
+        assert spec.range is not None
+        value = self.get(key, spec.range.kind, spec.default)
+        if value is not None and (problem := spec.range.problem(value)):
             raise self.fail(key, problem)
         return value
 
-    def duration(self, key: str, owner: type) -> timedelta:
-        """A duration key ("30d"), checked against the Range (in seconds) beside its default."""
-        spec = next(f for f in fields(owner) if f.name == key)
+    def duration(self, key: str, spec: Key) -> Any:
+        """A duration key ("30d"), checked against the schema's Range (in seconds)."""
         raw = self.get(key, str, None)
         if raw is None:
-            return spec.default  # type: ignore[no-any-return]
-        rng: Range = spec.metadata["range"]
+            return spec.default
+        rng = spec.range
+        assert rng is not None
         try:
             value = parse_duration(raw)
         except DurationTooLong:
@@ -361,25 +187,6 @@ def schedule_problem(value: str) -> str | None:
     return None
 
 
-class DurationTooLong(ValueError):
-    """A duration past MAX_DURATION: it would overflow datetime arithmetic."""
-
-
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
-
-
-def parse_duration(value: str) -> timedelta:
-    """'30d', '12h', '90m', '2w' -> timedelta; raises ValueError with the accepted forms."""
-    m = _DURATION.match(value)
-    if not m:
-        raise ValueError(f"expected a duration like 30d, 12h, 90m or 2w, got {value!r}")
-    n, unit = int(m.group(1)), m.group(2)
-    seconds = n * {"s": 1, "m": 60, "h": 3600, "d": DAY, "w": 7 * DAY}[unit]
-    if seconds > MAX_DURATION.total_seconds():
-        raise DurationTooLong(f"{value.strip()!r} is longer than {_duration_text(MAX_DURATION.total_seconds())}")
-    return timedelta(seconds=seconds)
-
-
 def _url(reader: _Reader, key: str, value: str) -> str:
     """An http(s) URL with a host and a usable port. Errors show the port, never the path
     (a Slack webhook's path is its secret)."""
@@ -393,49 +200,6 @@ def _url(reader: _Reader, key: str, value: str) -> str:
     if port and not (port.isdigit() and 1 <= int(port) <= 65535):
         raise reader.fail(key, f"port {port[:20]} is out of range (1-65535)")
     return value
-
-
-def _guides(root: _Reader, file_dir: Path) -> tuple[GuideConfig, ...]:
-    items = root.get("guides", list, [])
-    out: list[GuideConfig] = []
-    slugs: set[str] = set()
-    for i, item in enumerate(items):
-        if not isinstance(item, dict):
-            raise root.fail(f"guides[{i}]", "each [[guides]] entry must be a table")
-        r = _Reader(root.file, root.text, item, f"guides[{i}].", _entry_start(root.text, "guides", i))
-        path = r.get("path", str, required=True)
-        slug = r.get("slug", str, None) or Path(path.split("?")[0]).stem
-        if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", slug):
-            raise r.fail("slug", f"must be lower case letters, digits and hyphens, got {slug!r}")
-        if slug in slugs:
-            raise r.fail("slug", f"duplicate guide slug {slug!r}")
-        slugs.add(slug)
-        editors = r.strings("editors")
-        for e in editors:
-            if "@" not in e:
-                raise r.fail("editors", f"expected e-mail addresses, got {e!r}")
-        base_url = r.get("base_url", str, None)
-        if base_url:
-            _url(r, "base_url", base_url)
-        r.finish()
-        out.append(GuideConfig(path=path, slug=slug, editors=editors, base_url=base_url, origin=r.where("path")))
-    return tuple(out)
-
-
-def _sources(root: _Reader) -> tuple[SourceConfig, ...]:
-    items = root.get("sources", list, [])
-    out: list[SourceConfig] = []
-    for i, item in enumerate(items):
-        if not isinstance(item, dict):
-            raise root.fail(f"sources[{i}]", "each [[sources]] entry must be a table")
-        r = _Reader(root.file, root.text, item, f"sources[{i}].", _entry_start(root.text, "sources", i))
-        url = _url(r, "url", r.get("url", str, required=True))
-        src = SourceConfig(url=url, profile=r.get("profile", str, None),
-                           schedule=_cron(r, "schedule", r.get("schedule", str, None)), ignore=_ignore(r),
-                           profile_at=r.where("profile"))
-        r.finish()
-        out.append(src)
-    return tuple(out)
 
 
 def _ignore(r: _Reader) -> tuple[str, ...]:
@@ -454,123 +218,12 @@ def _ignore(r: _Reader) -> tuple[str, ...]:
     return ignore
 
 
-def _fetch(root: _Reader) -> FetchConfig:
-    r = root.table("fetch")
-    if r is None:
-        return FetchConfig()
-    d = FetchConfig()
-    cfg = FetchConfig(
-        user_agent=r.get("user_agent", str, d.user_agent),
-        contact_url=r.get("contact_url", str, d.contact_url),
-        obey_robots=r.get("obey_robots", bool, d.obey_robots),
-        autothrottle=r.get("autothrottle", bool, d.autothrottle),
-        allow_private=r.get("allow_private", bool, d.allow_private),
-        **{k: r.number(k, FetchConfig) for k in ("concurrency", "per_host", "download_delay", "timeout", "retries",
-                                                 "max_bytes", "crawl_timeout", "parse_workers")},
-    )
-    r.finish()
-    return cfg
-
-
-def _schedule(root: _Reader) -> ScheduleConfig:
-    r = root.table("schedule")
-    if r is None:
-        return ScheduleConfig()
-    d = ScheduleConfig()
-    profiles: dict[str, str] = {}
-    pr = r.table("profiles")
-    if pr is not None:
-        for name in list(pr.data):
-            profiles[name] = _cron(pr, name, pr.get(name, str)) or ""
-    tz = r.get("timezone", str, d.timezone)
-    try:
-        from zoneinfo import ZoneInfo
-
-        ZoneInfo(tz)
-    except Exception:
-        raise r.fail("timezone", f"unknown time zone {tz!r}") from None
-    cfg = ScheduleConfig(
-        crawl=_cron(r, "crawl", r.get("crawl", str, d.crawl)) or d.crawl,
-        digest=_cron(r, "digest", r.get("digest", str, d.digest)) or d.digest,
-        timezone=tz,
-        profiles=profiles,
-        misfire_grace=r.number("misfire_grace", ScheduleConfig),
-    )
-    r.finish()
-    return cfg
-
-
-def _alerts(root: _Reader) -> AlertsConfig:
-    r = root.table("alerts")
-    if r is None:
-        return AlertsConfig()
-    d = AlertsConfig()
-    formats = r.strings("formats", d.formats)
-    for f in formats:
-        if f not in DIGEST_FORMATS:
-            raise r.fail("formats", f"unknown format {f!r} (choose from {', '.join(DIGEST_FORMATS)})")
-    email = None
-    er = r.table("email")
-    if er is not None:
-        ed = EmailConfig(host="")
-        email = EmailConfig(
-            host=er.get("host", str, required=True),
-            port=er.number("port", EmailConfig),
-            sender=er.get("sender", str, ed.sender),
-            username=er.get("username", str, None),
-            password_env=er.get("password_env", str, ed.password_env),
-            security=er.choice("security", ("none", "starttls", "ssl"), ed.security),
-            timeout=er.number("timeout", EmailConfig),
-        )
-        if "password" in er.data:
-            raise er.fail("password", f"secrets do not belong in the file: set {email.password_env} instead")
-        er.finish()
-    webhook = None
-    wr = r.table("webhook")
-    if wr is not None:
-        wd = WebhookConfig(url="")
-        webhook = WebhookConfig(
-            url=_url(wr, "url", wr.get("url", str, required=True)),
-            token_env=wr.get("token_env", str, wd.token_env),
-            style=wr.choice("style", ("json", "slack"), wd.style),
-            timeout=wr.number("timeout", WebhookConfig),
-        )
-        if "token" in wr.data:
-            raise wr.fail("token", f"secrets do not belong in the file: set {webhook.token_env} instead")
-        wr.finish()
-    cfg = AlertsConfig(
-        formats=formats,
-        min_severity=r.choice("min_severity", ("minor", "substantive"), d.min_severity),
-        email=email,
-        webhook=webhook,
-        max_attempts=r.number("max_attempts", AlertsConfig),
-        retry_base=r.number("retry_base", AlertsConfig),
-    )
-    r.finish()
-    return cfg
-
-
-def _check(root: _Reader) -> CheckConfig:
-    r = root.table("check")
-    if r is None:
-        return CheckConfig()
-    cfg = CheckConfig(max_age=r.duration("max_age", CheckConfig),
-                      unreachable_after=r.number("unreachable_after", CheckConfig))
-    r.finish()
-    return cfg
-
-
-def _path(root: _Reader, key: str, default: str, base: Path) -> Path:
-    value = root.get(key, str, default)
-    return (base / value).resolve()
-
-
-def _store(root: _Reader, base: Path, env: Callable[[str], str | None]) -> str:
+def _store(root: _Reader, default: str) -> str:
     """The store URL, from GUIDEWATCH_STORE or the file; `postgres://` (the common spelling)
     means postgresql. An error names where the URL came from and never shows its password."""
-    default_store = "sqlite:///" + str((base / "guidewatch.db").resolve())
-    file_store = root.get("store", str, default_store)  # read even when overridden: it is a known key
-    from_env = env("GUIDEWATCH_STORE")
+    base = root.base
+    file_store = root.get("store", str, default)  # read even when overridden: it is a known key
+    from_env = root.env("GUIDEWATCH_STORE")
     store = re.sub(r"^postgres(?=[+:])", "postgresql", from_env or file_store)
     problem = _store_problem(store)
     if problem:
@@ -603,6 +256,147 @@ def hide_password(url: str) -> str:
     return f"{scheme}{sep}{userinfo.partition(':')[0]}:***@{host}{slash}{path}"
 
 
+# --- one reader per schema kind ------------------------------------------------------------
+
+#: A reader gets the table, the key, its schema entry and the keys of the table read so far.
+Reader = Callable[[_Reader, str, Key, dict[str, Any]], Any]
+
+
+def _text(r: _Reader, name: str, spec: Key, values: dict[str, Any]) -> Any:
+    return r.get(name, str, spec.default, required=spec.required)
+
+
+def _flag(r: _Reader, name: str, spec: Key, values: dict[str, Any]) -> Any:
+    return r.get(name, bool, spec.default)
+
+
+def _choice(r: _Reader, name: str, spec: Key, values: dict[str, Any]) -> Any:
+    return r.choice(name, spec.choices, spec.default)
+
+
+def _formats(r: _Reader, name: str, spec: Key, values: dict[str, Any]) -> Any:
+    formats = r.strings(name, spec.default)
+    for f in formats:
+        if f not in spec.choices:
+            raise r.fail(name, f"unknown format {f!r} (choose from {', '.join(spec.choices)})")
+    return formats
+
+
+def _emails(r: _Reader, name: str, spec: Key, values: dict[str, Any]) -> Any:
+    editors = r.strings(name, spec.default)
+    for e in editors:
+        if "@" not in e:
+            raise r.fail(name, f"expected e-mail addresses, got {e!r}")
+    return editors
+
+
+def _slug(r: _Reader, name: str, spec: Key, values: dict[str, Any]) -> Any:
+    slug = r.get(name, str, None) or Path(values["path"].split("?")[0]).stem
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", slug):
+        raise r.fail(name, f"must be lower case letters, digits and hyphens, got {slug!r}")
+    return slug
+
+
+def _url_key(r: _Reader, name: str, spec: Key, values: dict[str, Any]) -> Any:
+    value = r.get(name, str, spec.default, required=spec.required)
+    if value is None or (not value and not spec.required):  # an empty optional URL means none
+        return value
+    return _url(r, name, value)
+
+
+def _cron_key(r: _Reader, name: str, spec: Key, values: dict[str, Any]) -> Any:
+    return _cron(r, name, r.get(name, str, spec.default))
+
+
+def _crons(r: _Reader, name: str, spec: Key, values: dict[str, Any]) -> Any:
+    """A table of name = schedule ([schedule.profiles])."""
+    table = r.table(name)
+    if table is None:
+        return dict(spec.default)
+    return {key: _cron(table, key, table.get(key, str)) or "" for key in list(table.data)}
+
+
+def _timezone(r: _Reader, name: str, spec: Key, values: dict[str, Any]) -> Any:
+    tz = r.get(name, str, spec.default)
+    try:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(tz)
+    except Exception:
+        raise r.fail(name, f"unknown time zone {tz!r}") from None
+    return tz
+
+
+def _path(r: _Reader, name: str, spec: Key, values: dict[str, Any]) -> Any:
+    value = r.get(name, str, spec.default)
+    if value is None or (not value and spec.default is None):  # an empty optional directory means none
+        return None
+    return (r.base / value).resolve()
+
+
+def _number(r: _Reader, name: str, spec: Key, values: dict[str, Any]) -> Any:
+    return r.number(name, spec)
+
+
+def _duration(r: _Reader, name: str, spec: Key, values: dict[str, Any]) -> Any:
+    return r.duration(name, spec)
+
+
+def _table(r: _Reader, name: str, spec: Key, values: dict[str, Any]) -> Any:
+    sub = r.table(name)
+    if sub is None or spec.table is None:
+        return spec.default
+    return _section(sub, spec.table)
+
+
+def _entries(r: _Reader, name: str, spec: Key, values: dict[str, Any]) -> Any:
+    """Each `[[name]]` table, read by the schema of one entry."""
+    assert spec.table is not None
+    out: list[Any] = []
+    for i, item in enumerate(r.get(name, list, [])):
+        if not isinstance(item, dict):
+            raise r.fail(f"{name}[{i}]", f"each [[{name}]] entry must be a table")
+        sub = r.entry(name, i, item)
+        got = _values(sub, spec.table)
+        if spec.table is GuideConfig:
+            if any(g.slug == got["slug"] for g in out):
+                raise sub.fail("slug", f"duplicate guide slug {got['slug']!r}")
+            got["origin"] = sub.where("path")
+        elif spec.table is SourceConfig:
+            got["profile_at"] = sub.where("profile")
+        sub.finish()
+        out.append(spec.table(**got))
+    return tuple(out)
+
+
+READERS: dict[str, Reader] = {
+    "str": _text, "bool": _flag, "choice": _choice, "formats": _formats, "emails": _emails, "slug": _slug,
+    "url": _url_key, "cron": _cron_key, "crons": _crons, "timezone": _timezone, "path": _path,
+    "number": _number, "duration": _duration, "table": _table, "entries": _entries,
+    "ignore": lambda r, name, spec, values: _ignore(r),
+    "store": lambda r, name, spec, values: _store(r, spec.default),
+}
+
+
+def _values(r: _Reader, owner: type) -> dict[str, Any]:
+    """Every key `owner` declares, read and checked in declaration order."""
+    values: dict[str, Any] = {}
+    for f in fields(owner):
+        if (spec := f.metadata.get("key")) is not None:
+            values[f.name] = READERS[spec.kind](r, f.name, spec, values)
+    for f in fields(owner):
+        spec = f.metadata.get("key")
+        if spec is not None and spec.secret and spec.secret in r.data:
+            raise r.fail(spec.secret, f"secrets do not belong in the file: set {values[f.name]} instead")
+    return values
+
+
+def _section(r: _Reader, owner: type) -> Any:
+    values = _values(r, owner)
+    r.finish()
+    return owner(**values)
+
+
 def parse_config(text: str, *, file: str, base: Path, env: Callable[[str], str | None] = os.environ.get) -> Config:
     """Validate config text; `base` is the directory that relative paths are resolved against."""
     try:
@@ -615,25 +409,10 @@ def parse_config(text: str, *, file: str, base: Path, env: Callable[[str], str |
         raise ConfigError(f"{file}:{line}: invalid TOML: {msg}" if line else f"{file}: invalid TOML: {msg}") from None
     except RecursionError:  # tomllib recurses per nesting level: `x = [[[[...` must not be a traceback
         raise ConfigError(f"{file}: invalid TOML: arrays or tables nested too deeply") from None
-    root = _Reader(file, text, data, "")
-    store = _store(root, base, env)
-    profiles_dir = root.get("profiles_dir", str, None)
-    cfg = Config(
-        path=Path(file) if file else None,
-        root=base,
-        store=store,
-        snapshots_dir=_path(root, "snapshots_dir", "snapshots", base),
-        alerts_dir=_path(root, "alerts_dir", "alerts", base),
-        profiles_dir=(base / profiles_dir).resolve() if profiles_dir else None,
-        guides=_guides(root, base),
-        sources=_sources(root),
-        fetch=_fetch(root),
-        schedule=_schedule(root),
-        alerts=_alerts(root),
-        check=_check(root),
-    )
+    root = _Reader(file, text, data, "", base=base, env=env)
+    values = _values(root, Config)
     root.finish()
-    return cfg
+    return Config(path=Path(file) if file else None, root=base, **values)
 
 
 def _duplicate_key(text: str, line: int) -> str | None:
@@ -698,72 +477,3 @@ def load_config(path: Path | None = None, *, cwd: Path | None = None) -> Config:
     return parse_config(text, file=str(path), base=path.parent.resolve())
 
 
-CONFIG_TEMPLATE = '''\
-# guidewatch configuration. Every key is optional unless marked "required".
-# Relative paths are relative to this file. Secrets never go in this file: name the
-# environment variables that hold them (password_env, token_env).
-
-# Where guidewatch keeps its state: a SQLite file (default) or a PostgreSQL URL,
-# e.g. "postgresql://guidewatch@db.example.org/guidewatch". GUIDEWATCH_STORE overrides it.
-store = "sqlite:///guidewatch.db"
-
-# Reviewed snapshots of each source (commit these next to your guides) and digests.
-snapshots_dir = "snapshots"
-alerts_dir = "alerts"
-
-# Extra site profiles (TOML files like the built-in govuk.toml / nhsuk.toml).
-# profiles_dir = "spiders"
-
-# One [[guides]] table per guide: a .md, .html or .txt file, or an http(s) URL.
-# [[guides]]
-# path = "guides/gene-therapy-atmps-uk.md"      # required
-# slug = "gene-therapy-atmps-uk"                 # default: the file name
-# editors = ["editor@example.org"]               # who receives this guide's alerts
-# base_url = "https://www.example.org"           # resolves relative links to your own guides
-
-# Per-source overrides (optional): every external link in a guide is watched anyway.
-# [[sources]]
-# url = "https://www.gov.uk/guidance/advanced-therapy-medicinal-products-regulation-and-licensing"
-# profile = "govuk"                              # default: chosen by host
-# schedule = "0 */6 * * *"                       # cron, overrides [schedule]
-# ignore = ["css:.app-c-banner", "Share this page"]  # css: selectors or text regexes to drop
-
-[fetch]
-user_agent = "guidewatch/0.1 (patient-guide source monitor)"
-contact_url = ""          # put a URL or e-mail site owners can reach you at
-concurrency = 8
-per_host = 2
-download_delay = 1.0      # seconds between requests to one host (AutoThrottle adapts it)
-timeout = 30.0
-retries = 3
-max_bytes = 10485760
-obey_robots = true
-
-[schedule]
-crawl = "0 6 * * *"       # cron: when the daemon crawls due sources
-digest = "30 7 * * 1-5"   # cron: when it sends digests
-timezone = "Europe/London"
-# [schedule.profiles]
-# nhsuk = "0 5 * * 1"     # per-profile crawl schedules
-
-[alerts]
-formats = ["md", "html", "json"]
-min_severity = "minor"    # minor | substantive
-
-# [alerts.email]
-# host = "smtp.example.org"
-# port = 587
-# security = "starttls"   # none | starttls | ssl
-# sender = "guidewatch@example.org"
-# username = "guidewatch"
-# password_env = "GUIDEWATCH_SMTP_PASSWORD"
-
-# [alerts.webhook]
-# url = "https://hooks.example.org/guidewatch"
-# style = "json"          # json | slack
-# token_env = "GUIDEWATCH_WEBHOOK_TOKEN"
-
-[check]
-max_age = "30d"           # a source not checked successfully for this long is stale
-unreachable_after = 3     # consecutive failed checks before a source counts as unreachable
-'''
