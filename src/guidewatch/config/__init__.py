@@ -1,7 +1,8 @@
 """`guidewatch.toml`: one schema (schema.py) that loading (load.py), the `init` template and the
 README's configuration table (docs.py) are all derived from."""
 
-from guidewatch.config.docs import CONFIG_TEMPLATE, config_template, markdown_table
+from typing import Any
+
 from guidewatch.config.load import (
     CONFIG_NAME,
     MAX_CONFIG_BYTES,
@@ -31,6 +32,16 @@ from guidewatch.config.schema import (
     WebhookConfig,
     parse_duration,
 )
+
+
+def __getattr__(name: str) -> Any:
+    """The template and table are built on first use: the crawl child imports this package too."""
+    if name in ("CONFIG_TEMPLATE", "config_template", "markdown_table"):
+        from guidewatch.config import docs
+
+        return getattr(docs, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "CONFIG_NAME", "CONFIG_TEMPLATE", "DAY", "DIGEST_FORMATS", "INTERVAL", "MAX_CONFIG_BYTES", "MAX_DURATION",

@@ -178,7 +178,7 @@ def _toml(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-CONFIG_TEMPLATE = config_template()
+CONFIG_TEMPLATE = config_template()  # built when first imported (guidewatch.config's __getattr__)
 
 
 def readme_section(text: str) -> str:
