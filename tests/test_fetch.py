@@ -33,7 +33,7 @@ FAST = FetchSettings(
     retries=2,
     retry_backoff=0.01,
     max_retry_after=5,
-    timeout_s=5,
+    timeout=5,
     allow_private=True,
 )
 PAGE = (
@@ -243,7 +243,7 @@ def test_persistent_503_fails_transient(http_server: LocalHTTPServer) -> None:
 
 def test_slow_response_times_out_transient(http_server: LocalHTTPServer) -> None:
     http_server.route("/slow", Reply(body="late", delay=5))
-    outcome = fetch_one(http_server.url("/slow"), fast(timeout_s=0.5, retries=1))
+    outcome = fetch_one(http_server.url("/slow"), fast(timeout=0.5, retries=1))
     assert outcome.status == "failed" and outcome.transient
     assert outcome.error == "timed out after 0.5 s (after 1 retry)"
     assert http_server.hits("/slow") == 2
@@ -395,7 +395,7 @@ def test_timeout_kills_child_but_keeps_streamed_outcomes(http_server: LocalHTTPS
             FetchRequest(http_server.url("/fast"), "default"),
             FetchRequest(http_server.url("/stuck"), "default"),
         ],
-        fast(timeout_s=60),
+        fast(timeout=60),
         on_outcome=seen.append,
         timeout=4,
     )
@@ -424,7 +424,7 @@ def test_child_killed_mid_crawl_still_gives_one_outcome_each(http_server: LocalH
             FetchRequest(http_server.url("/fast"), "default"),
             FetchRequest(http_server.url("/stuck"), "default"),
         ],
-        fast(timeout_s=60),
+        fast(timeout=60),
         on_outcome=kill_child,
         timeout=30,
     )

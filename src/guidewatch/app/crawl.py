@@ -195,23 +195,12 @@ def _parse_time(value: str | None) -> datetime | None:
 
 
 def fetch_settings(config: Config) -> FetchSettings:
+    """The crawl child's settings: `[fetch]` as loaded (validated once, there), plus the log level."""
     f = config.fetch
     if not f.contact_url:
         _warn_no_contact(str(config.path or config.root))
-    return FetchSettings(
-        user_agent=f.user_agent + (f" (+{f.contact_url})" if f.contact_url else ""),
-        contact_url=f.contact_url,
-        concurrency=f.concurrency,
-        per_host=f.per_host,
-        download_delay=f.download_delay,
-        autothrottle=f.autothrottle,
-        retries=f.retries,
-        timeout_s=f.timeout,
-        max_bytes=f.max_bytes,
-        obey_robots=f.obey_robots,
-        allow_private=f.allow_private,
-        log_level=_child_log_level(),
-    )
+    values = {field.name: getattr(f, field.name) for field in dataclasses.fields(f)}
+    return FetchSettings(**values, log_level=_child_log_level())
 
 
 @lru_cache(maxsize=64)

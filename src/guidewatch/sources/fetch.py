@@ -40,7 +40,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from guidewatch import __version__
+from guidewatch.config import FetchConfig
 from guidewatch.model import FetchOutcome, FetchRequest
 
 __all__ = ["FetchSettings", "decode_outcome", "encode_outcome", "fetch_sources"]
@@ -61,33 +61,14 @@ _LEVELS = {
 
 
 @dataclass(frozen=True)
-class FetchSettings:
-    """How politely and how persistently to fetch. Defaults suit crawling gov.uk / nhs.uk."""
+class FetchSettings(FetchConfig):
+    """The crawl child's copy of `[fetch]`: the same keys and defaults (declared once, in the config
+    schema, and validated there when the file loads), plus the knobs only the child and the tests
+    set. Not validated again: every value either came through the config or from a test."""
 
-    user_agent: str = f"guidewatch/{__version__}"
-    contact_url: str = ""  # shown in the User-Agent so site owners can reach the operator
-    concurrency: int = 8  # requests in flight overall
-    per_host: int = 2  # requests in flight per host
-    download_delay: float = 1.0  # seconds between requests to one host (tests use 0)
-    autothrottle: bool = True
-    retries: int = 3  # retries after the first try, for timeouts, resets, 408/429/5xx
     retry_backoff: float = 1.0  # base seconds: waits are base, 2*base, 4*base, ...
     max_retry_after: float = 60.0  # cap on any wait; a longer Retry-After means give up now
-    timeout_s: float = 30.0  # per request (connect + download)
-    max_bytes: int = 10 * 1024 * 1024  # larger bodies fail with "too large"
-    obey_robots: bool = True
-    allow_private: bool = False  # allow loopback/private/link-local targets (tests, demo)
     log_level: str = "WARNING"  # the crawl child's Scrapy log level
-
-    def __post_init__(self) -> None:
-        for name in ("concurrency", "per_host", "max_bytes"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"FetchSettings.{name} must be at least 1")
-        for name in ("download_delay", "retries", "retry_backoff", "max_retry_after", "timeout_s"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"FetchSettings.{name} must not be negative")
-        if self.log_level.upper() not in _LEVELS:
-            raise ValueError(f"FetchSettings.log_level must be one of {', '.join(_LEVELS)}")
 
     @property
     def full_user_agent(self) -> str:

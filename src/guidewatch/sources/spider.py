@@ -161,8 +161,8 @@ def scrapy_settings(settings: FetchSettings) -> dict[str, Any]:
         "AUTOTHROTTLE_ENABLED": settings.autothrottle,
         "AUTOTHROTTLE_START_DELAY": max(settings.download_delay, 1.0),
         "AUTOTHROTTLE_MAX_DELAY": max(settings.max_retry_after, 10.0),
-        "DOWNLOAD_TIMEOUT": settings.timeout_s,
-        "DNS_TIMEOUT": settings.timeout_s,
+        "DOWNLOAD_TIMEOUT": settings.timeout,
+        "DNS_TIMEOUT": settings.timeout,
         "DOWNLOAD_MAXSIZE": settings.max_bytes,
         "DOWNLOAD_WARNSIZE": 0,
         "DOWNLOAD_FAIL_ON_DATALOSS": True,  # a body short of its Content-Length is a failed fetch
@@ -654,7 +654,7 @@ def describe_error(exc: BaseException, settings: FetchSettings, url: str) -> str
     if _too_large(exc):
         return f"too large: body exceeds the {settings.max_bytes} byte limit"
     if isinstance(exc, DownloadTimeoutError | txerror.TimeoutError):
-        return f"timed out after {settings.timeout_s:g} s"
+        return f"timed out after {settings.timeout:g} s"
     if isinstance(exc, CannotResolveHostError | txerror.DNSLookupError):
         return f"DNS lookup failed for {host_of(url)}"
     if isinstance(exc, DownloadConnectionRefusedError | txerror.ConnectionRefusedError):

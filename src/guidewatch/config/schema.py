@@ -1,0 +1,305 @@
+"""The one schema of `guidewatch.toml`: every key once, with its default, range or choices and help.
+
+Loading (load.py), the `init` template and the README's table (docs.py) all read these
+declarations, so a default changed here changes everywhere and nowhere else can disagree.
+
+Plain dataclasses with field metadata rather than pydantic: pydantic v2 is not a dependency
+of guidewatch, its errors would need rewriting into today's `file:line: key: problem` lines
+anyway, and the checks (cron, URLs hiding their paths, durations) are ours either way.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import MISSING, dataclass, field
+from datetime import timedelta
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from guidewatch import __version__
+
+SEVERITIES = ("cosmetic", "minor", "substantive")
+DIGEST_FORMATS = ("md", "html", "text", "json")
+DAY = 86400
+MAX_DURATION = timedelta(days=36500)  # parse_duration's ceiling: datetime arithmetic stays in range
+
+
+class ConfigError(ValueError):
+    """Bad configuration; str() is the one-line message shown to the user."""
+
+
+@dataclass(frozen=True)
+class Range:
+    """The numbers a key accepts: finite, from `lo` to `hi` (`lo` itself excluded when `above`).
+
+    Bounds keep values that parse from failing later (an OverflowError in datetime
+    arithmetic, a NaN timeout that fails every fetch, a back-off too long to schedule)."""
+
+    lo: float
+    hi: float
+    kind: type = float
+    above: bool = False
+    unit: str = ""  # " s", " bytes"; "duration" shows the bounds as 1s, 366d
+
+    def show(self, value: float, unit: bool = False) -> str:
+        if self.unit == "duration":
+            return duration_text(value)
+        text = f"{value:g}" if isinstance(value, float) else f"{value}"
+        return text + self.unit if unit else text
+
+    def problem(self, value: float, shown: str | None = None) -> str | None:
+        """Why `value` is out of range (None when it is fine); `shown` is how the user wrote it."""
+        got = shown if shown is not None else repr(value)
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"must be a finite number, got {got}"
+        if value > self.hi or value < self.lo or (self.above and value == self.lo):
+            return self.outside(got)
+        return None
+
+    def outside(self, got: str) -> str:
+        lo, hi = self.show(self.lo), self.show(self.hi, unit=True)
+        if self.above:
+            return f"must be greater than {lo} and at most {hi}, got {got}"
+        return f"must be between {lo} and {hi}, got {got}"
+
+
+def duration_text(seconds: float) -> str:
+    """3600 -> "1h", 31622400 -> "366d": a bound written the way durations are written."""
+    for unit, size in (("d", DAY), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+#: `every …` schedules: at least a second, at most a year (APScheduler adds them to datetimes).
+INTERVAL = Range(1, 366 * DAY, unit="duration")
+
+
+class DurationTooLong(ValueError):
+    """A duration past MAX_DURATION: it would overflow datetime arithmetic."""
+
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+
+
+def parse_duration(value: str) -> timedelta:
+    """'30d', '12h', '90m', '2w' -> timedelta; raises ValueError with the accepted forms."""
+    m = _DURATION.match(value)
+    if not m:
+        raise ValueError(f"expected a duration like 30d, 12h, 90m or 2w, got {value!r}")
+    n, unit = int(m.group(1)), m.group(2)
+    seconds = n * {"s": 1, "m": 60, "h": 3600, "d": DAY, "w": 7 * DAY}[unit]
+    if seconds > MAX_DURATION.total_seconds():
+        raise DurationTooLong(f"{value.strip()!r} is longer than {duration_text(MAX_DURATION.total_seconds())}")
+    return timedelta(seconds=seconds)
+
+
+# --- how a key is declared ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Key:
+    """Everything the loader, the template and the README need to know about one key.
+
+    `kind` names the loader's reader for it (load.READERS); `shown` is the README's default
+    when the value itself says little ("file name"); `example` is what `init` writes instead
+    of the default (or, for a key with no default, in a commented-out line)."""
+
+    help: str
+    kind: str
+    default: Any = None
+    required: bool = False
+    range: Range | None = None
+    choices: tuple[str, ...] = ()
+    shown: str = ""
+    example: Any = None
+    table: type | None = None  # the dataclass of a sub-table or of each [[array]] entry
+    secret: str = ""  # the key that must never be in the file ("password"): this key names its variable
+
+
+def key(help: str, kind: str, default: Any = None, *, dataclass_default: bool = True, **more: Any) -> Any:
+    """A dataclass field carrying its Key (and its Range under "range", where callers look for it)."""
+    spec = Key(help, kind, default, **more)
+    metadata = {"key": spec, "range": spec.range} if spec.range else {"key": spec}
+    if not dataclass_default or spec.required:
+        return field(metadata=metadata)
+    if isinstance(default, dict):
+        return field(default_factory=dict, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def num(help: str, default: Any, lo: float, hi: float, *, kind: type | None = None, above: bool = False,
+        unit: str = "", **more: Any) -> Any:
+    """A bounded number: its default and its Range side by side."""
+    rng = Range(lo, hi, kind or type(default), above, unit)
+    return key(help, "duration" if unit == "duration" else "number", default, range=rng, **more)
+
+
+def required(help: str, kind: str, **more: Any) -> Any:
+    return key(help, kind, required=True, **more)
+
+
+def default_of(owner: type, name: str) -> Any:
+    """The declared default of `owner.name`, for code that needs it without an instance."""
+    spec = owner.__dataclass_fields__[name]  # type: ignore[attr-defined]
+    return spec.metadata["key"].default if spec.default is MISSING else spec.default
+
+
+# --- the schema -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GuideConfig:
+    path: str = required("`.md`, `.html` or `.txt` file, or an http(s) URL", "str",
+                         example="guides/gene-therapy-atmps-uk.md")
+    slug: str = key("guide id used in alerts and section references", "slug", shown="file name",
+                    example="gene-therapy-atmps-uk", dataclass_default=False)
+    editors: tuple[str, ...] = key("e-mail addresses that receive this guide's alerts", "emails", (),
+                                   example=("editor@example.org",))
+    base_url: str | None = key("resolves relative links (kept as internal links, not watched)", "url",
+                               example="https://www.example.org")
+    origin: str = field(default="", compare=False)  # "guidewatch.toml:12: guides[0].path", for errors
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    url: str = required("override for one cited source", "url",
+                        example="https://www.gov.uk/guidance/advanced-therapy-medicinal-products-regulation-and-"
+                                "licensing")
+    profile: str | None = key(
+        "site profile name (`govuk`, `nhsuk`, `default`, yours); a name no profile has is an error (exit 2, "
+        "file:line); `crawl` and `compare --url` both read the source with it", "str", shown="by host",
+        example="govuk")
+    schedule: str | None = key("cron (`0 6 * * *`) or interval (`every 6h`); overrides `[schedule] crawl`",
+                               "cron", shown="`[schedule] crawl`", example="0 */6 * * *")
+    ignore: tuple[str, ...] = key(
+        "noise to drop: `css:<selector>` or a regular expression of text; each rule is checked when the config "
+        "loads (a bad selector or regex: exit 2, file:line), never left to fail every crawl", "ignore", (),
+        example=("css:.app-c-banner", "Share this page"))
+    profile_at: str = ""  # "file:line: sources[i].profile", for errors found once the profiles are loaded
+
+
+@dataclass(frozen=True)
+class FetchConfig:
+    user_agent: str = key("product name sent in the User-Agent of every request", "str",
+                          f"guidewatch/{__version__} (patient-guide source monitor)")
+    contact_url: str = key("a URL or e-mail site owners can reach you at, added to the User-Agent "
+                           "(a warning when unset)", "str", "")
+    concurrency: int = num("requests in flight overall", 8, 1, 256)
+    per_host: int = num("requests in flight per host", 2, 1, 256)
+    download_delay: float = num("seconds between requests to one host (AutoThrottle adapts it)", 1.0, 0, 3600,
+                                unit=" s")
+    timeout: float = num("per request (connect + download)", 30.0, 0, 3600, above=True, unit=" s")
+    retries: int = num("retries after the first try, for timeouts, resets, 408/429/5xx", 3, 0, 10)
+    max_bytes: int = num("largest page body; larger ones fail as too large", 10 * 1024 * 1024, 1, 1024 ** 3,
+                         unit=" bytes")
+    obey_robots: bool = key("follow robots.txt", "bool", True)
+    autothrottle: bool = key("adapt the delay to each host's response times", "bool", True)
+    allow_private: bool = key("follow loopback/private addresses (local testing only)", "bool", False)
+    crawl_timeout: float = num("the child crawl process is killed after this", 1800.0, 0, 7 * DAY, above=True,
+                               unit=" s")
+    parse_workers: int | None = num(
+        "processes that normalise pages once a crawl has 16+ pages with content; `0` parses in the crawl process",
+        None, 0, 64, kind=int, shown="one per core, max 4", example=4)
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    crawl: str = key("when the daemon crawls due sources: cron or `every …`", "cron", "0 6 * * *")
+    digest: str = key("when the daemon sends digests: cron or `every …`", "cron", "30 7 * * 1-5")
+    timezone: str = key("time zone of the cron expressions", "timezone", "UTC", example="Europe/London")
+    profiles: dict[str, str] = key("per-profile crawl schedules (profile name = cron or `every …`)", "crons", {},
+                                   example={"nhsuk": "0 5 * * 1"})
+    misfire_grace: int = num("how late a missed run may still start", 3600, 1, 7 * DAY, unit=" s")
+
+
+@dataclass(frozen=True)
+class EmailConfig:
+    host: str = required("SMTP server", "str", example="smtp.example.org")
+    port: int = num("SMTP port", 25, 1, 65535, example=587)
+    sender: str = key("From address", "str", "guidewatch@localhost", example="guidewatch@example.org")
+    username: str | None = key("SMTP login (none: no login)", "str", example="guidewatch")
+    password_env: str = key("environment variable holding the SMTP password", "str", "GUIDEWATCH_SMTP_PASSWORD",
+                            secret="password")
+    security: str = key("transport security", "choice", "none", choices=("none", "starttls", "ssl"),
+                        example="starttls")
+    timeout: float = num("per connection", 30.0, 0, 3600, above=True, unit=" s")
+
+    @property
+    def password(self) -> str | None:
+        return os.environ.get(self.password_env) or None
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    url: str = required("where digests are POSTed", "url", example="https://hooks.example.org/guidewatch")
+    token_env: str = key("environment variable holding the Bearer token", "str", "GUIDEWATCH_WEBHOOK_TOKEN",
+                         secret="token")
+    style: str = key("payload shape", "choice", "json", choices=("json", "slack"))
+    timeout: float = num("per request", 10.0, 0, 3600, above=True, unit=" s")
+
+    @property
+    def token(self) -> str | None:
+        return os.environ.get(self.token_env) or None
+
+
+@dataclass(frozen=True)
+class AlertsConfig:
+    formats: tuple[str, ...] = key("digest files written", "formats", ("md", "html", "json"),
+                                   choices=DIGEST_FORMATS)
+    min_severity: str = key("what opens an alert", "choice", "minor", choices=("minor", "substantive"))
+    email: EmailConfig | None = key("send each editor their digest by e-mail", "table", table=EmailConfig)
+    webhook: WebhookConfig | None = key("POST digests to a webhook (JSON or Slack)", "table", table=WebhookConfig)
+    # back-off doubles per failed attempt: the bounds keep retry_base * 2**(max_attempts - 2) a datetime
+    max_attempts: int = num("delivery attempts per digest", 10, 1, 20)
+    retry_base: float = num("first retry wait; it doubles per failed attempt", 60.0, 0, DAY, above=True, unit=" s")
+
+
+@dataclass(frozen=True)
+class CheckConfig:
+    max_age: timedelta = num("a source not checked successfully for this long is stale", timedelta(days=30), 1,
+                             3650 * DAY, kind=timedelta, unit="duration")
+    unreachable_after: int = num("consecutive failed checks before a source counts as unreachable", 3, 1, 100)
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path | None
+    root: Path  # directory relative paths are resolved against
+    store: str = key("SQLite file (WAL) or `postgresql://…` (`postgres://…` too); env `GUIDEWATCH_STORE` "
+                     "overrides (its errors name the variable, never the password)", "store",
+                     "sqlite:///guidewatch.db", dataclass_default=False)
+    snapshots_dir: Path = key("reviewed snapshots of each source (commit them next to your guides)", "path",
+                              "snapshots", dataclass_default=False)
+    alerts_dir: Path = key("digest output", "path", "alerts", dataclass_default=False)
+    profiles_dir: Path | None = key("extra site profiles (TOML) beside the built-in ones; used for every source, "
+                                    "cited or configured", "path", example="spiders", dataclass_default=False)
+    guides: tuple[GuideConfig, ...] = key("one `[[guides]]` table per guide", "entries", (), table=GuideConfig,
+                                          dataclass_default=False)
+    sources: tuple[SourceConfig, ...] = key("per-source overrides: every external link in a guide is watched "
+                                            "anyway", "entries", (), table=SourceConfig, dataclass_default=False)
+    fetch: FetchConfig = key("how politely and how persistently sources are fetched", "table", FetchConfig(),
+                             table=FetchConfig, dataclass_default=False)
+    schedule: ScheduleConfig = key("when the daemon crawls and sends digests", "table", ScheduleConfig(),
+                                   table=ScheduleConfig, dataclass_default=False)
+    alerts: AlertsConfig = key("digests and their delivery", "table", AlertsConfig(), table=AlertsConfig,
+                               dataclass_default=False)
+    check: CheckConfig = key("what `guidewatch check` counts as stale or unreachable", "table", CheckConfig(),
+                             table=CheckConfig, dataclass_default=False)
+
+    def source(self, url: str) -> SourceConfig | None:
+        return self._sources_by_url.get(url)
+
+    @cached_property
+    def _sources_by_url(self) -> dict[str, SourceConfig]:
+        """Looked up per source several times a crawl: a scan of every entry each time is O(N^2)."""
+        by_url: dict[str, SourceConfig] = {}
+        for s in self.sources:
+            by_url.setdefault(s.url, s)  # the first entry for a URL wins, as the scan did
+        return by_url
+
+    def guide_path(self, guide: GuideConfig) -> Path:
+        return (self.root / guide.path).resolve()
