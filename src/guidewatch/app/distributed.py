@@ -31,7 +31,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from guidewatch.app.crawl import CrawlSummary, Recording, Workspace, build_request, fetch_settings, open_workspace
-from guidewatch.app.daemon import holder_id
+from guidewatch.app.instance import holder_id
 from guidewatch.exitcodes import safe_store_url
 from guidewatch.model import FetchOutcome, FetchRequest
 from guidewatch.store import SourceState, utcnow
