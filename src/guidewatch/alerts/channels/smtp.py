@@ -31,6 +31,8 @@ log = logging.getLogger("guidewatch.alerts.channels")
 
 @dataclass(frozen=True)
 class SmtpSettings:
+    """The relay and how to reach it; the password comes from the environment only."""
+
     host: str
     port: int
     sender: str
@@ -214,10 +216,9 @@ class EmailChannel(Channel):
     @classmethod
     def from_config(cls, config: Config) -> Self | None:
         e = config.alerts.email
-        if e is None:
-            return None
-        return cls(SmtpSettings(host=e.host, port=e.port, sender=e.sender, username=e.username,
-                                password=e.password, security=e.security, timeout=e.timeout))  # type: ignore[arg-type]
+        return None if e is None else cls(SmtpSettings(
+            host=e.host, port=e.port, sender=e.sender, username=e.username, password=e.password,
+            security=e.security, timeout=e.timeout))  # type: ignore[arg-type]
 
     def recipients(self, guides: Sequence[Guide]) -> list[Recipient]:
         return [Recipient(editor, tuple(slugs)) for editor, slugs in editors_of(guides).items()]

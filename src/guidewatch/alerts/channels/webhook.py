@@ -171,9 +171,8 @@ class WebhookChannel(Channel):
     @classmethod
     def from_config(cls, config: Config) -> Self | None:
         w = config.alerts.webhook
-        if w is None:
-            return None
-        return cls(WebhookSettings(url=w.url, token=w.token, style=w.style, timeout=w.timeout))  # type: ignore[arg-type]
+        return None if w is None else cls(WebhookSettings(
+            url=w.url, token=w.token, style=w.style, timeout=w.timeout))  # type: ignore[arg-type]
 
     def recipients(self, guides: Sequence[Guide]) -> list[Recipient]:
         return [Recipient(redact_url(self.settings.url))]
