@@ -24,6 +24,7 @@ import pytest
 from sqlalchemy import select, update
 
 from guidewatch.app import daemon as schedule
+from guidewatch.app import instance
 from guidewatch.app.crawl import open_workspace
 from guidewatch.config import load_config
 from guidewatch.pages.snapshots import parse as parse_snapshot
@@ -341,9 +342,9 @@ def _stale_row(store: Store, name: str) -> None:
 def test_live_lock_is_refused_and_stale_one_taken_over_by_exactly_one(store_url: str) -> None:
     stores = [Store(store_url) for _ in range(6)]
     try:
-        with schedule.single_instance(stores[0], "t") as holder:
+        with instance.single_instance(stores[0], "t") as holder:
             with pytest.raises(LockHeld, match="t lock is held by"):
-                stores[1].acquire_lock("t", "other", stale_after=schedule.STALE_AFTER)
+                stores[1].acquire_lock("t", "other", stale_after=instance.STALE_AFTER)
             assert holder.startswith("t:")
         stores[1].acquire_lock("t", "other")  # released on exit
         stores[1].release_lock("t", "other")
@@ -376,11 +377,11 @@ def test_live_lock_is_refused_and_stale_one_taken_over_by_exactly_one(store_url:
 
 def test_heartbeat_refreshes_the_lock_and_reports_when_it_was_taken_over(
         store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(schedule, "HEARTBEAT_SECONDS", 0.05)
+    monkeypatch.setattr(instance, "HEARTBEAT_SECONDS", 0.05)
     store = Store(store_url)
     lost = threading.Event()
     try:
-        with schedule.single_instance(store, "hb", on_lost=lost.set) as holder:
+        with instance.single_instance(store, "hb", on_lost=lost.set) as holder:
             with store.session() as s:
                 first = s.get(LockRow, "hb").heartbeat_at
             time.sleep(0.3)
@@ -496,7 +497,7 @@ def test_run_cycle_reports_an_unexpected_job_error_in_one_line_and_still_runs_th
 
 def test_a_daemon_whose_lock_is_taken_over_stops_with_exit_2(
         tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(schedule, "HEARTBEAT_SECONDS", 0.1)
+    monkeypatch.setattr(instance, "HEARTBEAT_SECONDS", 0.1)
     daemon = schedule.Daemon(_quiet_config(tmp_path, store_url))
     store = Store(store_url)  # migrated before the daemon thread opens it
     code: list[int] = []

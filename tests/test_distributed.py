@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from guidewatch.app.distributed import decode_request, encode_request, queue_key
 from guidewatch.model import FetchRequest
+from guidewatch.sources.work_queue import decode_request, encode_request, queue_key
 from guidewatch.store import Store, utcnow
 from httpserver import LocalHTTPServer, RecordedRequest, Reply
 

@@ -261,7 +261,7 @@ def crawl(ctx: Ctx, all_sources: bool, source: str | None, quiet: bool, distribu
 def _crawl_now(ctx: Ctx, child: subprocess.Popen[bytes], all_sources: bool, source: str | None, quiet: bool) -> None:
     from guidewatch.app.crawl import crawl as run_crawl
     from guidewatch.app.crawl import select_sources
-    from guidewatch.app.daemon import single_instance
+    from guidewatch.app.instance import single_instance
 
     ws = ctx.workspace()
     try:

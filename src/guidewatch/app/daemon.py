@@ -15,13 +15,10 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import os
 import signal
-import socket
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,6 +27,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from guidewatch import exitcodes as ec
+from guidewatch.app.instance import single_instance
 from guidewatch.config import Config, parse_duration
 from guidewatch.store import LockHeld, SourceState, Store, utcnow
 
@@ -40,8 +38,6 @@ log = logging.getLogger("guidewatch.daemon")
 
 SCHEDULER_LOCK = "scheduler"
 CRAWL_LOCK = "crawl"
-HEARTBEAT_SECONDS = 15.0
-STALE_AFTER = timedelta(seconds=60)
 #: `run` (cron) also crawls sources due this soon: a source due at 07:07:30 is then crawled
 #: by the 07:07 run, not an hour late because the run started a few seconds early.
 RUN_DUE_SLACK = timedelta(minutes=2)
@@ -97,54 +93,6 @@ def stop_on_signals(stopper: Stopper) -> Iterator[None]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
-
-
-# --- the store lock -----------------------------------------------------------------------
-
-
-def holder_id(role: str) -> str:
-    return f"{role}:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-@contextmanager
-def single_instance(store: Store, name: str, *, role: str | None = None,
-                    on_lost: Callable[[], None] | None = None) -> Iterator[str]:
-    """Hold the named store lock for the block, with a heartbeat thread; raise LockHeld if taken.
-
-    A heartbeat that finds the row no longer ours (taken over after we stalled for longer
-    than STALE_AFTER) calls `on_lost`, so the holder can stop instead of running twice.
-    """
-    holder = holder_id(role or name)
-    store.acquire_lock(name, holder, stale_after=STALE_AFTER)
-    stop = threading.Event()
-    thread = threading.Thread(target=_heartbeat, args=(store, name, holder, stop, on_lost),
-                              name=f"lock-{name}", daemon=True)
-    thread.start()
-    try:
-        yield holder
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-        try:
-            store.release_lock(name, holder)
-        except Exception:
-            log.warning("could not release the %s lock; it expires in %ss", name, STALE_AFTER.seconds,
-                        extra={"event": "lock-release-failed"})
-
-
-def _heartbeat(store: Store, name: str, holder: str, stop: threading.Event,
-               on_lost: Callable[[], None] | None) -> None:
-    while not stop.wait(HEARTBEAT_SECONDS):
-        try:
-            ours = store.heartbeat(name, holder)
-        except Exception as exc:  # a missed beat is harmless; the next one retries
-            log.warning("lock heartbeat failed: %s", exc, extra={"event": "heartbeat-failed"})
-            continue
-        if not ours:
-            log.error("the %s lock was taken over by another process", name, extra={"event": "lock-lost"})
-            if on_lost:
-                on_lost()
-            return
 
 
 # --- structured logs ----------------------------------------------------------------------

@@ -22,14 +22,14 @@ from datetime import datetime
 from pathlib import Path
 
 from guidewatch.alerts.channels import (
+    CHANNELS,
+    Delivery,
     DeliveryError,
-    SmtpSettings,
-    WebhookSettings,
-    post_webhook,
-    redact_url,
-    send_email,
+    channel_for,
+    configured_channels,
     write_files,
 )
+from guidewatch.alerts.channels import editors_of as editors_of  # routing by editor, re-exported
 from guidewatch.alerts.digest import Digest, DigestItem, digest_key, human_time, render, subject, summary, to_json_dict
 from guidewatch.alerts.lifecycle import accept_refusal, blocking_state, state_action
 from guidewatch.config import Config
@@ -111,21 +111,11 @@ def render_digest(digest: Digest, fmt: str) -> str:
 # --- routing ------------------------------------------------------------------------------
 
 
-def editors_of(guides: Sequence[Guide]) -> dict[str, list[str]]:
-    """Editor e-mail -> the guide slugs they own."""
-    out: dict[str, list[str]] = {}
-    for g in guides:
-        for e in g.editors:
-            if e.strip():
-                out.setdefault(e.strip().lower(), []).append(g.slug)
-    return out
-
-
 @dataclass(frozen=True)
 class Target:
     """One recipient on one channel and the guides whose alerts it receives (None: all)."""
 
-    channel: str  # email | webhook
+    channel: str  # a registered channel's name: email, webhook, ...
     recipient: str  # an e-mail address, or the webhook URL redacted (a Slack URL's path is its secret)
     guides: tuple[str, ...] | None
 
@@ -138,12 +128,9 @@ class Target:
 
 
 def targets(config: Config, guides: Sequence[Guide]) -> list[Target]:
-    out: list[Target] = []
-    if config.alerts.email is not None:
-        out += [Target("email", editor, tuple(slugs)) for editor, slugs in editors_of(guides).items()]
-    if config.alerts.webhook is not None:
-        out.append(Target("webhook", redact_url(config.alerts.webhook.url), None))
-    return out
+    """Every recipient of every configured channel, in the registry's order."""
+    return [Target(channel.name, r.address, r.guides)
+            for channel in configured_channels(config) for r in channel.recipients(guides)]
 
 
 # --- the outbox ---------------------------------------------------------------------------
@@ -197,7 +184,8 @@ def queue_deliveries(store: Store, config: Config, guides: Sequence[Guide], *,
 def _render(target: Target, guides: Sequence[Guide], alerts: Sequence[AlertRecord]) -> NewDelivery | None:
     """The digest of these alerts for this target, frozen; None when there is nothing to say."""
     wanted = [a for a in alerts if target.wants(a)]
-    digest = Digest(recipient=target.recipient if target.channel == "email" else None, generated_at=utcnow(),
+    addressed = target.channel in CHANNELS and CHANNELS[target.channel].addressed
+    digest = Digest(recipient=target.recipient if addressed else None, generated_at=utcnow(),
                     since=None, items=digest_items(wanted, guides))
     if not digest.items:
         return None
@@ -208,24 +196,11 @@ def _render(target: Target, guides: Sequence[Guide], alerts: Sequence[AlertRecor
 
 
 def _attempt(config: Config, d: DeliveryRecord) -> None:
-    """One delivery attempt with the current configuration; raises on failure."""
+    """One delivery attempt through the delivery's channel as configured now; raises on failure."""
     key = d.key.partition(":")[2] or d.key  # the digest's own key (gw-...), as in its JSON
-    if d.channel == "email":
-        e = config.alerts.email
-        if e is None:
-            raise DeliveryError("e-mail is no longer configured ([alerts.email])")
-        settings = SmtpSettings(host=e.host, port=e.port, sender=e.sender, username=e.username,
-                                password=e.password, security=e.security, timeout=e.timeout)  # type: ignore[arg-type]
-        send_email(settings, d.recipient, d.subject, d.payload.get("text", ""), d.payload.get("html", ""),
-                   message_id=key, key=key)
-    elif d.channel == "webhook":
-        w = config.alerts.webhook
-        if w is None:
-            raise DeliveryError("the webhook is no longer configured ([alerts.webhook])")
-        post_webhook(WebhookSettings(url=w.url, token=w.token, style=w.style, timeout=w.timeout),  # type: ignore[arg-type]
-                     d.payload.get("json", {}), key=key)
-    else:
-        raise DeliveryError(f"unknown channel {d.channel!r}")
+    delivery = Delivery(key=key, recipient=d.recipient, subject=d.subject, text=d.payload.get("text", ""),
+                        html=d.payload.get("html", ""), document=d.payload.get("json", {}))
+    channel_for(d.channel, config).send(delivery)
 
 
 def _label(d: DeliveryRecord) -> str:

@@ -3,11 +3,11 @@
     guidewatch crawl --distributed --redis URL     # claim the due sources, queue them
     guidewatch worker --redis URL                  # any number of these, on any hosts
 
-The queue is a Redis list, ``<queue>:requests``, of JSON fetch requests. Each worker runs
-`RedisGuideSpider`, a scrapy-redis ``RedisSpider`` variant of the generic `GuideSpider`
-(same middlewares, retries, redirects and outcomes): it pops a batch with LRANGE + LTRIM in
-one MULTI/EXEC, so every queued source goes to exactly one worker, fetches it, and records
-the outcome through `pipeline.Recording` in the shared store (PostgreSQL; SQLite
+The queue is a Redis list, ``<queue>:requests``, of JSON fetch requests (`work_queue`).
+Each worker runs `redis_spider.RedisGuideSpider`, a scrapy-redis ``RedisSpider`` variant of
+the generic `GuideSpider` (same middlewares, retries, redirects and outcomes): it pops a
+batch with LRANGE + LTRIM in one MULTI/EXEC, so every queued source goes to exactly one
+worker, fetches it, and records the outcome through `crawl.Recording` in the shared store (PostgreSQL; SQLite
 works for workers on one machine). The redirects, retries and API fallback of one source
 stay in the worker that popped it, so one source always ends in exactly one outcome.
 
@@ -19,21 +19,29 @@ whose worker died comes due again when the lease runs out. A worker that is stop
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from guidewatch.app.crawl import CrawlSummary, Recording, Workspace, build_request, fetch_settings, open_workspace
-from guidewatch.app.daemon import holder_id
+from guidewatch.app.crawl import (
+    CrawlSummary,
+    Recording,
+    Workspace,
+    build_request,
+    fetch_settings,
+    open_workspace,
+    select_sources,
+)
+from guidewatch.app.instance import holder_id
 from guidewatch.exitcodes import safe_store_url
-from guidewatch.model import FetchOutcome, FetchRequest
+from guidewatch.model import FetchOutcome
+from guidewatch.sources.work_queue import encode_request, queue_key
 from guidewatch.store import SourceState, utcnow
 
 if TYPE_CHECKING:
@@ -46,8 +54,6 @@ log = logging.getLogger("guidewatch.app.distributed")
 DEFAULT_QUEUE = "guidewatch"
 DEFAULT_LEASE = timedelta(minutes=30)
 CLAIM_BATCH = 500
-#: Longest an idle worker blocks its reactor waiting for work (Scrapy re-checks idle spiders every 5 s).
-IDLE_POLL_S = 4.0
 
 Progress = Callable[[FetchOutcome, str], None]
 
@@ -60,13 +66,9 @@ class QueueUnreachable(DistributedError):
     """Redis did not answer: the environment, not the command (exit 4 like the store)."""
 
 
-def queue_key(name: str) -> str:
-    return f"{name}:requests"
-
-
 def connect(url: str) -> Redis:
     """A checked Redis client; connection problems become one-line DistributedErrors."""
-    import redis
+    import redis  # optional: the `distributed` extra
 
     try:
         client = redis.Redis.from_url(url, socket_connect_timeout=10, socket_timeout=30)
@@ -76,21 +78,6 @@ def connect(url: str) -> Redis:
     except redis.RedisError as exc:
         raise QueueUnreachable(f"{safe_store_url(url)}: cannot reach Redis: {exc}") from None
     return client
-
-
-# --- the queue format -----------------------------------------------------------------------
-
-
-def encode_request(request: FetchRequest) -> str:
-    """One queue entry: the FetchRequest as JSON ("url" first, as scrapy-redis expects)."""
-    data = asdict(request)
-    data["allowed_hosts"] = list(request.allowed_hosts)
-    return json.dumps({"url": request.url, "request": data}, separators=(",", ":"))
-
-
-def decode_request(raw: bytes | str) -> FetchRequest:
-    data = json.loads(raw)["request"]
-    return FetchRequest(**{**data, "allowed_hosts": tuple(data.get("allowed_hosts") or ())})
 
 
 # --- pushing --------------------------------------------------------------------------------
@@ -127,7 +114,7 @@ def push_sources(ws: Workspace, redis_url: str, name: str = DEFAULT_QUEUE, *,
 
 
 def _push(ws: Workspace, client: Redis, key: str, sources: Sequence[SourceState]) -> dict[str, datetime | None]:
-    import redis
+    import redis  # optional: the `distributed` extra
 
     entries = [encode_request(build_request(ws, s)) for s in sources]
     if entries:
@@ -158,8 +145,6 @@ def wait_recorded(ws: Workspace, before: dict[str, datetime | None], timeout: fl
 def push_command(ws: Workspace, redis_url: str, name: str = DEFAULT_QUEUE, *, all_sources: bool = False,
                  source: str | None = None, wait: bool = False, echo: Callable[[str], None] = print) -> None:
     """`guidewatch crawl --distributed`: queue due sources (claimed), or --all / --source (unclaimed)."""
-    from guidewatch.app.crawl import select_sources
-
     try:
         chosen = select_sources(ws, all_sources=all_sources, source=source) if all_sources or source else None
         result = push_sources(ws, redis_url, name, sources=chosen)
@@ -177,110 +162,13 @@ def push_command(ws: Workspace, redis_url: str, name: str = DEFAULT_QUEUE, *, al
         ws.close()
 
 
-# --- the worker's spider --------------------------------------------------------------------
-
-
-def _spider_class() -> type:
-    """Built on first use, so importing this module never imports Scrapy or installs a reactor."""
-    from scrapy.exceptions import DontCloseSpider
-    from scrapy_redis.spiders import RedisMixin
-
-    from guidewatch.sources.spider import GuideSpider, _Source, allowed_hosts_for
-
-    class _Sources(dict[int, _Source]):
-        """Index -> live source. A finished source is dropped (a worker runs for months);
-        a late callback for it finds a placeholder that is already done."""
-
-        def __missing__(self, index: int) -> _Source:
-            return _Source(index, FetchRequest(url="", profile=""), frozenset(), done=True)
-
-    class RedisGuideSpider(RedisMixin, GuideSpider):  # type: ignore[misc,valid-type]
-        """GuideSpider fed from the shared Redis queue instead of a fixed list of requests."""
-
-        name = "guidewatch-worker"
-
-        def __init__(self, fetch_settings: Any, emit: Any, backlog: Callable[[], int], max_backlog: int,
-                     **kwargs: Any) -> None:
-            super().__init__([], fetch_settings, emit, **kwargs)
-            self.sources = _Sources()
-            self.raw: dict[int, bytes] = {}  # what was popped, to put back if stopped midway
-            self.next_index = 0
-            self.backlog, self.max_backlog = backlog, max_backlog
-            self.spider_idle_start_time = int(time.time())
-
-        @classmethod
-        def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> RedisGuideSpider:
-            spider = super().from_crawler(crawler, *args, **kwargs)
-            spider.setup_redis(crawler)
-            return spider
-
-        async def start(self) -> AsyncIterator[Any]:
-            for request in self.next_requests():
-                yield request
-
-        def next_requests(self) -> list[Any]:
-            """The whole popped batch at once, so every popped entry is known before any is
-            yielded (and goes back on the queue if the worker stops before fetching it)."""
-            return list(super().next_requests())
-
-        def make_request_from_data(self, data: bytes) -> list[Any]:
-            try:
-                fetch_request = decode_request(data)
-            except (ValueError, KeyError, TypeError) as exc:
-                log.error("dropping an unreadable queue entry (%s): %.200r", exc, data)
-                return []
-            index, self.next_index = self.next_index, self.next_index + 1
-            src = _Source(index, fetch_request, allowed_hosts_for(fetch_request))
-            self.sources[index], self.raw[index] = src, data
-            try:
-                request = self._first_request(src)
-            except ValueError as exc:  # Scrapy rejects the URL
-                self._finish(src, "failed", error=f"invalid URL: {exc}")
-                return []
-            return [request] if request is not None else []
-
-        def _finish(self, src: Any, status: Any, **kwargs: Any) -> None:
-            super()._finish(src, status, **kwargs)
-            self.sources.pop(src.index, None)
-            self.raw.pop(src.index, None)
-
-        def spider_idle(self) -> None:
-            """Take the next batch only when the recorder keeps up, and wait briefly for work."""
-            if self.backlog() > self.max_backlog:
-                _wait_until(lambda: self.backlog() <= self.max_backlog, IDLE_POLL_S)
-                if self.backlog() > self.max_backlog:
-                    raise DontCloseSpider
-            poll = IDLE_POLL_S
-            if self.max_idle_time:  # wait no longer than the rest of the allowed idle time
-                poll = min(poll, self.spider_idle_start_time + self.max_idle_time - time.time())
-            _wait_until(lambda: self.count_size(self.redis_key) > 0, max(0.0, poll))
-            super().spider_idle()
-
-        def closed(self, reason: str) -> None:
-            """Sources popped but not finished (the worker was stopped) go back to the queue's front."""
-            left = [self.raw[i] for i in sorted(self.raw)]
-            for src in self.sources.values():
-                src.done = True
-            if left:
-                self.server.lpush(self.redis_key, *reversed(left))
-                log.warning("worker stopping (%s): %d unfinished source(s) put back on the queue", reason, len(left))
-
-    return RedisGuideSpider
-
-
-def _wait_until(ready: Callable[[], bool], timeout: float, step: float = 0.05) -> None:
-    deadline = time.monotonic() + timeout
-    while not ready() and time.monotonic() < deadline:
-        time.sleep(step)
-
-
 # --- the worker -----------------------------------------------------------------------------
 
 
 class Recorder:
     """Records outcomes in the store on its own thread, so fetching goes on meanwhile.
 
-    Through `pipeline.Recording`, as a local crawl does: quiet 304s in batches, pages parsed
+    Through `crawl.Recording`, as a local crawl does: quiet 304s in batches, pages parsed
     by the page workers. Whatever waits there is recorded as soon as the queue goes idle.
     """
 
@@ -351,8 +239,10 @@ def run_worker(config: Config, redis_url: str, name: str = DEFAULT_QUEUE, *, idl
 
     Runs Scrapy in this process (a worker is its own process, so the reactor starts once).
     """
+    # Scrapy and scrapy-redis (optional) load only in a worker: `crawl --distributed` never needs them.
     from scrapy.crawler import CrawlerProcess
 
+    from guidewatch.sources.redis_spider import RedisGuideSpider
     from guidewatch.sources.spider import scrapy_settings
 
     connect(redis_url)  # fail fast, with one line, before Scrapy starts
@@ -371,9 +261,8 @@ def run_worker(config: Config, redis_url: str, name: str = DEFAULT_QUEUE, *, idl
             "MAX_IDLE_TIME_BEFORE_CLOSE": max(1, round(idle_exit)) if idle_exit > 0 else 0,
         })
         batch = 2 * fs.concurrency
-        spider_cls = _spider_class()
-        spider_cls.redis_batch_size = batch
-        process.crawl(spider_cls, fetch_settings=fs, emit=recorder.put, backlog=recorder.backlog,
+        RedisGuideSpider.redis_batch_size = batch
+        process.crawl(RedisGuideSpider, fetch_settings=fs, emit=recorder.put, backlog=recorder.backlog,
                       max_backlog=batch)
         process.start()
     finally:

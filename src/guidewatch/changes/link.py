@@ -16,12 +16,10 @@ flag the citing sections at 1.0; a change note is linked like a passage, plus th
 
 from __future__ import annotations
 
-import re
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from urllib.parse import urlparse
 
 from guidewatch.changes.claims import BODY_TERMS, Claim, Hit, Unit, Weights, best_hits, claims_of, surfaces
 from guidewatch.changes.claims import sentences as claim_sentences
@@ -29,6 +27,7 @@ from guidewatch.changes.claims import terms as claim_terms
 from guidewatch.changes.passage import Passage, _content_tokens, passage_of, sentences, word_ops
 from guidewatch.changes.tfidf import pairwise
 from guidewatch.model import Change, Citation, Dismissal, Guide, Impact, Section, Tier
+from guidewatch.sources.sites import same_source, url_key
 
 DEFAULT_THRESHOLD = 0.30  # the related tier's floor, for the change's best section
 RELATIVE_CUT = 0.7  # a related section scores at least this share of the change's best section
@@ -51,31 +50,6 @@ _ECHO_MIN_SIM, _ECHO_MARGIN = 0.15, 1.5
 _SHOWN = 4
 
 # --- which guides and sections cite the source --------------------------------------------
-
-
-def url_key(url: str) -> tuple[str, str]:
-    """(host, path) ignoring scheme, www., trailing slash, query, fragment and the GOV.UK API prefix."""
-    parsed = urlparse(url.strip() if "//" in url else "//" + url.strip())
-    host = (parsed.hostname or "").lower().removeprefix("www.")
-    path = re.sub(r"/+", "/", parsed.path).rstrip("/").lower()
-    if host == "gov.uk" and path.startswith("/api/content/"):
-        path = path[len("/api/content") :]
-    return host, path
-
-
-def same_source(cited: str, source: str) -> bool:
-    """A citation matches the source exactly, or the same page moved within its site.
-
-    NHS pages move between sections (/conditions/x/ to /tests-and-treatments/x/) and keep
-    their last path segment, so a same-host match on that segment counts.
-    """
-    a, b = url_key(cited), url_key(source)
-    if a == b:
-        return True
-    if a[0] != b[0] or not a[1] or not b[1]:
-        return False
-    last_a, last_b = a[1].rsplit("/", 1)[-1], b[1].rsplit("/", 1)[-1]
-    return bool(last_a) and last_a == last_b and len(last_a) > 8
 
 
 def citing(guide: Guide, source_urls: Iterable[str]) -> list[Citation]:

@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from guidewatch.changes.wording import STOP, fold, light_stem
 from guidewatch.model import Change, DiffOp
-from guidewatch.sources.guides import BODIES
+from guidewatch.sources.sites import BODIES
 
 _JOINERS = frozenset({"and", "of", "for", "to", "or", "on"})
 _WORD = re.compile(r"[a-z0-9]+")

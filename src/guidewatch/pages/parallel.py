@@ -35,9 +35,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Generic, TypeVar
 
+from guidewatch.children import child_env
 from guidewatch.model import Page
 from guidewatch.pages.normalise import normalise
-from guidewatch.sources.fetch import child_env
 from guidewatch.sources.profiles import Profile, load_profiles
 
 log = logging.getLogger("guidewatch.pages.parallel")

@@ -27,7 +27,6 @@ import contextlib
 import dataclasses
 import json
 import logging
-import os
 import queue
 import subprocess
 import sys
@@ -37,9 +36,9 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import IO, Any
 
+from guidewatch.children import child_env
 from guidewatch.config import FetchConfig
 from guidewatch.model import FetchOutcome, FetchRequest
 
@@ -330,16 +329,6 @@ def _accept(
     if on_outcome:
         on_outcome(outcome)
     return 1
-
-
-def child_env() -> dict[str, str]:
-    """The parent's environment, with this package's source root first on PYTHONPATH
-    (for every `python -m guidewatch.…` child: the crawl and the page workers)."""
-    env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[2])  # src/, above the guidewatch package
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-    env.pop("SCRAPY_SETTINGS_MODULE", None)  # the child takes its settings from the job only
-    return env
 
 
 # --- outcome (de)serialisation, shared with guidewatch.sources.spider ------------------------------

@@ -24,21 +24,11 @@ from markdown_it.token import Token
 from guidewatch.config import read_capped
 from guidewatch.model import Citation, Guide, Mention, Section
 from guidewatch.sources.hrefs import Bad, bare_urls, check_href
+from guidewatch.sources.sites import BODIES  # named bodies become mentions
 
 log = logging.getLogger("guidewatch.sources.guides")
 
 MAX_GUIDE_BYTES = 5 * 1024 * 1024
-
-# Named bodies recorded as mentions when a section names them without linking them.
-BODIES: dict[str, re.Pattern[str]] = {
-    "MHRA": re.compile(r"\bMHRA\b|Medicines and Healthcare products Regulatory Agency"),
-    "NICE": re.compile(r"\bNICE\b|National Institute for Health and Care Excellence"),
-    "HTA": re.compile(r"\bHTA\b|Human Tissue Authority"),
-    "HRA": re.compile(r"\bHRA\b|Health Research Authority"),
-    "CQC": re.compile(r"\bCQC\b|Care Quality Commission"),
-    "NHS England": re.compile(r"\bNHS England\b"),
-}
-
 
 class GuideError(ValueError):
     """A guide file that cannot be read; the message names the file and the problem."""
