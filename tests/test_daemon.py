@@ -24,7 +24,7 @@ import pytest
 from sqlalchemy import select, update
 
 from guidewatch.app import daemon as schedule
-from guidewatch.app.crawl import open_workspace
+from guidewatch.app.workspace import open_workspace
 from guidewatch.config import load_config
 from guidewatch.pages.snapshots import parse as parse_snapshot
 from guidewatch.pages.snapshots import snapshot_path

@@ -12,7 +12,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from faultserver import topic_page, write_workspace
-from guidewatch.app.crawl import CrawlSummary, Recording, open_workspace, process_outcome
+from guidewatch.app.recorder import process_outcome
+from guidewatch.app.recording import CrawlSummary, Recording
+from guidewatch.app.workspace import open_workspace
 from guidewatch.config import load_config
 from guidewatch.model import FetchOutcome
 

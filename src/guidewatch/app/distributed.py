@@ -30,8 +30,10 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from guidewatch.app.crawl import CrawlSummary, Recording, Workspace, build_request, fetch_settings, open_workspace
+from guidewatch.app.crawl import build_request, fetch_settings
 from guidewatch.app.daemon import holder_id
+from guidewatch.app.recording import CrawlSummary, Recording
+from guidewatch.app.workspace import Workspace, open_workspace
 from guidewatch.exitcodes import safe_store_url
 from guidewatch.model import FetchOutcome, FetchRequest
 from guidewatch.store import SourceState, utcnow
