@@ -104,4 +104,3 @@ def crawl(ws: Workspace, sources: Sequence[SourceState], *,
     finally:
         recording.close()
     return summary
-

@@ -27,6 +27,8 @@ log = logging.getLogger("guidewatch.crawl")
 
 @dataclass
 class CrawlSummary:
+    """What one crawl recorded, for its summary line, the exit code and the digest of new alerts."""
+
     counts: Counter[str] = field(default_factory=Counter)  # by CATEGORIES
     new_alerts: list[int] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)  # one per source: what happened
@@ -43,7 +45,6 @@ class CrawlSummary:
     def headline(self) -> str:
         parts = ", ".join(f"{self.counts[k]} {k}" for k in CATEGORIES)
         return f"{self.checked} checked: {parts}; {len(self.new_alerts)} new alerts"
-
 
 
 class Recording:
@@ -108,7 +109,6 @@ class Recording:
         self.summary.lines.append(f"{outcome.url}: {verdict}")
         if self.progress:
             self.progress(without_body(outcome), verdict)
-
 
 
 class _QuietBatch:

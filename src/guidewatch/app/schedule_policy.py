@@ -34,4 +34,3 @@ def _cron_trigger(cron: str, timezone: str) -> Any:
     from apscheduler.triggers.cron import CronTrigger
 
     return CronTrigger.from_crontab(cron, timezone=timezone)
-

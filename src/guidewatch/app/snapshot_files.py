@@ -39,7 +39,6 @@ def sync_snapshot_files(ws: Workspace, root: Path | None = None, *, urls: Sequen
                             reviewed_at=last.reviewed_at if last else None)
 
 
-
 def write_baseline_files(ws: Workspace, url: str, snapshot: SnapshotRecord | None, review: ReviewRecord) -> None:
     """A first version's files, from what was just stored: it is both the reviewed and current one."""
     with files_lock(ws.config.snapshots_dir):
@@ -67,4 +66,3 @@ def files_in_line(ws: Workspace, state: SourceState, hashes: dict[int, str] | No
                                                         f"\ncontent_hash: {content_hash}\n" not in head):
             return False
     return True
-
