@@ -31,7 +31,7 @@ from guidewatch.alerts.lifecycle import (
     state_action,
     uncited_closure,
 )
-from guidewatch.app.crawl import crawl_category
+from guidewatch.app.decision import crawl_category
 from guidewatch.model import Change, Impact
 from guidewatch.pages.snapshots import parse as parse_snapshot
 from guidewatch.pages.snapshots import snapshot_path
@@ -106,7 +106,7 @@ def test_every_outcome_falls_in_exactly_one_crawl_category(status: str, flags: d
 def test_the_store_closes_what_it_is_told_once_and_it_is_not_a_review(store_url: str) -> None:
     """`close_alerts` persists a domain decision: only the kinds named, once (a second, concurrent
     caller closes and records nothing), in the audit trail but never as the last review."""
-    from guidewatch.app.crawl import watched_sources
+    from guidewatch.app.workspace import watched_sources
     from guidewatch.sources.guides import load_guide
     from guidewatch.sources.profiles import load_profiles
     from test_store import GUIDE, IMPACT, URL, change, ok, page

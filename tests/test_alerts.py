@@ -177,7 +177,8 @@ formats = ["md", "html", "text", "json"]
         tests about what happens after the crawl)."""
         if cli:
             return ok(self.gw("crawl", "--all")).stdout
-        from guidewatch.app.crawl import crawl, open_workspace
+        from guidewatch.app.crawl import crawl
+        from guidewatch.app.workspace import open_workspace
 
         ws = open_workspace(load_config(self.root / "guidewatch.toml"))
         try:
@@ -283,7 +284,7 @@ class Outbox:
     """The workspace's config, guides and store, for driving alerts.py in-process."""
 
     def __init__(self, site: Site) -> None:
-        from guidewatch.app.crawl import load_guides, watched_sources
+        from guidewatch.app.workspace import load_guides, watched_sources
         from guidewatch.sources.profiles import load_profiles
 
         self.site = site

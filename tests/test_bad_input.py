@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from guidewatch.app.crawl import load_guides
+from guidewatch.app.workspace import load_guides
 from guidewatch.config import ConfigError, load_config
 from guidewatch.sources.guides import MAX_GUIDE_BYTES, GuideError, load_guide
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from guidewatch.app.crawl import fetch_settings
+from guidewatch.app.settings import fetch_settings
 from guidewatch.config import CONFIG_TEMPLATE, FetchConfig, load_config, markdown_table, parse_config
 from guidewatch.config.docs import TABLE_END, TABLE_START, config_template, readme_section, walk
 from guidewatch.config.schema import DIGEST_FORMATS

@@ -38,8 +38,11 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import text
 
 from faultserver import FaultServer, Respond, topic_page, write_workspace
-from guidewatch.app.crawl import CrawlSummary, Workspace, crawl, open_workspace, process_outcome
+from guidewatch.app.crawl import crawl
 from guidewatch.app.digest import queue_deliveries, run_digest
+from guidewatch.app.recorder import process_outcome
+from guidewatch.app.recording import CrawlSummary
+from guidewatch.app.workspace import Workspace, open_workspace
 from guidewatch.config import load_config
 from guidewatch.model import FetchOutcome
 from guidewatch.pages.snapshots import parse as parse_snapshot
@@ -467,8 +470,8 @@ def _offline_workspace(tmp_path: Path, store_url: str, smtp_port: int | None = N
 def test_a_crawl_killed_inside_a_source_loses_no_change(window: str, tmp_path: Path, store_url: str,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     config = _offline_workspace(tmp_path, store_url)
-    target = "guidewatch.app.crawl.diff_pages" if "before its changes" in window \
-        else "guidewatch.app.crawl.write_snapshots"
+    target = "guidewatch.app.decision.diff_pages" if "before its changes" in window \
+        else "guidewatch.app.snapshot_files.write_snapshots"
     ws = _open(config)
     try:
         with monkeypatch.context() as patch:

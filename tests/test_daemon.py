@@ -25,7 +25,7 @@ from sqlalchemy import select, update
 
 from guidewatch.app import daemon as schedule
 from guidewatch.app import instance
-from guidewatch.app.crawl import open_workspace
+from guidewatch.app.workspace import open_workspace
 from guidewatch.config import load_config
 from guidewatch.pages.snapshots import parse as parse_snapshot
 from guidewatch.pages.snapshots import snapshot_path

@@ -272,12 +272,12 @@ def test_an_unreachable_redis_exits_4_without_its_password(tmp_path: Path) -> No
 
 
 BUGGY = """import sys
-import guidewatch.app.crawl
+import guidewatch.app.workspace
 
 def load_guides(config):
     raise KeyError("the bug")
 
-guidewatch.app.crawl.load_guides = load_guides
+guidewatch.app.workspace.load_guides = load_guides
 from guidewatch.cli import main
 main(prog_name="guidewatch")
 """

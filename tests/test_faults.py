@@ -39,7 +39,10 @@ from faultserver import (
     write_workspace,
 )
 from guidewatch.app.check import evaluate
-from guidewatch.app.crawl import CrawlSummary, Workspace, crawl, open_workspace, process_outcome
+from guidewatch.app.crawl import crawl
+from guidewatch.app.recorder import process_outcome
+from guidewatch.app.recording import CrawlSummary
+from guidewatch.app.workspace import Workspace, open_workspace
 from guidewatch.config import load_config
 from guidewatch.model import FetchOutcome
 from guidewatch.pages.snapshots import snapshot_path

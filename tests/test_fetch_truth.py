@@ -12,7 +12,9 @@ import zlib
 from pathlib import Path
 
 from faultserver import FaultServer, Respond, topic_page, write_workspace
-from guidewatch.app.crawl import CrawlSummary, Workspace, crawl, open_workspace
+from guidewatch.app.crawl import crawl
+from guidewatch.app.recording import CrawlSummary
+from guidewatch.app.workspace import Workspace, open_workspace
 from guidewatch.config import load_config
 from guidewatch.pages.snapshots import snapshot_path
 from guidewatch.sources.partial import partial_body

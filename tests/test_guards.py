@@ -23,7 +23,8 @@ import pytest
 from click.testing import CliRunner
 
 from faultserver import Drip, FaultServer, Respond, topic_page, write_workspace
-from guidewatch.app.crawl import crawl, open_workspace
+from guidewatch.app.crawl import crawl
+from guidewatch.app.workspace import open_workspace
 from guidewatch.cli import main
 from guidewatch.config import load_config
 from guidewatch.pages.snapshots import snapshot_path

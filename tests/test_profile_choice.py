@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from guidewatch.app.crawl import open_workspace
+from guidewatch.app.workspace import open_workspace
 from guidewatch.config import ConfigError, load_config
 from guidewatch.pages.snapshots import parse as parse_snapshot
 from guidewatch.pages.snapshots import snapshot_path

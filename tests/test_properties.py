@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from guidewatch.alerts.digest import Digest, DigestItem, render
-from guidewatch.app.crawl import screen_page
+from guidewatch.app.decision import screen_page
 from guidewatch.changes.diff import diff_pages
 from guidewatch.changes.link import link_changes
 from guidewatch.model import FetchOutcome, Impact, Page, parse_blocks, serialise_blocks
@@ -91,8 +91,10 @@ def test_normalise_never_crashes_and_its_text_is_stable(body: bytes, ctype: str 
     assert diff_pages(page, page) == []
     assert diff_pages(_stored(page), _stored(page)) == []
     outcome = FetchOutcome(url=URL, status="ok", headers={"content-type": ctype or ""})
-    kept = screen_page(page, outcome)
-    assert (kept is None) == (outcome.status != "ok")
+    screened = screen_page(page, outcome)
+    kept = screened.page
+    assert (kept is None) == (screened.outcome.status != "ok")
+    assert outcome.status == "ok" and outcome.error is None, "screening returns a new outcome"
     assert kept is None or kept.blocks, "a page without text is never recorded as content"
 
 

@@ -25,7 +25,8 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from bs4 import BeautifulSoup
 
 from faultserver import FaultServer, Request, Respond, topic_page, write_workspace
-from guidewatch.app.crawl import crawl, open_workspace
+from guidewatch.app.crawl import crawl
+from guidewatch.app.workspace import open_workspace
 from guidewatch.config import load_config
 
 # --- fetching: only the allowed hosts, never private addresses in production ------------------

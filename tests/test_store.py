@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from guidewatch.app.crawl import watched_sources
+from guidewatch.app.workspace import watched_sources
 from guidewatch.model import Block, Change, FetchOutcome, Impact, Page
 from guidewatch.sources.guides import load_guide
 from guidewatch.sources.profiles import load_profiles

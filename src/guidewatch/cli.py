@@ -123,7 +123,7 @@ class Ctx:
         return self._config
 
     def workspace(self, *, sync: bool = True) -> Any:
-        from guidewatch.app.crawl import open_workspace
+        from guidewatch.app.workspace import open_workspace
 
         return open_workspace(self.config, sync=sync)
 
@@ -188,7 +188,7 @@ def init(directory: Path, force: bool) -> None:
 @_user_errors
 def guides(ctx: Ctx, fmt: str, sections: bool) -> None:
     """List guides, their sections and the sources each section cites."""
-    from guidewatch.app.crawl import load_guides
+    from guidewatch.app.workspace import load_guides
 
     loaded = load_guides(ctx.config)
     if fmt == "json":
@@ -388,8 +388,8 @@ def digest(ctx: Ctx, since: str | None, fmt: tuple[str, ...], send: bool, retry_
 @_user_errors
 def accept(ctx: Ctx, source_url: str | None, all_sources: bool, by: str, note: str | None) -> None:
     """Record that the guide was reviewed against a source's current version."""
-    from guidewatch.app.crawl import sync_snapshot_files
     from guidewatch.app.digest import accept_sources, awaiting_review, describe_review, refusals
+    from guidewatch.app.snapshot_files import sync_snapshot_files
     from guidewatch.pages.snapshots import snapshot_path
 
     if bool(source_url) == bool(all_sources):
@@ -583,7 +583,7 @@ def compare(click_ctx: click.Context, old: Path, new: Path, guide_ref: str, url:
     if path.exists():
         guide = load_guide(path)
     else:
-        from guidewatch.app.crawl import load_guides
+        from guidewatch.app.workspace import load_guides
 
         config = ctx.config  # a slug needs the config (its absence is the usual one-line error)
         found = [g for g in load_guides(config) if g.slug == guide_ref]

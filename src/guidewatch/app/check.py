@@ -36,8 +36,9 @@ from xml.sax.saxutils import escape, quoteattr
 
 from guidewatch.alerts.digest import accept_command
 from guidewatch.alerts.lifecycle import blocking_state, state_action
-from guidewatch.app.crawl import Workspace, crawl
+from guidewatch.app.crawl import crawl
 from guidewatch.app.instance import single_instance
+from guidewatch.app.workspace import Workspace
 from guidewatch.changes.diff import diff_pages
 from guidewatch.changes.events import metadata_events, moved_event, parse_day, withdrawn_event
 from guidewatch.model import Change, FetchOutcome, Guide, Impact

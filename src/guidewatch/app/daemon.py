@@ -32,7 +32,7 @@ from guidewatch.config import Config, parse_duration
 from guidewatch.store import LockHeld, SourceState, Store, utcnow
 
 if TYPE_CHECKING:
-    from guidewatch.app.crawl import Workspace
+    from guidewatch.app.workspace import Workspace
 
 log = logging.getLogger("guidewatch.daemon")
 
@@ -156,7 +156,8 @@ def crawl_job(config: Config, stopper: Stopper | None = None, schedule: str | No
     `schedule` is the daemon job's expression: its sources are crawled at every firing,
     plus any source that is due. Without it (cron `run`), sources due now or very soon.
     """
-    from guidewatch.app.crawl import crawl, open_workspace
+    from guidewatch.app.crawl import crawl
+    from guidewatch.app.workspace import open_workspace
 
     ws = open_workspace(config)
     try:
@@ -185,7 +186,7 @@ def crawl_job(config: Config, stopper: Stopper | None = None, schedule: str | No
 
 def sources_to_crawl(ws: Workspace, schedule: str | None, now: datetime | None = None) -> list[SourceState]:
     """The sources one crawl job takes, in due order."""
-    from guidewatch.app.crawl import source_schedule
+    from guidewatch.app.schedule_policy import source_schedule
 
     now = now or utcnow()
     if schedule is None:
@@ -200,8 +201,8 @@ def sources_to_crawl(ws: Workspace, schedule: str | None, now: datetime | None =
 def digest_job(config: Config, stopper: Stopper | None = None) -> Done:
     """Write the digest of open alerts into alerts/ and deliver it; with nothing open, write
     no file (a daily empty digest is clutter) but still retry deliveries that are owed."""
-    from guidewatch.app.crawl import open_workspace
     from guidewatch.app.digest import deliver_pending, run_digest
+    from guidewatch.app.workspace import open_workspace
 
     ws = open_workspace(config)
     try:

@@ -176,8 +176,9 @@ formats = ["md", "html", "json"]
 
 def run_demo(directory: Path | None = None, *, keep: bool = True, echo: Callable[[str], None] = print) -> int:
     from guidewatch.app.check import evaluate
-    from guidewatch.app.crawl import crawl, open_workspace
+    from guidewatch.app.crawl import crawl
     from guidewatch.app.digest import run_digest
+    from guidewatch.app.workspace import open_workspace
     from guidewatch.config import load_config
 
     site = demo_data() / "site"

@@ -29,16 +29,11 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING
 
-from guidewatch.app.crawl import (
-    CrawlSummary,
-    Recording,
-    Workspace,
-    build_request,
-    fetch_settings,
-    open_workspace,
-    select_sources,
-)
+from guidewatch.app.crawl import build_request, select_sources
 from guidewatch.app.instance import holder_id
+from guidewatch.app.recording import CrawlSummary, Recording
+from guidewatch.app.settings import fetch_settings
+from guidewatch.app.workspace import Workspace, open_workspace
 from guidewatch.exitcodes import safe_store_url
 from guidewatch.model import FetchOutcome
 from guidewatch.sources.work_queue import encode_request, queue_key

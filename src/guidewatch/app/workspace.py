@@ -1,0 +1,178 @@
+"""The loaded workspace: config, store, guides and profiles, and keeping the store's list of
+watched sources in line with what the guides cite (new sources, uncited ones retired,
+committed baselines imported)."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from guidewatch.alerts.lifecycle import AUTOMATIC, uncited_closure
+from guidewatch.app.settings import fetch_settings
+from guidewatch.app.snapshot_files import sync_snapshot_files
+from guidewatch.changes.link import citing, url_key
+from guidewatch.config import Config, GuideConfig, SourceConfig
+from guidewatch.model import FetchRequest, Guide
+from guidewatch.pages.snapshots import parse as parse_snapshot
+from guidewatch.pages.snapshots import remove_orphaned_temp_files, snapshot_path
+from guidewatch.sources.fetch import fetch_sources
+from guidewatch.sources.guides import MAX_GUIDE_BYTES, GuideError, GuideFileError, guide_format, load_guide, parse_guide
+from guidewatch.sources.profiles import Profile, load_profiles, resolve_profile
+from guidewatch.store import SourceState, Store, utcnow
+
+log = logging.getLogger("guidewatch.crawl")
+
+
+@dataclass
+class Workspace:
+    """Everything a command needs, loaded once from the validated config."""
+
+    config: Config
+    store: Store
+    guides: list[Guide]
+    profiles: dict[str, Profile]
+    _citing_index: dict[tuple[str, str], set[int]] | None = field(default=None, repr=False)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def profile(self, source: SourceState) -> Profile:
+        return resolve_profile(source.url, self.profiles, self.config.source(source.url))
+
+    def guides_citing(self, url: str) -> list[Guide]:
+        """Guides citing `url` (as `link.citing` decides), through an index built once: scanning
+        every citation of every guide for each changed page is O(N) per page at scale."""
+        if self._citing_index is None:
+            self._citing_index = {}
+            for i, g in enumerate(self.guides):
+                for c in g.external_citations:
+                    host, path = url_key(c.url)
+                    for key in ((host, path), (host, "/" + path.rsplit("/", 1)[-1])):
+                        self._citing_index.setdefault(key, set()).add(i)
+        host, path = url_key(url)
+        candidates = self._citing_index.get((host, path), set()) | self._citing_index.get(
+            (host, "/" + path.rsplit("/", 1)[-1]), set())
+        return [self.guides[i] for i in sorted(candidates) if citing(self.guides[i], [url])]
+
+
+def load_guides(config: Config) -> list[Guide]:
+    remote = fetch_guide_texts(config, [gc.path for gc in config.guides if _is_url(gc.path)])
+    guides = []
+    for gc in config.guides:
+        if gc.path in remote:
+            guides.append(parse_guide(remote[gc.path], slug=gc.slug, fmt=guide_format(gc.path), source=gc.path,
+                                      base_url=gc.base_url, editors=gc.editors))
+        else:
+            guides.append(_load_local(config, gc))
+    return guides
+
+
+def _load_local(config: Config, gc: GuideConfig) -> Guide:
+    """A guide file; one that cannot be used is reported with the config line that names it."""
+    try:
+        return load_guide(config.guide_path(gc), slug=gc.slug, base_url=gc.base_url, editors=gc.editors)
+    except GuideFileError as exc:
+        raise GuideError(f"{gc.origin}: {exc}" if gc.origin else str(exc)) from None
+
+
+def _is_url(path: str) -> bool:
+    return path.startswith(("http://", "https://"))
+
+
+def fetch_guide_texts(config: Config, urls: Sequence[str]) -> dict[str, str]:
+    """Guides given by URL, fetched by the crawl child exactly as sources are: the same
+    private-address guard and resolver, redirects only to the guide's own host, robots.txt,
+    the per-request timeout and the whole-crawl limit. A second fetcher would be a second
+    guard to keep in step, and the one that fell behind is the way round it."""
+    if not urls:
+        return {}
+    for url in urls:
+        guide_format(url)  # an unsupported format fails before anything is fetched
+    settings = dataclasses.replace(fetch_settings(config), max_bytes=MAX_GUIDE_BYTES)
+    outcomes = fetch_sources([FetchRequest(url, "default") for url in dict.fromkeys(urls)], settings,
+                             timeout=config.fetch.crawl_timeout)
+    texts: dict[str, str] = {}
+    for outcome in outcomes:
+        if outcome.status != "ok":
+            raise GuideError(f"{outcome.url}: cannot fetch guide: {outcome.error or outcome.status}")
+        texts[outcome.url] = outcome.body.decode("utf-8-sig", "replace")
+    return texts
+
+
+def open_workspace(config: Config, *, sync: bool = True) -> Workspace:
+    guides = load_guides(config)
+    profiles = load_profiles([config.profiles_dir] if config.profiles_dir else [])
+    for sc in config.sources:  # a profile name no profile has stops every command, not one crawl
+        resolve_profile(sc.url, profiles, sc)
+    store = Store(config.store)
+    remove_orphaned_temp_files(config.snapshots_dir, config.alerts_dir)  # left by a killed run
+    ws = Workspace(config, store, guides, profiles)
+    if sync:
+        store.sync_guides(guides, watched_sources(guides, config.sources, profiles))
+        import_committed_baselines(store, config)
+        retire_uncited(ws)
+    return ws
+
+
+def retire_uncited(ws: Workspace) -> None:
+    """Sources no guide cites any more (the link was changed or dropped): their open alerts
+    close, recorded in the audit trail, and their files leave `snapshots/`. Idempotent, so a
+    command killed half-way, or a crawl that wrote an old source's files meanwhile, is put
+    right by the next command."""
+    closure = uncited_closure()
+    for source_id in ws.store.uncited_with_open_alerts():
+        ws.store.close_alerts(source_id, kinds=closure.kinds, status=closure.status, note=closure.note, by=AUTOMATIC)
+    root = ws.config.snapshots_dir
+    gone = [u for u in ws.store.uncited_urls()
+            if snapshot_path(root, u).exists() or snapshot_path(root, u, latest=True).exists()]
+    if gone:
+        sync_snapshot_files(ws, urls=gone)
+
+
+def watched_sources(guides: Sequence[Guide], configured: Sequence[SourceConfig],
+                    profiles: Mapping[str, Profile]) -> dict[str, str]:
+    """Every source to watch (each guide's external citations, then the `[[sources]]` entries)
+    and the name of the profile `resolve_profile` reads it with, from the loaded profile set."""
+    by_url: dict[str, SourceConfig] = {}
+    for s in configured:
+        by_url.setdefault(s.url, s)
+    urls = dict.fromkeys([c.url for g in guides for c in g.external_citations] + list(by_url))
+    return {url: resolve_profile(url, profiles, by_url.get(url)).name for url in urls}
+
+
+def import_committed_baselines(store: Store, config: Config) -> list[str]:
+    """A store without a source's history (a fresh CI runner) takes the reviewed version from
+    the committed `snapshots/` file, so the gate compares against what editors reviewed."""
+    imported: list[str] = []
+    for src in store.sources():
+        if src.current_snapshot_id is not None:
+            continue
+        path = snapshot_path(config.snapshots_dir, src.url)
+        if not path.exists():
+            continue
+        try:
+            snap = parse_snapshot(path.read_text(encoding="utf-8"))
+            meta = {k[5:]: v for k, v in snap.meta.items() if k.startswith("meta.")}
+            fetched = _parse_time(snap.meta.get("fetched_at")) or utcnow()
+            reviewed = _parse_time(snap.meta.get("reviewed_at")) or fetched
+            if store.import_baseline(src.url, text=snap.text, title=snap.meta.get("title", ""),
+                                     profile=snap.meta.get("profile", src.profile), fetched_at=fetched, meta=meta,
+                                     reviewed_by=snap.meta.get("reviewed_by") or "snapshot file",
+                                     reviewed_at=reviewed):
+                imported.append(src.url)
+        except (OSError, ValueError) as exc:
+            log.warning("%s: ignoring unreadable snapshot file: %s", path, exc)
+    return imported
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
