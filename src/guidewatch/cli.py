@@ -519,7 +519,8 @@ def _duration_option(option: str, value: str, bounds: Range) -> Any:
 def check(ctx: Ctx, max_age: str | None, offline: bool, fmt: str, output: Path | None, junit: Path | None,
           retry_pause: str) -> None:
     """CI gate: exit 1 when a cited source is stale (changed since review, gone, moved, ...)."""
-    from guidewatch.app.check import run_check, write_reports
+    from guidewatch.app.check import run_check
+    from guidewatch.app.check_report import write_reports
 
     max_age_bounds = CheckConfig.__dataclass_fields__["max_age"].metadata["range"]
     age = _duration_option("--max-age", max_age, max_age_bounds) if max_age else ctx.config.check.max_age
