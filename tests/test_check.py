@@ -506,3 +506,20 @@ def test_a_crawl_that_cannot_run_is_an_error_not_a_stale_source(repo: Repo) -> N
     r = repo.check()
     line = one_line_error(r)
     assert "the crawl failed for every source, so nothing was checked: crawl aborted: timed out" in line
+
+
+def test_the_markdown_summary_escapes_page_text() -> None:
+    """GitHub renders the job summary's Markdown as HTML: a page title or changed text must
+    show as text, never as markup."""
+    from datetime import UTC, datetime, timedelta
+
+    from guidewatch.app.check import CheckReport, Reason, SourceVerdict
+    from guidewatch.app.check_report import markdown_summary
+
+    hostile = "<img src=x onerror=alert(1)> & 'must' became 'may'"
+    verdict = SourceVerdict(url="https://www.gov.uk/x", title=hostile, verdict="stale",
+                            reasons=[Reason("changed", f"substantive change (modified) in Fees: {hostile}")],
+                            actions=[f"re-read {hostile}"])
+    table = markdown_summary(CheckReport(datetime.now(UTC), timedelta(days=30), True, [verdict]))
+    assert "<img" not in table
+    assert "&lt;img src=x onerror=alert(1)&gt; &amp; 'must' became 'may'" in table

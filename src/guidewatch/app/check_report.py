@@ -6,6 +6,7 @@ sites checked, so every format escapes them for its own syntax.
 
 from __future__ import annotations
 
+import html
 import json
 import os
 from datetime import datetime
@@ -37,8 +38,8 @@ def write_reports(report: CheckReport, fmt: str, *, output: Path | None = None, 
 
 def markdown_summary(r: CheckReport) -> str:
     """A short Markdown table of the verdicts, for a CI job summary."""
-    def cell(text: str) -> str:
-        return text.replace("|", "\\|").replace("\n", " ")
+    def cell(text: str) -> str:  # GitHub renders the summary as HTML: page text stays text
+        return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ")
 
     lines = [f"### guidewatch check: {_headline(r)}", "", "| source | verdict | why | re-read | then |",
              "| --- | --- | --- | --- | --- |"]
