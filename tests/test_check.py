@@ -7,6 +7,7 @@ in it as a subprocess, with the store under test passed in GUIDEWATCH_STORE.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -18,8 +19,13 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from lxml import etree
 
+import guidewatch.app.check as check_module
+import guidewatch.changes.diff as diff_module
+from guidewatch.cli import main
+from guidewatch.model import Change, Page
 from guidewatch.store import Store
 from httpserver import LocalHTTPServer, Reply
 
@@ -32,6 +38,8 @@ HOSPITAL_V1 = ("A hospital may supply an unlicensed ATMP to a single patient und
                "if it holds a manufacturing licence.")
 HOSPITAL_V2 = ("A hospital must notify the MHRA before it supplies an unlicensed ATMP under the hospital "
                "exemption, and must report every serious adverse reaction.")
+HOSPITAL_V3 = ("A hospital must notify the MHRA and the health board before it supplies an unlicensed ATMP "
+               "under the hospital exemption.")
 
 
 def atmp_page(hospital: str = HOSPITAL_V1, trials: str = "a favourable ethics opinion") -> str:
@@ -337,6 +345,83 @@ def test_no_cited_sources_is_a_usage_error(repo: Repo) -> None:
     assert "guidewatch.toml: no cited sources to check" in line
 
 
+# --- what changed is what the crawl recorded -------------------------------------------------
+
+
+def test_check_reports_the_recorded_change_whatever_the_diff_code_says_now(
+        repo: Repo, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert repo.gw("crawl", "--all").returncode == 0  # the reviewed baseline
+    repo.serve("atmp", atmp_page(HOSPITAL_V2))
+    assert repo.gw("crawl", "--all").returncode == 0  # finds the change, links it, records it
+    recorded = by_url(json.loads(repo.check("--offline", "--format", "json").stdout))[repo.url("atmp")]
+    assert recorded["verdict"] == "stale"
+    assert [(x["kind"], x["severity"]) for x in recorded["reasons"]] == [("changed", "substantive")]
+    assert "in Hospital exemption" in recorded["reasons"][0]["text"]
+    linked = [a for a in recorded["affects"] if a["why"] == "linked to the change"]
+    assert [a["section"] for a in linked] == ["what-is-hospital-exemption"]
+
+    # The diff and severity code change between the crawl and the check (a new release, say):
+    # the same pages now diff to a milder change with other passage text.
+    real = diff_module.diff_pages
+
+    def newer_diff(old: Page, new: Page, **kwargs: object) -> list[Change]:
+        return [dataclasses.replace(c, severity="minor", reason="wording changed", old=c.old.rstrip("."))
+                for c in real(old, new, **kwargs)]  # type: ignore[arg-type]
+
+    monkeypatch.setattr(diff_module, "diff_pages", newer_diff)
+    monkeypatch.setattr(check_module, "diff_pages", newer_diff, raising=False)
+    monkeypatch.chdir(repo.root)
+    monkeypatch.setenv("GUIDEWATCH_STORE", repo.store_url)
+    monkeypatch.delenv("GITHUB_WORKSPACE", raising=False)
+    result = CliRunner().invoke(main, ["check", "--offline", "--format", "json"])
+    assert result.exit_code == 1, result.output
+    now = by_url(json.loads(result.stdout))[repo.url("atmp")]
+    for key in ("verdict", "reasons", "affects", "actions", "accept_command"):
+        assert now[key] == recorded[key], key
+
+
+def changed_reasons(repo: Repo, store_changes: list[dict[str, object]]) -> tuple[int, list[str], list[str]]:
+    """The offline check's exit code and its reasons for the ATMP page, and the reasons the
+    latest recorded change of each changed passage gives (`guidewatch changes`)."""
+    r = repo.check("--offline", "--format", "json")
+    atmp = by_url(json.loads(r.stdout))[repo.url("atmp")]
+    latest = {tuple(c["source_section"]): c for c in store_changes if c["severity"] != "cosmetic"}  # type: ignore
+    expected = [f"{c['severity']} change ({c['kind']}) in {' > '.join(c['source_section'])}: {c['reason']}"
+                for c in latest.values()]
+    return r.returncode, [x["text"] for x in atmp["reasons"]], expected  # type: ignore[index]
+
+
+@pytest.mark.parametrize("min_severity", ["minor", "substantive"])
+def test_a_passage_changed_again_or_changed_back_counts_as_it_is_now(repo: Repo, min_severity: str) -> None:
+    repo.write(extra=f'[alerts]\nmin_severity = "{min_severity}"\n')
+    research = "a favourable research ethics opinion"  # a minor (wording) change
+
+    def crawl(hospital: str, trials: str = "a favourable ethics opinion") -> list[dict[str, object]]:
+        repo.serve("atmp", atmp_page(hospital, trials))
+        assert repo.gw("crawl", "--all").returncode == 0
+        return json.loads(repo.gw("changes", "--source", repo.url("atmp"), "--format", "json").stdout)
+
+    crawl(HOSPITAL_V1)
+    crawl(HOSPITAL_V2, research)
+    code, reasons, _ = changed_reasons(repo, [])
+    assert code == 1 and [r.split(" in ")[1].split(":")[0] for r in reasons] == ["Hospital exemption",
+                                                                                "Clinical trials"]
+    # the hospital passage changes again, the trials passage changes back
+    recorded = crawl(HOSPITAL_V3)
+    code, reasons, expected = changed_reasons(repo, recorded)
+    assert code == 1 and len(reasons) == 1 and reasons[0].startswith("substantive change (modified) in Hospital")
+    assert reasons == [e for e in expected if "Hospital exemption" in e]
+    # the hospital passage changes back; the trials passage changes again (minor: stale whatever
+    # [alerts] min_severity says)
+    crawl(HOSPITAL_V1, research)
+    code, reasons, _ = changed_reasons(repo, [])
+    assert code == 1 and len(reasons) == 1 and reasons[0].startswith("minor change (modified) in Clinical trials")
+    # every passage back as it was reviewed: nothing to re-read
+    crawl(HOSPITAL_V1)
+    code, reasons, _ = changed_reasons(repo, [])
+    assert code == 0 and reasons == []
+
+
 # --- the example GitHub Actions workflow ---------------------------------------------------
 
 WORKFLOW = Path(__file__).parent.parent / "docs" / "github-actions.yml"
@@ -421,3 +506,20 @@ def test_a_crawl_that_cannot_run_is_an_error_not_a_stale_source(repo: Repo) -> N
     r = repo.check()
     line = one_line_error(r)
     assert "the crawl failed for every source, so nothing was checked: crawl aborted: timed out" in line
+
+
+def test_the_markdown_summary_escapes_page_text() -> None:
+    """GitHub renders the job summary's Markdown as HTML: a page title or changed text must
+    show as text, never as markup."""
+    from datetime import UTC, datetime, timedelta
+
+    from guidewatch.app.check import CheckReport, Reason, SourceVerdict
+    from guidewatch.app.check_report import markdown_summary
+
+    hostile = "<img src=x onerror=alert(1)> & 'must' became 'may'"
+    verdict = SourceVerdict(url="https://www.gov.uk/x", title=hostile, verdict="stale",
+                            reasons=[Reason("changed", f"substantive change (modified) in Fees: {hostile}")],
+                            actions=[f"re-read {hostile}"])
+    table = markdown_summary(CheckReport(datetime.now(UTC), timedelta(days=30), True, [verdict]))
+    assert "<img" not in table
+    assert "&lt;img src=x onerror=alert(1)&gt; &amp; 'must' became 'may'" in table

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
+from click.testing import CliRunner
+
+from guidewatch.cli import main
 
 GUIDES = Path(__file__).parent / "fixtures" / "guides"
 COMMANDS = ["init", "guides", "crawl", "changes", "digest", "accept", "check", "daemon", "run", "compare", "demo",
@@ -26,6 +32,39 @@ def test_every_command_has_help(command: str, tmp_path: Path) -> None:
     r = gw(command, "--help", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "Usage: guidewatch " + command in r.stdout
+
+
+def test_every_help_ends_with_an_example_that_parses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each command's --help (and the group's) shows an example; each `guidewatch …` in it is
+    parsed as the command line would parse it, so an example cannot name a missing option."""
+    assert set(COMMANDS) <= set(main.commands)
+    monkeypatch.chdir(tmp_path)
+    for name in ("old.html", "new.html"):  # files the compare example names
+        (tmp_path / name).write_text("<p>x</p>", encoding="utf-8")
+    for command in ["", *sorted(main.commands)]:
+        r = CliRunner().invoke(main, [*command.split(), "--help"])
+        assert r.exit_code == 0, r.output
+        lines = r.output.splitlines()
+        starts = [n for n, line in enumerate(lines) if re.match(r"\s*Example\b.*:$", line)]
+        assert starts, f"`guidewatch {command} --help` has no example:\n{r.output}"
+        example = lines[starts[0] + 1].strip()
+        runs = [shlex.split(part) for part in example.split("&&")]
+        runs = [run[run.index("guidewatch") + 1:] for run in runs if "guidewatch" in run]
+        assert runs and (not command or any(command in run for run in runs)), example
+        for args in runs:
+            parse(args)
+    with pytest.raises(click.UsageError):  # the parsing does catch a misspelt option
+        parse(["check", "--formt", "json"])
+
+
+def parse(args: list[str]) -> None:
+    """Parse a command line as `guidewatch` would (the group's options, then the command's),
+    running nothing: a bad option or value raises click's UsageError."""
+    at = next(n for n, arg in enumerate(args) if arg in main.commands)
+    parent = main.make_context("guidewatch", args[:at]) if at else click.Context(main, info_name="guidewatch")
+    command = main.commands[args[at]]
+    with parent:
+        command.make_context(args[at], args[at + 1:], parent=parent)
 
 
 def test_init_writes_commented_config_and_directories(tmp_path: Path) -> None:

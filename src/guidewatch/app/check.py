@@ -10,10 +10,12 @@ A cited source is stale when
   fails in a way no retry clears (a 403, robots.txt, a redirect to another site);
 - it was last checked successfully longer ago than max-age.
 
-Staleness is worked out from the snapshots (the reviewed version against the current one)
-and the source's state rather than from open alerts, so the verdict is the same with a
-long-lived store and with a fresh store seeded from committed `snapshots/` files, and
-whatever `[alerts] min_severity` says.
+What changed is what the crawl recorded: the stored changes since the last review, with the
+guide sections the crawl linked them to. The check never diffs again, so a newer diff or
+severity rule cannot make a recorded change, or the sections it affects, disappear. Each
+changed passage counts as it is now (its latest record), and a passage that has changed back
+since drops out; that does not depend on `[alerts] min_severity`, so neither does the verdict.
+The page's state (gone, moved, withdrawn, failing) comes from the source itself.
 
 A transient failure (a timeout, a 5xx or a 429 the spider's retries did not clear) is a
 warning, not a failure. An online check fetches such a source again, after a pause, until
@@ -23,7 +25,6 @@ persistent outage fails even a fresh CI runner with no history.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import time
@@ -32,17 +33,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Literal
-from xml.sax.saxutils import escape, quoteattr
 
 from guidewatch.alerts.digest import accept_command
 from guidewatch.alerts.lifecycle import blocking_state, state_action
 from guidewatch.app.crawl import crawl
 from guidewatch.app.instance import single_instance
 from guidewatch.app.workspace import Workspace
-from guidewatch.changes.diff import diff_pages
-from guidewatch.changes.events import metadata_events, moved_event, parse_day, withdrawn_event
+from guidewatch.changes.events import moved_event, parse_day, withdrawn_event
 from guidewatch.model import Change, FetchOutcome, Guide, Impact
-from guidewatch.store import ChangeRecord, LockHeld, ReviewRecord, SnapshotRecord, SourceState, utcnow
+from guidewatch.store import ChangeRecord, LockHeld, ReviewRecord, SnapshotRecord, SourceState, Store, utcnow
 
 Verdict = Literal["fresh", "stale", "warning"]
 
@@ -196,14 +195,13 @@ def _judge(ws: Workspace, src: SourceState, *, now: datetime, max_age: timedelta
     last_review = store.last_review(src.id)
     history = store.fetch_history(src.url, limit=1)
     last_fetch = history[0] if history else None
-    stored = store.changes(source_url=src.url)
     v = SourceVerdict(url=src.url, title=src.title or src.url, verdict="fresh", state=src.state,
                       last_ok_at=src.last_ok_at, last_checked_at=src.last_checked_at, final_url=src.final_url,
                       accept=accept_command(src.url), elapsed_s=sum(a.elapsed_ms for a in attempts) / 1000)
     impacts: list[Impact] = []
     v.reasons += _state_reasons(src, current, last_fetch)
     if src.state != "gone":
-        found, linked = _content_changes(reviewed, current, stored, last_review, today=now.date())
+        found, linked = _content_changes(store, src, reviewed, current, last_review)
         v.reasons += found
         impacts += linked
     failing = any(r.kind in ("unreachable", "failed") for r in v.reasons)
@@ -243,30 +241,49 @@ def _state_reasons(src: SourceState, current: SnapshotRecord | None,
     return out
 
 
-def _content_changes(reviewed: SnapshotRecord | None, current: SnapshotRecord | None,
-                     stored: list[ChangeRecord], last_review: ReviewRecord | None, *,
-                     today: date) -> tuple[list[Reason], list[Impact]]:
-    """Minor or substantive differences between the reviewed and the current version."""
+def _content_changes(store: Store, src: SourceState, reviewed: SnapshotRecord | None, current: SnapshotRecord | None,
+                     last_review: ReviewRecord | None) -> tuple[list[Reason], list[Impact]]:
+    """The minor or substantive changes recorded since the last review, and their impacts."""
     if reviewed is None or current is None:
         return [], []
-    changes: list[Change] = []
-    if reviewed.id != current.id:
-        changes += [c for c in diff_pages(reviewed.page(), current.page()) if c.severity != "cosmetic"]
-    changes += _new_change_notes(reviewed, current, stored, last_review, today)
-    index = _impact_index(stored)
-    reasons: list[Reason] = []
-    impacts: list[Impact] = []
-    for i, c in enumerate(changes):
-        impacts += index.get(_change_key(c), ())
-        if i < MAX_LISTED_CHANGES:
-            reasons.append(_change_reason(c))
+    since = last_review.reviewed_at if last_review else None
+    open_ids = {a.change.id for a in store.alerts(status="open", source_url=src.url)}
+    records = changes_now(store.changes(since=since, source_url=src.url), since=since, current=current,
+                          moved_on=reviewed.id != current.id, open_ids=open_ids)
+    changes = [r.change for r in records]
+    reasons = [_change_reason(c) for c in changes[:MAX_LISTED_CHANGES]]
     if len(changes) > MAX_LISTED_CHANGES:
         more = len(changes) - MAX_LISTED_CHANGES
         worst = "substantive" if any(c.severity == "substantive" for c in changes[MAX_LISTED_CHANGES:]) \
             else "minor"
         reasons.append(Reason("changed", f"... and {more} more change(s) (`guidewatch changes --source URL`)",
                               worst))
-    return reasons, impacts
+    return reasons, [i for r in records for i in r.impacts]
+
+
+def changes_now(records: Sequence[ChangeRecord], *, since: datetime | None, current: SnapshotRecord,
+                moved_on: bool, open_ids: set[int]) -> list[ChangeRecord]:
+    """The recorded changes that still stand: passages of the page, then GOV.UK change notes.
+
+    `records`: the source's changes in the order they were detected. A passage's change
+    stands while its alert is open (a crawl records a passage again only when it says
+    something new, superseding the alert, and closes the alert of a passage that changed
+    back), or when the crawl that stored the current version recorded it (a change that
+    opened no alert is recorded again by every crawl that finds a new version). `moved_on`:
+    the current version is not the reviewed one; an accepted or reverted page has no passages.
+    """
+    passages: list[ChangeRecord] = []
+    notes: dict[str, ChangeRecord] = {}
+    for rec in records:
+        c = rec.change
+        if since is not None and rec.detected_at <= since:
+            continue
+        if c.kind == "change_note":
+            notes.setdefault(c.new, rec)
+        elif (c.scope == "block" and moved_on and c.severity != "cosmetic"
+              and (rec.id in open_ids or rec.detected_at >= current.fetched_at)):
+            passages.append(rec)
+    return passages + list(notes.values())
 
 
 def _change_reason(c: Change) -> Reason:
@@ -274,29 +291,6 @@ def _change_reason(c: Change) -> Reason:
         return Reason("change_note", c.reason, c.severity)
     where = " > ".join(c.source_section) or "the page"
     return Reason("changed", f"{c.severity} change ({c.kind}) in {where}: {c.reason}", c.severity)
-
-
-def _new_change_notes(reviewed: SnapshotRecord, current: SnapshotRecord, stored: list[ChangeRecord],
-                      last_review: ReviewRecord | None, today: date) -> list[Change]:
-    """A GOV.UK change note the reviewed version did not have. The snapshot metadata shows it
-    when the text changed too; the recorded change shows it when only the metadata did."""
-    notes = [e for e in metadata_events(reviewed.meta, current.meta, today=today) if e.kind == "change_note"]
-    since = last_review.reviewed_at if last_review else None
-    for rec in stored:
-        c = rec.change
-        if c.kind == "change_note" and (since is None or rec.detected_at > since) \
-                and all(n.new != c.new for n in notes):
-            notes.append(c)
-    return notes
-
-
-def _change_key(c: Change) -> tuple[str, tuple[str, ...], str, str]:
-    return (c.kind, tuple(c.source_section), c.old, c.new)
-
-
-def _impact_index(stored: list[ChangeRecord]) -> dict[tuple[str, tuple[str, ...], str, str], tuple[Impact, ...]]:
-    """The sections the pipeline linked each recorded change to (latest record wins)."""
-    return {_change_key(rec.change): rec.impacts for rec in stored if rec.impacts}
 
 
 def _freshness_reasons(src: SourceState, now: datetime, max_age: timedelta) -> list[Reason]:
@@ -440,178 +434,3 @@ class _GuideFiles:
                 text = ""
             self._lines[source] = text.splitlines()
         return self._lines[source]
-
-
-# --- output formats -----------------------------------------------------------------------
-
-
-def render_report(report: CheckReport, fmt: str) -> str:
-    return {"text": _text, "json": _json, "junit": _junit, "github": _github}[fmt](report)
-
-
-def write_reports(report: CheckReport, fmt: str, *, output: Path | None = None, junit: Path | None = None) -> str:
-    """Render `fmt` (returned for stdout) and write the files asked for: the same report to
-    `output`, JUnit XML to `junit`, and with the github format, a Markdown summary to the
-    job's step summary (GITHUB_STEP_SUMMARY), so one online run gives a CI job everything."""
-    text = render_report(report, fmt)
-    if output:
-        output.write_text(text, encoding="utf-8")
-    if junit:
-        junit.write_text(_junit(report), encoding="utf-8")
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if fmt == "github" and summary:
-        with open(summary, "a", encoding="utf-8") as fh:
-            fh.write(markdown_summary(report))
-    return text
-
-
-def markdown_summary(r: CheckReport) -> str:
-    """A short Markdown table of the verdicts, for a CI job summary."""
-    def cell(text: str) -> str:
-        return text.replace("|", "\\|").replace("\n", " ")
-
-    lines = [f"### guidewatch check: {_headline(r)}", "", "| source | verdict | why | re-read | then |",
-             "| --- | --- | --- | --- | --- |"]
-    for s in sorted(r.sources, key=lambda x: {"stale": 0, "warning": 1, "fresh": 2}[x.verdict]):
-        why = "<br>".join(cell(x.text) for x in [*s.reasons, *s.warnings])
-        reread = "<br>".join(f"`{a.guide}#{a.section}`" for a in s.affects) if s.verdict == "stale" else ""
-        then = "<br>".join(cell(a) for a in s.actions)
-        lines.append(f"| {cell(s.url)} | {s.verdict} | {why} | {reread} | {then} |")
-    return "\n".join(lines) + "\n\n"
-
-
-def _headline(r: CheckReport) -> str:
-    n, warn = len(r.sources), len(r.warnings)
-    tail = f"; {warn} warning(s)" if warn else ""
-    mode = " (offline: from the store)" if r.offline else ""
-    if r.stale:
-        return f"FAIL: {len(r.stale)} of {n} cited source(s) stale{tail}{mode}"
-    return f"OK: {n} cited source(s) fresh{tail}{mode}"
-
-
-def _section_label(a: Affected) -> str:
-    how = f"linked, score {a.score:.2f}" if a.score is not None else a.why
-    where = f"{a.guide_file}:{a.line}" if a.guide_file and a.line else a.guide_file
-    return f"{a.guide}#{a.section} \"{a.heading}\" ({how}{'; ' + where if where else ''})"
-
-
-def _text(r: CheckReport) -> str:
-    lines: list[str] = []
-    for s in r.sources:
-        mark = {"fresh": "ok   ", "warning": "warn ", "stale": "STALE"}[s.verdict]
-        lines.append(f"{mark} {s.url}" + (f"  ({s.title})" if s.title != s.url else ""))
-        for reason in s.reasons:
-            lines.append(f"      why: {reason.text}")
-        for w in s.warnings:
-            lines.append(f"      warning: {w.text}")
-        if s.verdict == "stale":
-            for a in s.affects:
-                lines.append(f"      re-read: {_section_label(a)}")
-            for action in s.actions:
-                lines.append(f"      then: {action}")
-    lines += ["", _headline(r)]
-    return "\n".join(lines) + "\n"
-
-
-def _iso(dt: datetime | None) -> str | None:
-    return dt.isoformat(timespec="seconds").replace("+00:00", "Z") if dt else None
-
-
-def _json(r: CheckReport) -> str:
-    return json.dumps({
-        "ok": not r.stale,
-        "exit_code": r.exit_code,
-        "generated_at": _iso(r.generated_at),
-        "max_age_seconds": int(r.max_age.total_seconds()),
-        "offline": r.offline,
-        "counts": {"sources": len(r.sources), "stale": len(r.stale), "warnings": len(r.warnings),
-                   "fresh": sum(1 for s in r.sources if s.verdict == "fresh")},
-        "sources": [{
-            "url": s.url, "title": s.title, "verdict": s.verdict, "state": s.state, "final_url": s.final_url,
-            "reasons": [{"kind": x.kind, "severity": x.severity or None, "text": x.text} for x in s.reasons],
-            "warnings": [{"kind": x.kind, "text": x.text} for x in s.warnings],
-            "last_ok_at": _iso(s.last_ok_at), "last_checked_at": _iso(s.last_checked_at),
-            "affects": [{"guide": a.guide, "section": a.section, "heading": a.heading, "file": a.guide_file,
-                         "line": a.line, "score": a.score, "why": a.why} for a in s.affects],
-            "actions": s.actions,
-            "accept_command": s.accept if s.acceptable else None,
-        } for s in r.sources],
-    }, indent=2, ensure_ascii=False) + "\n"
-
-
-def _xml_text(text: str) -> str:
-    """Escape for XML, dropping characters XML 1.0 cannot carry."""
-    clean = "".join(ch for ch in text if ch in "\t\n\r" or ord(ch) >= 0x20)
-    return escape(clean)
-
-
-def _junit(r: CheckReport) -> str:
-    """JUnit XML: one test case per cited source, with a <failure> when it is stale."""
-    total = sum(s.elapsed_s for s in r.sources)
-    counts = f'tests="{len(r.sources)}" failures="{len(r.stale)}" errors="0"'
-    out = ['<?xml version="1.0" encoding="UTF-8"?>',
-           f'<testsuites name="guidewatch check" {counts} time="{total:.3f}">',
-           f'  <testsuite name="guidewatch.app.check" {counts} skipped="0" time="{total:.3f}" '
-           f'timestamp={quoteattr(r.generated_at.strftime("%Y-%m-%dT%H:%M:%S"))}>']
-    for s in r.sources:
-        guide = s.affects[0].guide if s.affects else "sources"
-        head = (f'    <testcase classname={quoteattr("guidewatch." + guide)} name={quoteattr(s.url)} '
-                f'time="{s.elapsed_s:.3f}"')
-        if s.verdict == "fresh":
-            out.append(head + "/>")
-            continue
-        out.append(head + ">")
-        if s.verdict == "stale":
-            body = [*(x.text for x in s.reasons), *(f"re-read {_section_label(a)}" for a in s.affects),
-                    *(f"then: {a}" for a in s.actions)]
-            kinds = ",".join(dict.fromkeys(x.kind for x in s.reasons))
-            out.append(f"      <failure message={quoteattr(_xml_text('; '.join(x.text for x in s.reasons)))} "
-                       f"type={quoteattr(kinds)}>{_xml_text(chr(10).join(body))}</failure>")
-        if s.warnings:
-            out.append(f"      <system-out>{_xml_text(chr(10).join('warning: ' + w.text for w in s.warnings))}"
-                       "</system-out>")
-        out.append("    </testcase>")
-    out += ["  </testsuite>", "</testsuites>"]
-    return "\n".join(out) + "\n"
-
-
-def _gh_escape(text: str, *, prop: bool = False) -> str:
-    """GitHub workflow-command escaping: data escapes %, CR, LF; properties also : and ,."""
-    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    if prop:
-        text = text.replace(":", "%3A").replace(",", "%2C")
-    return text
-
-
-def _gh_command(level: str, file: str, line: int | None, title: str, message: str) -> str:
-    props = [f"file={_gh_escape(file, prop=True)}"] if file else []
-    if file and line:
-        props.append(f"line={line}")
-    props.append(f"title={_gh_escape(title, prop=True)}")
-    return f"::{level} {','.join(props)}::{_gh_escape(message)}"
-
-
-def _by_file(s: SourceVerdict) -> dict[str, list[Affected]]:
-    """One annotation per guide file, on the line that cites the source."""
-    files: dict[str, list[Affected]] = {}
-    for a in s.affects:
-        files.setdefault(a.guide_file, []).append(a)
-    return files or {"": []}
-
-
-def _github(r: CheckReport) -> str:
-    """GitHub Actions workflow commands: an error per stale source (per guide file), a warning
-    per transient failure, then the headline as a plain log line."""
-    lines = []
-    for s in r.sources:
-        for file, affects in _by_file(s).items():
-            line = s.cited_at.get(file) or next((a.line for a in affects if a.line), None)
-            if s.verdict == "stale":
-                msg = "\n".join([f"{s.url} is stale:", *(f"- {x.text}" for x in s.reasons),
-                                 "Re-read: " + ", ".join(f"{a.guide}#{a.section}" for a in affects),
-                                 *(f"Then: {a}" for a in s.actions)])
-                lines.append(_gh_command("error", file, line, f"Stale source: {s.title}", msg))
-            for w in s.warnings:
-                lines.append(_gh_command("warning", file, line, f"Source check: {s.title}", f"{s.url}: {w.text}"))
-    lines.append(_headline(r))
-    return "\n".join(lines) + "\n"

@@ -1,0 +1,104 @@
+"""What `guides`, `changes` and `history` show: the stored state read back as JSON-ready data
+or text lines, so the commands only print."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from guidewatch.alerts.digest import text_ops
+from guidewatch.model import Dismissal, Guide
+from guidewatch.store import ChangeRecord, ReviewRecord, Store, StoreError
+
+
+def guides_json(guides: Sequence[Guide]) -> list[dict[str, Any]]:
+    return [{"guide": g.slug, "title": g.title, "source": g.source, "format": g.format, "editors": list(g.editors),
+             "sections": [{"id": s.id, "heading": s.heading, "level": s.level,
+                           "cites": [c.url for c in g.citations if c.section == s.id and not c.internal],
+                           "internal_links": [c.url for c in g.citations if c.section == s.id and c.internal],
+                           "mentions": [m.body for m in g.mentions if m.section == s.id]}
+                          for s in g.sections]} for g in guides]
+
+
+def guides_text(guides: Sequence[Guide], *, sections: bool, config_path: object) -> list[str]:
+    """Each guide, its sections (indented by level) and what each cites; `sections=False`
+    leaves out the sections that cite no source."""
+    if not guides:
+        return [f"no guides configured: add [[guides]] entries to {config_path}"]
+    lines: list[str] = []
+    for g in guides:
+        mains = [s for s in g.sections if s.level == 1]
+        subs = [s for s in g.sections if s.level >= 2]
+        lines += [f"{g.slug}  {g.title}",
+                  f"  {g.source} ({g.format}); {len(mains)} sections, {len(subs)} sub-sections, "
+                  f"{len({c.url for c in g.external_citations})} cited sources; "
+                  f"editors: {', '.join(g.editors) or '(none)'}"]
+        for s in g.sections:
+            cites = [c for c in g.citations if c.section == s.id]
+            if not sections and not any(not c.internal for c in cites):
+                continue
+            indent = "    " + "  " * max(0, s.level - 1)
+            lines.append(f"{indent}#{s.id}  {s.heading}")
+            lines += [f"{indent}    {'internal' if c.internal else 'cites'}: {c.url}" for c in cites]
+        lines.append("")
+    return lines
+
+
+def recorded_changes(store: Store, *, since: datetime | None, source: str | None,
+                     cosmetic: bool = False) -> list[ChangeRecord]:
+    recs = store.changes(since=since, source_url=source)
+    return recs if cosmetic else [r for r in recs if r.change.severity != "cosmetic"]
+
+
+def change_json(rec: ChangeRecord) -> dict[str, Any]:
+    c = rec.change
+    return {"id": c.id, "source": rec.source_url, "detected_at": rec.detected_at.isoformat(timespec="seconds"),
+            "kind": c.kind, "severity": c.severity, "reason": c.reason, "scope": c.scope,
+            "source_section": list(c.source_section), "old": c.old, "new": c.new,
+            "affects": [{"guide": i.guide, "section": i.section, "heading": i.heading, "score": round(i.score, 3),
+                         "tier": i.tier, "claim": i.claim, "evidence": list(i.evidence)} for i in rec.impacts]}
+
+
+def changes_text(recs: Sequence[ChangeRecord], *, since: str | None) -> list[str]:
+    """Each change, where on the page, why it matters, the diff and the sections it affects."""
+    if not recs:
+        return ["no changes detected" + (f" since {since}" if since else "")]
+    lines: list[str] = []
+    for r in recs:
+        c = r.change
+        lines += [f"{c.id} {r.detected_at:%Y-%m-%d %H:%M} {c.severity.upper()} {c.kind}: {r.source_url}",
+                  f"   section: {' > '.join(c.source_section) or '(whole page)'}",
+                  f"   why: {c.reason}"]
+        if c.ops:
+            lines.append("   diff: " + text_ops(c.ops)[:600])
+        for i in r.impacts:
+            tier = "re-read" if i.tier == "reread" else "related"
+            lines.append(f"   -> {i.guide}#{i.section} ({i.score:.2f}, {tier}) {i.heading}")
+            if i.evidence:
+                lines.append(f"      evidence: {'; '.join(i.evidence[:3])[:300]}")
+        lines.append("")
+    return lines
+
+
+def history_text(store: Store, source_url: str | None) -> list[str]:
+    """The review audit trail (all sources, or one), then the editors' not-relevant marks."""
+    if source_url and store.source(source_url) is None:
+        raise StoreError(f"{source_url}: not a watched source (see `guidewatch guides`)")
+    reviews = store.reviews(source_url)
+    marks = store.dismissals(source_url)
+    lines = [] if reviews else ["no reviews recorded"]
+    lines += [_review_line(r) for r in reviews]
+    lines += [f"{m.at:%Y-%m-%d %H:%M} {m.by}: marked {m.guide}#{m.section} not relevant to {m.source_url} "
+              f"› {' › '.join(m.source_section) or '(whole page)'} ({m.note})" for m in marks]
+    return lines
+
+
+def _review_line(r: ReviewRecord) -> str:
+    return (f"{r.reviewed_at:%Y-%m-%d %H:%M} {r.reviewed_by}: {r.source_url} version {(r.content_hash or '-')[:12]}; "
+            f"{r.alerts_closed} alert(s) closed" + (f"; note: {r.note}" if r.note else ""))
+
+
+def dismissal_text(mark: Dismissal) -> str:
+    where = " › ".join(mark.source_section) or "(whole page)"
+    return f"marked {mark.guide}#{mark.section} not relevant to {mark.source_url} › {where} (by {mark.by})"
