@@ -19,7 +19,8 @@ import pytest
 
 import test_alerts
 from guidewatch.alerts.channels import AppriseChannel, Delivery, DeliveryError
-from guidewatch.alerts.channels.apprise import notify
+from guidewatch.alerts.channels.apprise import notify, scheme_of, url_secrets
+from guidewatch.alerts.channels.base import scrub
 from guidewatch.app.digest import targets
 from guidewatch.config import ConfigError, load_config
 from test_alerts import (
@@ -211,3 +212,26 @@ def test_apprise_is_imported_only_when_a_digest_goes_through_it(site: Site) -> N
                        check=False)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("url", [
+    apprise_url(8080),
+    "tgram://123456789:AAF-bot-token-secret/987654321",  # the token is the "host"
+    "ntfy://ntfy.example.org/patient-guides-topic?auth=tk_secret%2Btoken",
+])
+def test_every_piece_of_an_apprise_url_is_redacted_from_a_message(url: str) -> None:
+    said = f"Failed to reach {url}; host {url.split('://')[1].split('/')[0]}; path {url.split('/', 3)[-1]}"
+    shown = scrub(said, url_secrets(url))
+    for secret in (SECRET, "AAF-bot-token-secret", "tk_secret+token", "tk_secret%2Btoken", "patient-guides-topic"):
+        assert secret not in shown
+    assert shown.startswith("Failed to reach ***") and scheme_of(url) in ("json://", "tgram://", "ntfy://")
+
+
+def test_page_text_reaches_an_html_service_escaped() -> None:
+    with webhook_server(200) as (url, received):
+        hostile = "Report forms <script>alert('x')</script> & <a href=javascript:alert(1)>here</a>"
+        notify(apprise_url(port_of(url)) + "?format=html",  # json:// made to speak HTML, as Teams or Matrix do
+               Delivery("gw-html", f"${VAR}", "[guidewatch] <b>subject</b>", hostile), where="test", timeout=5)
+        message = json.loads(received[0][2])["message"]
+        assert "<script>" not in message and "<a " not in message
+        assert "&lt;script&gt;" in message and "&amp;" in message
