@@ -124,7 +124,7 @@ def _accepts(spec: Key) -> str:
 _HEADER = """\
 # guidewatch configuration. Every key is optional unless marked "required".
 # Relative paths are relative to this file. Secrets never go in this file: name the
-# environment variables that hold them (password_env, token_env).
+# environment variables that hold them (password_env, token_env, urls_env).
 # A line "# key = value" shows an example; remove the "# " to use it.
 """
 

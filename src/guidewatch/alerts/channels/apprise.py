@@ -97,17 +97,28 @@ class AppriseChannel(Channel):
 def notify(url: str, delivery: Delivery, *, where: str, timeout: float) -> None:
     """One apprise notification: the subject as title, the text digest as body."""
     apprise = _apprise()
-    plugin = apprise.Apprise.instantiate(url)
+    try:
+        failure = _notify(apprise, url, delivery, timeout)
+    except Exception as exc:  # a plugin's own exception may quote the URL: scrubbed like the rest
+        failure = f"apprise raised {type(exc).__name__}: {exc}"
+    if failure is not None:
+        _fail(url, delivery, where, failure)
+    log.info("sent digest %s via %s", delivery.key, where)
+
+
+def _notify(apprise: Any, url: str, delivery: Delivery, timeout: float) -> str | None:
+    """None when the service took it, else why not (unredacted)."""
+    # in memory only: what some services cache (login tokens) never lands on disk
+    asset = apprise.AppriseAsset(async_mode=False, storage_mode="memory")
+    plugin = apprise.Apprise.instantiate(url, asset=asset)
     if not plugin:
-        _fail(url, delivery, where, "apprise does not recognise this URL (check its scheme and form)")
+        return "apprise does not recognise this URL (check its scheme and form)"
     plugin.socket_connect_timeout = plugin.socket_read_timeout = timeout
     plugin.overflow_mode = apprise.OverflowMode.TRUNCATE
-    sender = apprise.Apprise(asset=apprise.AppriseAsset(async_mode=False))
+    sender = apprise.Apprise(asset=asset)
     sender.add(plugin)
     result = sender.notify(body=delivery.text, title=delivery.subject, body_format=apprise.NotifyFormat.TEXT)
-    if not result:
-        _fail(url, delivery, where, _reason(result))
-    log.info("sent digest %s via %s", delivery.key, where)
+    return None if result else _reason(result)
 
 
 def _reason(result: Any) -> str:
