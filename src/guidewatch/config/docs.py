@@ -98,6 +98,7 @@ def _bytes(n: int) -> str:
 
 _ACCEPTS = {
     "str": "text", "bool": "`true` or `false`", "emails": "e-mail addresses", "slug": "`a-z`, `0-9` and `-`",
+    "envs": "names of environment variables",
     "url": "http(s) URL (a port in it 1–65535)", "ignore": "list of `css:<selector>` or regular expressions",
     "timezone": "IANA time zone name", "path": "directory", "store": "`sqlite:///…` or `postgresql://…` URL",
     "cron": f"5-field cron or `every …` ({_show(INTERVAL, INTERVAL.lo)}–{_show(INTERVAL, INTERVAL.hi)})",
@@ -123,7 +124,7 @@ def _accepts(spec: Key) -> str:
 _HEADER = """\
 # guidewatch configuration. Every key is optional unless marked "required".
 # Relative paths are relative to this file. Secrets never go in this file: name the
-# environment variables that hold them (password_env, token_env).
+# environment variables that hold them (password_env, token_env, urls_env).
 # A line "# key = value" shows an example; remove the "# " to use it.
 """
 

@@ -290,6 +290,22 @@ def _emails(r: _Reader, name: str, spec: Key, values: dict[str, Any]) -> Any:
     return editors
 
 
+def _env_names(r: _Reader, name: str, spec: Key, values: dict[str, Any]) -> Any:
+    """Names of environment variables; a value that is not one (a URL pasted in) is not echoed."""
+    if spec.required and name not in r.data:
+        raise r.fail(name, "is required")
+    names = r.strings(name)
+    for n, value in enumerate(names):
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+            raise r.fail(name, f"item {n + 1} is not the name of an environment variable (letters, digits, _); "
+                               "put the URL in the variable, not in this file")
+    if not names and spec.required:
+        raise r.fail(name, "names no environment variable")
+    if len(set(names)) < len(names):
+        raise r.fail(name, "names a variable twice")
+    return names
+
+
 def _slug(r: _Reader, name: str, spec: Key, values: dict[str, Any]) -> Any:
     slug = r.get(name, str, None) or Path(values["path"].split("?")[0]).stem
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", slug):
@@ -371,7 +387,7 @@ def _entries(r: _Reader, name: str, spec: Key, values: dict[str, Any]) -> Any:
 
 READERS: dict[str, Reader] = {
     "str": _text, "bool": _flag, "choice": _choice, "formats": _formats, "emails": _emails, "slug": _slug,
-    "url": _url_key, "cron": _cron_key, "crons": _crons, "timezone": _timezone, "path": _path,
+    "envs": _env_names, "url": _url_key, "cron": _cron_key, "crons": _crons, "timezone": _timezone, "path": _path,
     "number": _number, "duration": _duration, "table": _table, "entries": _entries,
     "ignore": lambda r, name, spec, values: _ignore(r),
     "store": lambda r, name, spec, values: _store(r, spec.default),

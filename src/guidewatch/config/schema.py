@@ -247,12 +247,23 @@ class WebhookConfig:
 
 
 @dataclass(frozen=True)
+class AppriseConfig:
+    urls_env: tuple[str, ...] = required(
+        "names of environment variables, each holding one apprise URL (`json://…`, `msteams://…`, `tgram://…`, "
+        "`ntfy://…`); the URLs carry tokens, so never the URL itself", "envs",
+        example=("GUIDEWATCH_APPRISE_TEAMS",))
+    timeout: float = num("per request (connect, then read)", 10.0, 0, 3600, above=True, unit=" s")
+
+
+@dataclass(frozen=True)
 class AlertsConfig:
     formats: tuple[str, ...] = key("digest files written", "formats", ("md", "html", "json"),
                                    choices=DIGEST_FORMATS)
     min_severity: str = key("what opens an alert", "choice", "minor", choices=("minor", "substantive"))
     email: EmailConfig | None = key("send each editor their digest by e-mail", "table", table=EmailConfig)
     webhook: WebhookConfig | None = key("POST digests to a webhook (JSON or Slack)", "table", table=WebhookConfig)
+    apprise: AppriseConfig | None = key("send digests through apprise (Teams, Slack, Telegram, Matrix, ntfy, …)",
+                                        "table", table=AppriseConfig)
     # back-off doubles per failed attempt: the bounds keep retry_base * 2**(max_attempts - 2) a datetime
     max_attempts: int = num("delivery attempts per digest", 10, 1, 20)
     retry_base: float = num("first retry wait; it doubles per failed attempt", 60.0, 0, DAY, above=True, unit=" s")

@@ -1,5 +1,5 @@
 """Delivering digests: files in ``alerts/``, and the registered channels (e-mail over SMTP,
-a JSON or Slack webhook, and any other `Channel` subclass).
+a JSON or Slack webhook, apprise's services, and any other `Channel` subclass).
 
 Each channel makes one delivery attempt and either returns or raises `DeliveryError` with a
 readable, secret-free message and a ``transient`` flag (worth retrying later). Retrying,
@@ -8,6 +8,7 @@ travels with every delivery (``X-Guidewatch-Digest`` and a deterministic Message
 e-mail, ``Idempotency-Key`` for webhooks) so a receiver can also recognise a repeat.
 """
 
+from guidewatch.alerts.channels.apprise import AppriseChannel
 from guidewatch.alerts.channels.base import (
     CHANNELS,
     Channel,
@@ -38,6 +39,7 @@ from guidewatch.alerts.channels.webhook import (
 
 __all__ = [
     "CHANNELS",
+    "AppriseChannel",
     "Channel",
     "Delivery",
     "DeliveryError",
