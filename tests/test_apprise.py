@@ -206,7 +206,7 @@ def test_a_variable_dropped_from_the_config_is_not_read() -> None:
 def test_apprise_is_imported_only_when_a_digest_goes_through_it(site: Site) -> None:
     site.configure(apprise_alerts())
     code = ("import sys; from guidewatch.cli import main; from guidewatch.config import load_config; "
-            "from guidewatch.app.digest import targets; from guidewatch.app.crawl import load_guides; "
+            "from guidewatch.app.digest import targets; from guidewatch.app.workspace import load_guides; "
             "c = load_config(); assert targets(c, load_guides(c)); print('apprise' in sys.modules)")
     r = subprocess.run([sys.executable, "-c", code], cwd=site.root, capture_output=True, text=True, timeout=120,
                        check=False)

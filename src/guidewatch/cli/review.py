@@ -43,7 +43,7 @@ def changes(ctx: Ctx, since: str | None, fmt: str, source: str | None, show_all:
 @click.option("--since", help="Only alerts opened since this date (2026-11-01) or duration (7d).")
 @click.option("--format", "fmt", type=click.Choice(["md", "html", "text", "json"]), multiple=True,
               help="Formats to write (repeatable; default: [alerts] formats in the config).")
-@click.option("--send", is_flag=True, help="Also deliver to editors (e-mail) and the webhook.")
+@click.option("--send", is_flag=True, help="Also deliver: e-mail to editors, the webhook, apprise URLs.")
 @click.option("--retry-dead", is_flag=True, help="With --send: try deliveries that gave up (dead) again.")
 @click.option("--stdout", "to_stdout", is_flag=True, help="Print the digest (first format) as well.")
 @click.option("--write-empty", is_flag=True, help="Write the digest files even when nothing is open.")
