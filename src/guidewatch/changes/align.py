@@ -81,7 +81,6 @@ def _units(blocks: Sequence[Block], max_blocks: int) -> list[_Unit]:
     return merged
 
 
-
 @dataclass(frozen=True)
 class _Hunk:
     """A changed region: old units [a, b) were replaced by new units [c, d)."""

@@ -19,6 +19,9 @@ diff-match-patch run over a whole long page costs its length times its edits), a
 is shared by every diff-match-patch call, alignment falls back to whole sections when a page
 has too many blocks, and very long texts are highlighted by sentence. Past the deadline the
 result gets coarser, never slower.
+
+The steps live in `align` (units, anchored alignment), `moves` (moves and in-place pairs),
+`describe` (grouping and `Change` building) and `worddiff` (word-level highlighting).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Correspondence inside the changed regions: moves across regions, pairs within them."""
+"""Correspondence inside the changed regions: moves across regions, pairs within them, so a moved
+section is reported as one move and an edited paragraph as an edit (not a removal plus an addition)."""
 
 from __future__ import annotations
 

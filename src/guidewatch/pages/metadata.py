@@ -18,6 +18,8 @@ from guidewatch.pages.css import _select_all
 from guidewatch.pages.fold import fold_text
 from guidewatch.sources.profiles import Profile
 
+# --- dates --------------------------------------------------------------------------------
+
 _MONTHS = {
     name: i + 1
     for i, full in enumerate(
@@ -100,6 +102,9 @@ def _newest_change(entries: Iterable[tuple[str, str]]) -> dict[str, str]:
     if shown:
         out["change_note_at"] = shown
     return out
+
+
+# --- the page's own notices --------------------------------------------------------------
 
 
 def _title(soup: BeautifulSoup, profile: Profile) -> tuple[Tag | None, str]:
@@ -212,4 +217,3 @@ def _fill_public_updated(metadata: dict[str, str]) -> None:
     """GOV.UK shows "Last updated" only after a major update; before that it equals publication."""
     if "public_updated_at" not in metadata and "first_published_at" in metadata:
         metadata["public_updated_at"] = metadata["first_published_at"]
-

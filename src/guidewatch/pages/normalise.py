@@ -8,6 +8,9 @@ always gives the same text and the same hash. Dates and notices go into `Page.me
 
 The same function reads GOV.UK Content API JSON (`via_api=True`); it yields the same blocks as
 the rendered page: the lead paragraph is the item's description, the body is `details.body`.
+
+The parts: `decode` (what the body is, its charset), `css` (chrome removal), `blocks` (the HTML
+walk), `metadata` (dates and notices), `fold` (typography and white space), `ignore` (rules).
 """
 
 from __future__ import annotations

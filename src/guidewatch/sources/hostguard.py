@@ -50,4 +50,3 @@ class HostGuardMiddleware:
             raise BlockedHost(str(exc)) from None
         except Exception as exc:
             raise CannotResolveHostError(f"DNS lookup failed for {host}: {exc}") from exc
-

@@ -8,8 +8,6 @@ from urllib.parse import urlsplit
 from guidewatch.model import FetchRequest
 from guidewatch.sources.netguard import ip_of, is_private_address
 
-# --- hosts and addresses --------------------------------------------------------------------
-
 
 def host_of(url: str) -> str:
     """Lower-case host of `url`, "" when it has none or cannot be parsed."""
@@ -43,7 +41,6 @@ def host_allowed(host: str, allowed: Iterable[str]) -> bool:
         elif host == entry:
             return True
     return False
-
 
 
 def redirect_problem(target: str, allowed: frozenset[str], allow_private: bool) -> str | None:

@@ -53,7 +53,6 @@ _SOFT_404 = re.compile(
 )
 
 
-
 class OutcomeDetails(TypedDict, total=False):
     """What the spider knows of a finished fetch besides its status; see `fetch_outcome`."""
 

@@ -136,4 +136,3 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
 def _header(response: Response, name: str) -> str | None:
     value = response.headers.get(name)
     return value.decode("latin-1") if value is not None else None
-
