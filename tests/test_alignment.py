@@ -19,8 +19,11 @@ from diff_match_patch import diff_match_patch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from guidewatch.changes import align as alignment
 from guidewatch.changes import diff
-from guidewatch.changes.diff import _Hunk, _Planner, _Unit, _units, diff_pages
+from guidewatch.changes.align import _Hunk, _Unit, _units
+from guidewatch.changes.diff import diff_pages
+from guidewatch.changes.moves import _Planner
 from guidewatch.model import Block
 
 FAR = 3600.0  # seconds: no deadline interferes with an equivalence check
@@ -28,7 +31,7 @@ FAR = 3600.0  # seconds: no deadline interferes with an equivalence check
 
 def reference_align(old: list[_Unit], new: list[_Unit], dmp: diff_match_patch, deadline: float) -> list[_Hunk]:
     """`diff._align` before issue 15: changed regions from one line-mode diff of the whole page."""
-    a_chars, b_chars, _ = diff._encode([u.key for u in old], [u.key for u in new])
+    a_chars, b_chars, _ = alignment._encode([u.key for u in old], [u.key for u in new])
     diffs = dmp.diff_main(a_chars, b_chars, False, deadline)
     hunks: list[_Hunk] = []
     i = j = 0
@@ -121,7 +124,7 @@ def test_without_moves_the_anchored_alignment_is_the_reference_one(pages: tuple[
     expected = reference_align(old, new, diff._dmp(FAR), time.time() + FAR)
     assert align(old, new) == expected
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(diff, "ANCHOR_ABOVE", 0)
+        mp.setattr(alignment, "ANCHOR_ABOVE", 0)
         assert align(old, new) == expected
 
 
@@ -133,7 +136,7 @@ def test_with_moves_the_anchored_alignment_keeps_as_many_blocks(pages: tuple[lis
     old, new = units(pages[0]), units(pages[1])
     expected = reference_align(old, new, diff._dmp(FAR), time.time() + FAR)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(diff, "ANCHOR_ABOVE", 0)
+        mp.setattr(alignment, "ANCHOR_ABOVE", 0)
         got = align(old, new)
     assert_valid(got, old, new)
     assert matched(got, len(old)) >= matched(expected, len(old))
@@ -147,7 +150,7 @@ _SHORT = st.sampled_from(["Yes", "No", "Contact", "Overview", "a", "b", "c", "d"
 def test_any_two_pages_get_a_valid_alignment(old_texts: list[str], new_texts: list[str]) -> None:
     old, new = units(old_texts), units(new_texts)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(diff, "ANCHOR_ABOVE", 0)
+        mp.setattr(alignment, "ANCHOR_ABOVE", 0)
         assert_valid(align(old, new), old, new)
     assert_valid(align(old, new), old, new)
 
@@ -236,14 +239,14 @@ def page_with_edits(n: int, seed: int) -> tuple[list[_Unit], list[_Unit]]:
 def alignment_work(old: list[_Unit], new: list[_Unit], aligner: object) -> int:
     dmp = CountingDMP()
     looked_at = [0]
-    anchors = diff._anchors
+    anchors = alignment._anchors
 
     def counted_anchors(a: str, b: str) -> list[tuple[int, int]]:
         looked_at[0] += len(a) + len(b)
         return anchors(a, b)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(diff, "_anchors", counted_anchors)
+        mp.setattr(alignment, "_anchors", counted_anchors)
         hunks = aligner(old, new, dmp, time.time() + FAR)  # type: ignore[operator]
     assert_valid(hunks, old, new)
     return dmp.work + looked_at[0]

@@ -359,9 +359,9 @@ class TickingClock:
 
 
 def count_calls(monkeypatch: pytest.MonkeyPatch, *names: str) -> dict[str, list[int]]:
-    """Count the calls to guidewatch.changes.diff's `names` (the real functions still run), with the
+    """Count the calls to guidewatch.changes.describe's `names` (the real functions still run), with the
     length of the text each got."""
-    import guidewatch.changes.diff as diff_module
+    import guidewatch.changes.describe as diff_module
 
     calls: dict[str, list[int]] = {name: [] for name in names}
     for name in names:

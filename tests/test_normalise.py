@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 
 import guidewatch
 from guidewatch.model import Block, Page, parse_blocks
-from guidewatch.pages.normalise import _Selectors, compile_ignore, fold_text, normalise, parse_date
+from guidewatch.pages.css import _Selectors
+from guidewatch.pages.normalise import compile_ignore, fold_text, normalise, parse_date
 from guidewatch.sources.profiles import Profile, load_profiles
 
 FIXTURES = Path(__file__).parent / "fixtures" / "normalise"

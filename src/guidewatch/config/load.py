@@ -207,7 +207,7 @@ def _ignore(r: _Reader) -> tuple[str, ...]:
     a rule it could not apply would fail every crawl of the source (a false "unreachable")."""
     ignore = r.strings("ignore")
     if ignore:
-        from guidewatch.pages.normalise import compile_ignore  # only configs with rules pay for importing the parser
+        from guidewatch.pages.ignore import compile_ignore  # only configs with rules pay for importing the parser
 
         for rule in ignore:
             try:

@@ -287,13 +287,38 @@ def _build(
     slug: str, source: str, fmt: str, events: list[_Event], base_url: str | None, editors: tuple[str, ...]
 ) -> tuple[Guide, list[str]]:
     """The guide, and one `file:line: what is wrong` per link that cannot be watched."""
-    title = ""
-    # A lone top-level heading that opens the document is the guide's title, not a section.
+    title, events = _split_title(events)
+    raw = _raw_sections(events)
+    if not title:
+        title = raw[0]["heading"] if raw and raw[0]["id"] != "introduction" else slug
+
+    sections: list[Section] = []
+    citations: list[Citation] = []
+    mentions: list[Mention] = []
+    problems: list[str] = []
+    for order, r in enumerate(raw):
+        sections.append(_section(slug, raw, order))
+        citations += _citations(slug, r["id"], r["links"], base_url, source or slug, problems)
+        own = sections[-1].own_text
+        for body, pattern in BODIES.items():
+            if pattern.search(own) or pattern.search(r["heading"]):
+                mentions.append(Mention(slug, r["id"], body))
+    guide = Guide(slug, title, source, fmt, sections, citations, mentions, editors)  # type: ignore[arg-type]
+    return guide, problems
+
+
+def _split_title(events: list[_Event]) -> tuple[str, list[_Event]]:
+    """A lone top-level heading that opens the document is the guide's title, not a section."""
     levels = [e.level for e in events if isinstance(e, _Heading)]
     if events and isinstance(events[0], _Heading) and levels.count(min(levels)) == 1 and len(levels) > 1:
-        title = events[0].text
-        events = events[1:]
-        levels = levels[1:]
+        return events[0].text, events[1:]
+    return "", events
+
+
+def _raw_sections(events: list[_Event]) -> list[dict]:
+    """One entry per heading (unique id, level counted from 1, parent, heading path) with the
+    lines and links under it; text before the first heading is an "Introduction" entry."""
+    levels = [e.level for e in events if isinstance(e, _Heading)]
     top = min(levels) if levels else 1
 
     raw: list[dict] = [
@@ -323,41 +348,31 @@ def _build(
 
     if not raw[0]["lines"] and not raw[0]["links"]:
         raw.pop(0)
-    if not title:
-        title = raw[0]["heading"] if raw and raw[0]["id"] != "introduction" else slug
+    return raw
 
-    sections: list[Section] = []
-    citations: list[Citation] = []
-    mentions: list[Mention] = []
-    problems: list[str] = []
-    for order, r in enumerate(raw):
-        own = "\n".join(r["lines"])
-        # A section's text includes its sub-sections': all later entries deeper than it, until a sibling.
-        parts = [own]
-        for j in range(order + 1, len(raw)):  # indices, not raw[order + 1 :]: a copy per section is quadratic
-            later = raw[j]
-            if later["level"] <= r["level"] or r["level"] == 0:
-                break
-            parts.append(later["heading"] + "\n" + "\n".join(later["lines"]))
-        sections.append(
-            Section(
-                guide=slug,
-                id=r["id"],
-                heading=r["heading"],
-                level=r["level"],
-                path=r["path"] or (r["heading"],),
-                own_text=own,
-                text="\n".join(p for p in parts if p),
-                order=order,
-                parent=r.get("parent"),
-            )
-        )
-        citations += _citations(slug, r["id"], r["links"], base_url, source or slug, problems)
-        for body, pattern in BODIES.items():
-            if pattern.search(own) or pattern.search(r["heading"]):
-                mentions.append(Mention(slug, r["id"], body))
-    guide = Guide(slug, title, source, fmt, sections, citations, mentions, editors)  # type: ignore[arg-type]
-    return guide, problems
+
+def _section(slug: str, raw: list[dict], order: int) -> Section:
+    """Entry `order` as a Section."""
+    r = raw[order]
+    own = "\n".join(r["lines"])
+    # A section's text includes its sub-sections': all later entries deeper than it, until a sibling.
+    parts = [own]
+    for j in range(order + 1, len(raw)):  # indices, not raw[order + 1 :]: a copy per section is quadratic
+        later = raw[j]
+        if later["level"] <= r["level"] or r["level"] == 0:
+            break
+        parts.append(later["heading"] + "\n" + "\n".join(later["lines"]))
+    return Section(
+        guide=slug,
+        id=r["id"],
+        heading=r["heading"],
+        level=r["level"],
+        path=r["path"] or (r["heading"],),
+        own_text=own,
+        text="\n".join(p for p in parts if p),
+        order=order,
+        parent=r.get("parent"),
+    )
 
 
 def _citations(guide: str, section: str, links: list[_Link], base_url: str | None, where: str,
