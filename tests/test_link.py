@@ -540,3 +540,12 @@ def test_a_section_that_is_not_the_best_needs_a_confident_hit_to_be_reread(bench
     assert impacts["using-donated-eggs-sperm-or-embryos"].tier == "reread"  # the best section
     assert impacts["counselling-and-emotional-support"].tier == "related"  # meets "offered counselling" only
     assert item.must <= set(impacts)
+
+
+def test_a_year_is_not_rounded_to_meet_a_sum() -> None:
+    """"2026" is a date: it must not meet "£2,000" through the rounded figure a sum gets."""
+    from guidewatch.changes.claims import terms
+
+    assert "~2000" not in terms("New rules apply from 28 April 2026.")
+    assert "~2000" in terms("It can cost £2,040.") and "~2000" in terms("It can cost £2,000 or more.")
+    assert "~2000" in terms("about 2,040 people")  # a comma-grouped figure is a count, not a year

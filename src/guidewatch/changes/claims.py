@@ -41,6 +41,9 @@ _GENERIC = frozenset(
 _SYNONYMS = {"price": "cost", "fee": "cost", "charg": "cost", "paid": "pay", "expens": "cost"}
 _STOP = frozenset(STOP_WORDS - set(_NUMBER_WORDS)) | {"t", "s", "c", "e", "g", "i"}
 _TOKEN = re.compile(r"\d+(?:\.\d+)?|[a-z]+")
+# A year: four digits from 1800 to 2199, with no currency sign or digit group around it.
+_YEAR = re.compile(r"(?<![£$€\d,.])((?:1[89]|2[01])\d\d)(?![\d,]\d|\.\d)")
+_YEAR_MARK = "\x00"
 _SENTENCE = re.compile(r"(?<=[.!?:])\s+(?=[A-Z0-9“\"‘'(£])|\n+")
 
 ROLE_DELTA, ROLE_CORE, ROLE_CONTEXT = 1.0, 0.55, 0.3
@@ -60,15 +63,16 @@ def terms(text: str) -> tuple[str, ...]:
 
     Pairs ("hospital exempt", "5 week") span dropped stop words but never a comma or full stop.
     """
-    folded = re.sub(r"(?<=\d),(?=\d{3})", "", fold(text))
+    folded = re.sub(r"(?<=\d),(?=\d{3})", "", _YEAR.sub("\\1" + _YEAR_MARK, fold(text)))
     out: list[str] = []
     for chunk in re.split(r"[.,;:!?()\[\]\"“”•|]+", folded):
         run = []
-        for word in _TOKEN.findall(chunk):
-            word = _NUMBER_WORDS.get(word, word)
+        for m in _TOKEN.finditer(chunk):
+            word = _NUMBER_WORDS.get(m.group(), m.group())
             if word[0].isdigit():
                 run.append(word)
-                if len(word) >= 4 and "." not in word:  # £280,451 meets "more than £280,000"
+                sum_like = len(word) >= 4 and "." not in word and not chunk.startswith(_YEAR_MARK, m.end())
+                if sum_like:  # £280,451 meets "more than £280,000"; a year (2026) is a date, never a sum
                     run.append("~" + str(round(int(word), 1 - len(word) + 1)))
             elif word not in _STOP and len(word) > 1:
                 run.append(_SYNONYMS.get(stem(word), stem(word)))
