@@ -549,3 +549,28 @@ def test_a_year_is_not_rounded_to_meet_a_sum() -> None:
     assert "~2000" not in terms("New rules apply from 28 April 2026.")
     assert "~2000" in terms("It can cost £2,040.") and "~2000" in terms("It can cost £2,000 or more.")
     assert "~2000" in terms("about 2,040 people")  # a comma-grouped figure is a count, not a year
+
+
+AGES = parse_guide(
+    "# Testing: a guide\n\n"
+    f"## About testing\n\nRead the [HFEA page]({IVF}).\n\n"
+    "## Telling your family\n\nChildren are not usually tested for adult cancer risk genes until they are 18, "
+    "when they can decide for themselves.\n\n"
+    "## Costs\n\nA private test costs about £300.\n\n"
+    "## Results\n\nResults usually take 4 to 8 weeks.\n\n"
+    "## Can my children be tested?\n\nUsually not until they are 18, unless the gene causes cancers in childhood.\n\n"
+    "## Can I get tested privately?\n\nYes, private clinics offer panel tests for about £300.\n",
+    slug="ages",
+    fmt="md",
+)
+
+
+def test_a_section_repeating_the_stale_statement_is_sent_with_it() -> None:
+    """The FAQ answer still says "18" in a few words that meet the claim mostly through its question."""
+    c = ivf_change("Children are not usually tested until they are 18.",
+                   "Children are not usually tested until they are 16 and able to give informed consent.",
+                   ("Telling your family",))
+    impacts = {i.section: i.tier for i in link_change(c, IVF, [AGES])}
+    assert impacts.get("telling-your-family") == "reread"
+    assert impacts.get("can-my-children-be-tested") in {"reread", "related"}
+    assert {"costs", "results", "can-i-get-tested-privately"}.isdisjoint(impacts)
