@@ -574,3 +574,12 @@ def test_a_section_repeating_the_stale_statement_is_sent_with_it() -> None:
     assert impacts.get("telling-your-family") == "reread"
     assert impacts.get("can-my-children-be-tested") in {"reread", "related"}
     assert {"costs", "results", "can-i-get-tested-privately"}.isdisjoint(impacts)
+
+
+def test_a_block_added_whole_reaches_the_section_citing_the_page(bench: ModuleType) -> None:
+    """New regulations added to the page meet the citing section only in "clinical trials" and
+    "regulate": the section that relies on the page is still sent, as related."""
+    guide, items = bench.all_sets()["gene-therapy-atmps-uk"]
+    item = next(i for i in items if i.id == "ct-new-regulations" and not i.holdout)
+    impacts = {i.section: i.tier for i in link_change(item.change, item.source_url, [guide])}
+    assert impacts.get("how-atmps-are-regulated-in-the-uk") == "related"

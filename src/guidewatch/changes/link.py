@@ -339,6 +339,11 @@ def _passage_impacts(
         # the guide's wording cannot tell its sections apart: those citing the source, if they share a phrase
         # of the claim (single context words such as the guide's subject are not enough)
         tiers = {c.section: "related" for c in cites if _phrase_hit(scored.get(c.section))}
+    elif not (change.old.strip() and change.new.strip()):
+        # a block added or removed whole: the section citing the page relies on it, if it meets a phrase of it
+        for c in cites:
+            if _phrase_hit(scored.get(c.section)):
+                tiers.setdefault(c.section, "related")
     return [
         Impact(guide.slug, sid, x.section.heading, x.score, _evidence(x, index.weigh), tier, x.hit.claim.sentence)
         for sid, tier in tiers.items()
