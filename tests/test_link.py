@@ -583,3 +583,11 @@ def test_a_block_added_whole_reaches_the_section_citing_the_page(bench: ModuleTy
     item = next(i for i in items if i.id == "ct-new-regulations" and not i.holdout)
     impacts = {i.section: i.tier for i in link_change(item.change, item.source_url, [guide])}
     assert impacts.get("how-atmps-are-regulated-in-the-uk") == "related"
+
+
+def test_a_changed_figure_said_of_something_else_is_not_evidence() -> None:
+    """"8 weeks" for storing samples is not "4 to 8 weeks" for results; a price that is stated is."""
+    stored = ivf_change("Labs must store samples for 8 weeks.", "Labs must store samples for 12 weeks.", ("Samples",))
+    assert link_change(stored, IVF, [AGES]) == []
+    price = ivf_change("A private test costs £300.", "A private test costs £350.", ("Prices",))
+    assert [i.section for i in link_change(price, IVF, [AGES])][:1] == ["costs"]

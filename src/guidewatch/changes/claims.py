@@ -302,6 +302,8 @@ def meet(claim: Claim, unit: Unit, weigh: Weights) -> Hit | None:
     anchor, kept, support = sums
     if not anchor and not kept:
         return None  # only the source's heading path meets: the page's topic, not the claim
+    if anchor and numeric(claim) and not _beside_figure(claim, in_body):
+        return None  # the same figure said of something else ("24 hours a day" vs "report within 24 hours")
     total = anchor + kept + support
     restates = False
     cover = kept / whole if kept and whole else 0.0
@@ -323,6 +325,13 @@ def meet(claim: Claim, unit: Unit, weigh: Weights) -> Hit | None:
     body = any(t not in BODY_TERMS for t in in_body)
     ranked = tuple(t for _, t in sorted(shared, key=lambda x: -x[0]))
     return Hit(score, anchor if not restates else max(anchor, kept), changed, body, ranked, unit, claim)
+
+
+def _beside_figure(claim: Claim, met: frozenset[str]) -> bool:
+    """A figure-only claim meets a sentence that states the figure and some word the claim says it
+    of, beyond the figure's own unit ("hours", "weeks")."""
+    units = {p.split()[1] for p in claim.delta if " " in p and p[0] in "~0123456789"}
+    return any(" " not in t and t not in units and t[0] not in "~0123456789" for t in met & (claim.core - claim.delta))
 
 
 @lru_cache(maxsize=4096)
