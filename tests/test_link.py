@@ -591,3 +591,28 @@ def test_a_changed_figure_said_of_something_else_is_not_evidence() -> None:
     assert link_change(stored, IVF, [AGES]) == []
     price = ivf_change("A private test costs £300.", "A private test costs £350.", ("Prices",))
     assert [i.section for i in link_change(price, IVF, [AGES])][:1] == ["costs"]
+
+
+NAMES = parse_guide(
+    "# Inherited cancer: a guide\n\n"
+    f"## About this guide\n\nRead the [NHS page]({IVF}).\n\n"
+    "## Lynch syndrome\n\nLynch syndrome raises the risk of bowel cancer and womb cancer.\n\n"
+    "## Support\n\nYour genetics team can tell you about local support groups.\n\n"
+    "## Research\n\nThe HRA oversees health research ethics for studies you may be asked to join.\n\n"
+    "## Costs\n\nA private test costs about £300.\n",
+    slug="names",
+    fmt="md",
+)
+
+
+def test_a_name_stands_for_its_body_not_its_words() -> None:
+    """"Lynch Syndrome UK" is a charity: it meets the Lynch syndrome section only by name, while
+    "Health Research Authority" meets the sentence that writes it as "HRA"."""
+    charity = ivf_change("You can get help from charities such as Macmillan.",
+                         "You can get help from charities such as Macmillan, the BRCA Network and Lynch Syndrome UK.",
+                         ("Help",))
+    assert "lynch-syndrome" not in {i.section for i in link_change(charity, IVF, [NAMES])}
+    review = ivf_change("Studies need approval from an ethics committee.",
+                        "Studies need approval from an ethics committee, coordinated by the Health Research Authority.",
+                        ("Studies",))
+    assert [i.section for i in link_change(review, IVF, [NAMES])][:1] == ["research"]

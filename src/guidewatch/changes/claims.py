@@ -44,6 +44,7 @@ _TOKEN = re.compile(r"\d+(?:\.\d+)?|[a-z]+")
 # A year: four digits from 1800 to 2199, with no currency sign or digit group around it.
 _YEAR = re.compile(r"(?<![£$€\d,.])((?:1[89]|2[01])\d\d)(?![\d,]\d|\.\d)")
 _YEAR_MARK = "\x00"
+_NAME = re.compile(r"\b[A-Z][A-Za-z0-9’'-]*(?:[ \t]+[A-Z][A-Za-z0-9’'-]*)+")
 _SENTENCE = re.compile(r"(?<=[.!?:])\s+(?=[A-Z0-9“\"‘'(£])|\n+")
 
 ROLE_DELTA, ROLE_CORE, ROLE_CONTEXT = 1.0, 0.55, 0.3
@@ -99,6 +100,7 @@ class Claim:
     removed: frozenset[str]  # terms only the old version has
     context: frozenset[str]  # lead-in, neighbouring sentence and heading path
     added: bool = False  # a sentence with no old version (or no new one): all of it is news
+    names: tuple[tuple[str, frozenset[str]], ...] = ()  # proper names in it ("Lynch Syndrome UK"), with their terms
 
     @property
     def words(self) -> frozenset[str]:
@@ -162,14 +164,29 @@ def _claim(old: str, new: str, context: frozenset[str], lead: frozenset[str]) ->
     t_old, t_new = frozenset(terms(old)), frozenset(terms(new))
     core = t_old | t_new
     delta = t_old ^ t_new
+    names = names_in(old + "\n" + new)
     if not old or not new:
         delta = core  # all of it is news, read with what it hangs on
         if not lead - core:
-            return Claim(new or old, core, delta, frozenset(), context - core, added=True)
-        return Claim(new or old, core | lead, delta, frozenset(), context - core - lead)
+            return Claim(new or old, core, delta, frozenset(), context - core, added=True, names=names)
+        return Claim(new or old, core | lead, delta, frozenset(), context - core - lead, names=names)
     if not delta:  # only function words changed ("must" -> "should", "one" -> "one or both"): all of it is the claim
         delta = core
-    return Claim(new, core | lead, delta, t_old - t_new, context - core - lead)
+    return Claim(new, core | lead, delta, t_old - t_new, context - core - lead, names=names)
+
+
+def names_in(text: str) -> tuple[tuple[str, frozenset[str]], ...]:
+    """Proper names: runs of two or more capitalised words ("Lynch Syndrome UK", "BRCA Network").
+
+    A name stands for one body, not for its words: "Lynch Syndrome UK" is a charity, and meets
+    a sentence about Lynch syndrome only where that sentence names the charity.
+    """
+    out = []
+    for m in _NAME.finditer(text):
+        name = re.sub(r"^(?:The|A|An|In|On|From|For)\s+", "", m.group())
+        if " " in name:
+            out.append((name.lower(), frozenset(terms(name))))
+    return tuple(dict.fromkeys(out))
 
 
 def _neighbour(block: Sequence[str], sentence: str, kept: set[str], always: bool = False) -> frozenset[str]:
@@ -252,6 +269,7 @@ _SCALE = 1.0
 _PRIOR_WEIGHT = 0.5
 SUBJECT, SUBJECT_FLOOR = 0.45, 0.5  # a kept phrase this rare in the guide names the claim's subject
 RESTATE_FLOOR, RESTATE_MIN = 0.4, 0.5  # a restating sentence scores at least the floor; the claim needs substance
+_NAME_DAMP = 0.15  # a name's words met outside that name: as little as a body met by mere presence
 RESTATES = 0.4  # a guide sentence with this share of the claim's kept words restates it
 
 
@@ -287,9 +305,10 @@ def meet(claim: Claim, unit: Unit, weigh: Weights) -> Hit | None:
     sums = [0.0, 0.0, 0.0]  # changed, kept, context
     subject = 0.0
     shared: list[tuple[float, str]] = []
+    other = _other_names(claim, unit.text)
     for term in in_body | in_heading:
         t = weighed[term]
-        w = t.weight
+        w = t.weight * (_NAME_DAMP if term in other else 1.0)
         if term in in_body:
             subject = max(subject, t.pair)
         else:
@@ -332,6 +351,17 @@ def _beside_figure(claim: Claim, met: frozenset[str]) -> bool:
     of, beyond the figure's own unit ("hours", "weeks")."""
     units = {p.split()[1] for p in claim.delta if " " in p and p[0] in "~0123456789"}
     return any(" " not in t and t not in units and t[0] not in "~0123456789" for t in met & (claim.core - claim.delta))
+
+
+def _other_names(claim: Claim, text: str) -> frozenset[str]:
+    """Terms of the claim's names that the guide sentence writes neither as that name nor as its
+    initials ("Health Research Authority", "HRA")."""
+    lowered = text.lower()
+    words = set(re.findall(r"[a-z]+", lowered))
+    return frozenset(
+        t for name, ts in claim.names if name not in lowered and "".join(w[0] for w in name.split()) not in words
+        for t in ts
+    )
 
 
 @lru_cache(maxsize=4096)
