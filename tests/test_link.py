@@ -616,3 +616,11 @@ def test_a_name_stands_for_its_body_not_its_words() -> None:
                         "Studies need approval from an ethics committee, coordinated by the Health Research Authority.",
                         ("Studies",))
     assert [i.section for i in link_change(review, IVF, [NAMES])][:1] == ["research"]
+
+
+def test_a_changed_figure_needs_a_sentence_that_states_some_figure() -> None:
+    """A sum per QALY changed: the sentence on who has bowel cancer tests states no figure at all."""
+    c = ivf_change("Tumour testing for everyone with bowel cancer and womb cancer was judged at £9,000 per QALY.",
+                   "Tumour testing for everyone with bowel cancer and womb cancer was judged at £12,000 per QALY.",
+                   ("Cost effectiveness",))
+    assert "lynch-syndrome" not in {i.section for i in link_change(c, IVF, [NAMES])}

@@ -330,6 +330,8 @@ def meet(claim: Claim, unit: Unit, weigh: Weights) -> Hit | None:
     if not claim.added:
         restates = cover >= RESTATES and whole >= RESTATE_MIN
         off_figure = anchor == 0 and not restates and numeric(claim)
+        if off_figure and not any(t[0].isdigit() for t in unit.terms):
+            return None  # a figure changed, and this sentence states no figure for anything ("3 in 10" would do)
         if anchor == 0 and not restates:
             total *= 0.45 if off_figure else 0.65  # the sentence meets the topic, none of the words that changed
         elif cover < 0.15 and not (cover >= 0.08 and claim.removed & unit.terms):
