@@ -515,8 +515,8 @@ def test_new_devsets_tuned_parts_do_not_regress(bench: ModuleType) -> None:
         if slug == "gene-therapy-atmps-uk":
             continue
         summary = bench.evaluate(guide, [i for i in items if not i.holdout])
-        assert summary.recall >= 0.9, slug
-        assert summary.precision >= 0.5, slug
+        assert summary.recall >= 0.95, slug
+        assert summary.precision >= 0.6, slug
         cosmetic = [r for r in summary.results if r.item.topic == "cosmetic"]
         assert cosmetic and all(not r.found for r in cosmetic), slug
 
@@ -540,3 +540,87 @@ def test_a_section_that_is_not_the_best_needs_a_confident_hit_to_be_reread(bench
     assert impacts["using-donated-eggs-sperm-or-embryos"].tier == "reread"  # the best section
     assert impacts["counselling-and-emotional-support"].tier == "related"  # meets "offered counselling" only
     assert item.must <= set(impacts)
+
+
+def test_a_year_is_not_rounded_to_meet_a_sum() -> None:
+    """"2026" is a date: it must not meet "£2,000" through the rounded figure a sum gets."""
+    from guidewatch.changes.claims import terms
+
+    assert "~2000" not in terms("New rules apply from 28 April 2026.")
+    assert "~2000" in terms("It can cost £2,040.") and "~2000" in terms("It can cost £2,000 or more.")
+    assert "~2000" in terms("about 2,040 people")  # a comma-grouped figure is a count, not a year
+
+
+AGES = parse_guide(
+    "# Testing: a guide\n\n"
+    f"## About testing\n\nRead the [HFEA page]({IVF}).\n\n"
+    "## Telling your family\n\nChildren are not usually tested for adult cancer risk genes until they are 18, "
+    "when they can decide for themselves.\n\n"
+    "## Costs\n\nA private test costs about £300.\n\n"
+    "## Results\n\nResults usually take 4 to 8 weeks.\n\n"
+    "## Can my children be tested?\n\nUsually not until they are 18, unless the gene causes cancers in childhood.\n\n"
+    "## Can I get tested privately?\n\nYes, private clinics offer panel tests for about £300.\n",
+    slug="ages",
+    fmt="md",
+)
+
+
+def test_a_section_repeating_the_stale_statement_is_sent_with_it() -> None:
+    """The FAQ answer still says "18" in a few words that meet the claim mostly through its question."""
+    c = ivf_change("Children are not usually tested until they are 18.",
+                   "Children are not usually tested until they are 16 and able to give informed consent.",
+                   ("Telling your family",))
+    impacts = {i.section: i.tier for i in link_change(c, IVF, [AGES])}
+    assert impacts.get("telling-your-family") == "reread"
+    assert impacts.get("can-my-children-be-tested") in {"reread", "related"}
+    assert {"costs", "results", "can-i-get-tested-privately"}.isdisjoint(impacts)
+
+
+def test_a_block_added_whole_reaches_the_section_citing_the_page(bench: ModuleType) -> None:
+    """New regulations added to the page meet the citing section only in "clinical trials" and
+    "regulate": the section that relies on the page is still sent, as related."""
+    guide, items = bench.all_sets()["gene-therapy-atmps-uk"]
+    item = next(i for i in items if i.id == "ct-new-regulations" and not i.holdout)
+    impacts = {i.section: i.tier for i in link_change(item.change, item.source_url, [guide])}
+    assert impacts.get("how-atmps-are-regulated-in-the-uk") == "related"
+
+
+def test_a_changed_figure_said_of_something_else_is_not_evidence() -> None:
+    """"8 weeks" for storing samples is not "4 to 8 weeks" for results; a price that is stated is."""
+    stored = ivf_change("Labs must store samples for 8 weeks.", "Labs must store samples for 12 weeks.", ("Samples",))
+    assert link_change(stored, IVF, [AGES]) == []
+    price = ivf_change("A private test costs £300.", "A private test costs £350.", ("Prices",))
+    assert [i.section for i in link_change(price, IVF, [AGES])][:1] == ["costs"]
+
+
+NAMES = parse_guide(
+    "# Inherited cancer: a guide\n\n"
+    f"## About this guide\n\nRead the [NHS page]({IVF}).\n\n"
+    "## Lynch syndrome\n\nLynch syndrome raises the risk of bowel cancer and womb cancer.\n\n"
+    "## Support\n\nYour genetics team can tell you about local support groups.\n\n"
+    "## Research\n\nThe HRA oversees health research ethics for studies you may be asked to join.\n\n"
+    "## Costs\n\nA private test costs about £300.\n",
+    slug="names",
+    fmt="md",
+)
+
+
+def test_a_name_stands_for_its_body_not_its_words() -> None:
+    """"Lynch Syndrome UK" is a charity: it meets the Lynch syndrome section only by name, while
+    "Health Research Authority" meets the sentence that writes it as "HRA"."""
+    charity = ivf_change("You can get help from charities such as Macmillan.",
+                         "You can get help from charities such as Macmillan, the BRCA Network and Lynch Syndrome UK.",
+                         ("Help",))
+    assert "lynch-syndrome" not in {i.section for i in link_change(charity, IVF, [NAMES])}
+    review = ivf_change("Studies need approval from an ethics committee.",
+                        "Studies need approval from an ethics committee, coordinated by the Health Research Authority.",
+                        ("Studies",))
+    assert [i.section for i in link_change(review, IVF, [NAMES])][:1] == ["research"]
+
+
+def test_a_changed_figure_needs_a_sentence_that_states_some_figure() -> None:
+    """A sum per QALY changed: the sentence on who has bowel cancer tests states no figure at all."""
+    c = ivf_change("Tumour testing for everyone with bowel cancer and womb cancer was judged at £9,000 per QALY.",
+                   "Tumour testing for everyone with bowel cancer and womb cancer was judged at £12,000 per QALY.",
+                   ("Cost effectiveness",))
+    assert "lynch-syndrome" not in {i.section for i in link_change(c, IVF, [NAMES])}

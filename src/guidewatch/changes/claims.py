@@ -41,6 +41,10 @@ _GENERIC = frozenset(
 _SYNONYMS = {"price": "cost", "fee": "cost", "charg": "cost", "paid": "pay", "expens": "cost"}
 _STOP = frozenset(STOP_WORDS - set(_NUMBER_WORDS)) | {"t", "s", "c", "e", "g", "i"}
 _TOKEN = re.compile(r"\d+(?:\.\d+)?|[a-z]+")
+# A year: four digits from 1800 to 2199, with no currency sign or digit group around it.
+_YEAR = re.compile(r"(?<![£$€\d,.])((?:1[89]|2[01])\d\d)(?![\d,]\d|\.\d)")
+_YEAR_MARK = "\x00"
+_NAME = re.compile(r"\b[A-Z][A-Za-z0-9’'-]*(?:[ \t]+[A-Z][A-Za-z0-9’'-]*)+")
 _SENTENCE = re.compile(r"(?<=[.!?:])\s+(?=[A-Z0-9“\"‘'(£])|\n+")
 
 ROLE_DELTA, ROLE_CORE, ROLE_CONTEXT = 1.0, 0.55, 0.3
@@ -60,15 +64,16 @@ def terms(text: str) -> tuple[str, ...]:
 
     Pairs ("hospital exempt", "5 week") span dropped stop words but never a comma or full stop.
     """
-    folded = re.sub(r"(?<=\d),(?=\d{3})", "", fold(text))
+    folded = re.sub(r"(?<=\d),(?=\d{3})", "", _YEAR.sub("\\1" + _YEAR_MARK, fold(text)))
     out: list[str] = []
     for chunk in re.split(r"[.,;:!?()\[\]\"“”•|]+", folded):
         run = []
-        for word in _TOKEN.findall(chunk):
-            word = _NUMBER_WORDS.get(word, word)
+        for m in _TOKEN.finditer(chunk):
+            word = _NUMBER_WORDS.get(m.group(), m.group())
             if word[0].isdigit():
                 run.append(word)
-                if len(word) >= 4 and "." not in word:  # £280,451 meets "more than £280,000"
+                sum_like = len(word) >= 4 and "." not in word and not chunk.startswith(_YEAR_MARK, m.end())
+                if sum_like:  # £280,451 meets "more than £280,000"; a year (2026) is a date, never a sum
                     run.append("~" + str(round(int(word), 1 - len(word) + 1)))
             elif word not in _STOP and len(word) > 1:
                 run.append(_SYNONYMS.get(stem(word), stem(word)))
@@ -95,6 +100,7 @@ class Claim:
     removed: frozenset[str]  # terms only the old version has
     context: frozenset[str]  # lead-in, neighbouring sentence and heading path
     added: bool = False  # a sentence with no old version (or no new one): all of it is news
+    names: tuple[tuple[str, frozenset[str]], ...] = ()  # proper names in it ("Lynch Syndrome UK"), with their terms
 
     @property
     def words(self) -> frozenset[str]:
@@ -158,14 +164,29 @@ def _claim(old: str, new: str, context: frozenset[str], lead: frozenset[str]) ->
     t_old, t_new = frozenset(terms(old)), frozenset(terms(new))
     core = t_old | t_new
     delta = t_old ^ t_new
+    names = names_in(old + "\n" + new)
     if not old or not new:
         delta = core  # all of it is news, read with what it hangs on
         if not lead - core:
-            return Claim(new or old, core, delta, frozenset(), context - core, added=True)
-        return Claim(new or old, core | lead, delta, frozenset(), context - core - lead)
+            return Claim(new or old, core, delta, frozenset(), context - core, added=True, names=names)
+        return Claim(new or old, core | lead, delta, frozenset(), context - core - lead, names=names)
     if not delta:  # only function words changed ("must" -> "should", "one" -> "one or both"): all of it is the claim
         delta = core
-    return Claim(new, core | lead, delta, t_old - t_new, context - core - lead)
+    return Claim(new, core | lead, delta, t_old - t_new, context - core - lead, names=names)
+
+
+def names_in(text: str) -> tuple[tuple[str, frozenset[str]], ...]:
+    """Proper names: runs of two or more capitalised words ("Lynch Syndrome UK", "BRCA Network").
+
+    A name stands for one body, not for its words: "Lynch Syndrome UK" is a charity, and meets
+    a sentence about Lynch syndrome only where that sentence names the charity.
+    """
+    out = []
+    for m in _NAME.finditer(text):
+        name = re.sub(r"^(?:The|A|An|In|On|From|For)\s+", "", m.group())
+        if " " in name:
+            out.append((name.lower(), frozenset(terms(name))))
+    return tuple(dict.fromkeys(out))
 
 
 def _neighbour(block: Sequence[str], sentence: str, kept: set[str], always: bool = False) -> frozenset[str]:
@@ -248,6 +269,7 @@ _SCALE = 1.0
 _PRIOR_WEIGHT = 0.5
 SUBJECT, SUBJECT_FLOOR = 0.45, 0.5  # a kept phrase this rare in the guide names the claim's subject
 RESTATE_FLOOR, RESTATE_MIN = 0.4, 0.5  # a restating sentence scores at least the floor; the claim needs substance
+_NAME_DAMP = 0.15  # a name's words met outside that name: as little as a body met by mere presence
 RESTATES = 0.4  # a guide sentence with this share of the claim's kept words restates it
 
 
@@ -283,9 +305,10 @@ def meet(claim: Claim, unit: Unit, weigh: Weights) -> Hit | None:
     sums = [0.0, 0.0, 0.0]  # changed, kept, context
     subject = 0.0
     shared: list[tuple[float, str]] = []
+    other = _other_names(claim, unit.text)
     for term in in_body | in_heading:
         t = weighed[term]
-        w = t.weight
+        w = t.weight * (_NAME_DAMP if term in other else 1.0)
         if term in in_body:
             subject = max(subject, t.pair)
         else:
@@ -298,6 +321,8 @@ def meet(claim: Claim, unit: Unit, weigh: Weights) -> Hit | None:
     anchor, kept, support = sums
     if not anchor and not kept:
         return None  # only the source's heading path meets: the page's topic, not the claim
+    if anchor and numeric(claim) and not _beside_figure(claim, in_body):
+        return None  # the same figure said of something else ("24 hours a day" vs "report within 24 hours")
     total = anchor + kept + support
     restates = False
     cover = kept / whole if kept and whole else 0.0
@@ -305,6 +330,8 @@ def meet(claim: Claim, unit: Unit, weigh: Weights) -> Hit | None:
     if not claim.added:
         restates = cover >= RESTATES and whole >= RESTATE_MIN
         off_figure = anchor == 0 and not restates and numeric(claim)
+        if off_figure and not any(t[0].isdigit() for t in unit.terms):
+            return None  # a figure changed, and this sentence states no figure for anything ("3 in 10" would do)
         if anchor == 0 and not restates:
             total *= 0.45 if off_figure else 0.65  # the sentence meets the topic, none of the words that changed
         elif cover < 0.15 and not (cover >= 0.08 and claim.removed & unit.terms):
@@ -319,6 +346,24 @@ def meet(claim: Claim, unit: Unit, weigh: Weights) -> Hit | None:
     body = any(t not in BODY_TERMS for t in in_body)
     ranked = tuple(t for _, t in sorted(shared, key=lambda x: -x[0]))
     return Hit(score, anchor if not restates else max(anchor, kept), changed, body, ranked, unit, claim)
+
+
+def _beside_figure(claim: Claim, met: frozenset[str]) -> bool:
+    """A figure-only claim meets a sentence that states the figure and some word the claim says it
+    of, beyond the figure's own unit ("hours", "weeks")."""
+    units = {p.split()[1] for p in claim.delta if " " in p and p[0] in "~0123456789"}
+    return any(" " not in t and t not in units and t[0] not in "~0123456789" for t in met & (claim.core - claim.delta))
+
+
+def _other_names(claim: Claim, text: str) -> frozenset[str]:
+    """Terms of the claim's names that the guide sentence writes neither as that name nor as its
+    initials ("Health Research Authority", "HRA")."""
+    lowered = text.lower()
+    words = set(re.findall(r"[a-z]+", lowered))
+    return frozenset(
+        t for name, ts in claim.names if name not in lowered and "".join(w[0] for w in name.split()) not in words
+        for t in ts
+    )
 
 
 @lru_cache(maxsize=4096)

@@ -47,6 +47,7 @@ _CITE_FALLBACK = 0.1  # a citing section meeting the claim this much is related 
 _CITE_BONUS = 0.1  # the section that links the source rests on it
 _ECHO_CONFIDENT, _ECHO_MIN = 0.5, 0.1  # restatement: the partner's confident hit, and our own minimum
 _ECHO_MIN_SIM, _ECHO_MARGIN = 0.15, 1.5
+_REPEAT_SHARE = 0.5  # share of a sentence's words that repeat the stale sentence
 _SHOWN = 4
 
 # --- which guides and sections cite the source --------------------------------------------
@@ -200,6 +201,8 @@ def _tiers(scored: dict[str, _Scored], pairs: dict[str, str], threshold: float) 
             tiers[sid] = "reread" if first or x.score >= _CONFIDENT else "related"
         elif x.score >= (threshold if first else _RELATED) and x.score >= RELATIVE_CUT * top.score:
             tiers[sid] = "related"
+    for sid in _repeats(scored, top):
+        tiers.setdefault(sid, "related")
     for sid, partner in pairs.items():
         mine, theirs = scored.get(sid), scored.get(partner)
         if not mine or not theirs or partner not in tiers or tiers.get(sid) == "reread":
@@ -208,6 +211,29 @@ def _tiers(scored: dict[str, _Scored], pairs: dict[str, str], threshold: float) 
             strong = tiers[partner] == "reread" and mine.anchor >= _ANCHOR and mine.score >= _RELATED
             tiers[sid] = "reread" if strong else "related"
     return tiers
+
+
+def _single(terms: frozenset[str]) -> frozenset[str]:
+    return frozenset(t for t in terms if " " not in t and not t.startswith("~"))
+
+
+def _repeats(scored: dict[str, _Scored], top: _Scored) -> list[str]:
+    """Sections that repeat the stale statement the best section makes: a confident hit on a
+    guide sentence still stating what the source took out makes every other sentence that states
+    those words and mostly says the same (read with its heading, as an FAQ answer is: "Usually
+    not until they are 18") stale too. Sent as related: the editor checks the repeat."""
+    stale = top.hit.claim.removed & top.hit.unit.terms
+    if top.score < _CONFIDENT or not stale:
+        return []
+    said = _single(top.hit.unit.terms | top.hit.unit.heading)
+    out = []
+    for sid, x in scored.items():
+        if x is top or not stale & x.hit.unit.terms:
+            continue
+        mine = _single(x.hit.unit.terms | x.hit.unit.heading)
+        if mine and len(mine & said) >= _REPEAT_SHARE * len(mine):
+            out.append(sid)
+    return out
 
 
 def _kept(x: _Scored, marks: Sequence[Dismissal]) -> bool:
@@ -287,6 +313,11 @@ def _passage_impacts(
         # the guide's wording cannot tell its sections apart: those citing the source, if they share a phrase
         # of the claim (single context words such as the guide's subject are not enough)
         tiers = {c.section: "related" for c in cites if _phrase_hit(scored.get(c.section))}
+    elif not (change.old.strip() and change.new.strip()):
+        # a block added or removed whole: the section citing the page relies on it, if it meets a phrase of it
+        for c in cites:
+            if _phrase_hit(scored.get(c.section)):
+                tiers.setdefault(c.section, "related")
     return [
         Impact(guide.slug, sid, x.section.heading, x.score, _evidence(x, index.weigh), tier, x.hit.claim.sentence)
         for sid, tier in tiers.items()
