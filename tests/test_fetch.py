@@ -442,7 +442,7 @@ def _crawl_child_pid() -> int:
             cmdline = (stat.parent / "cmdline").read_bytes()
         except (OSError, IndexError, ValueError):
             continue
-        if ppid == os.getpid() and b"guidewatch.sources.spider" in cmdline:
+        if ppid == os.getpid() and b"guidewatch.sources.child" in cmdline:
             return int(stat.parent.name)
     raise AssertionError("crawl child not found")
 

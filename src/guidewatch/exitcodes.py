@@ -51,25 +51,16 @@ def one_line(text: str, limit: int = 300) -> str:
 
 def classify(exc: BaseException, *, store_url: str | None = None) -> Failure:
     """The exit code and message for `exc`; anything not known to be the user's or the
-    environment's doing is an internal error."""
+    environment's doing is an internal error.
+
+    guidewatch's own errors carry their code (`exit_code` on the class), so this module
+    imports nothing of guidewatch and every layer can raise without knowing the CLI.
+    """
     from sqlalchemy import exc as sa
 
-    from guidewatch.app.check import CheckError
-    from guidewatch.app.compare import CompareError
-    from guidewatch.app.daemon import JobFailed
-    from guidewatch.app.distributed import DistributedError, QueueUnreachable
-    from guidewatch.config import ConfigError
-    from guidewatch.sources.guides import GuideError
-    from guidewatch.sources.profiles import ProfileError
-    from guidewatch.store import StoreError
-
-    if isinstance(exc, JobFailed):  # a job's unexpected error, already "<job> job failed: <Type>: …"
-        return Failure(INTERNAL, one_line(str(exc)))
-    if isinstance(exc, QueueUnreachable):
-        return Failure(UNAVAILABLE, str(exc))
-    if isinstance(exc, (ConfigError, GuideError, ProfileError, CheckError, CompareError, DistributedError,
-                        StoreError, UsageProblem)):
-        return Failure(USAGE, str(exc))
+    code = getattr(exc, "exit_code", None)
+    if isinstance(code, int) and code in OUTCOMES:
+        return Failure(code, one_line(str(exc)) if code == INTERNAL else str(exc))
     if isinstance(exc, (sa.OperationalError, sa.InterfaceError, sa.DisconnectionError, sa.TimeoutError)):
         reason = one_line(str(getattr(exc, "orig", None) or exc))
         return Failure(UNAVAILABLE, f"could not reach the store {safe_store_url(store_url)}: {reason}".replace(
@@ -96,3 +87,5 @@ def safe_store_url(url: str | None) -> str:
 
 class UsageProblem(ValueError):
     """A request that cannot be done as asked (exit 2); raised outside the CLI, e.g. by the demo."""
+
+    exit_code = USAGE

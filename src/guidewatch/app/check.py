@@ -40,6 +40,7 @@ from guidewatch.app.crawl import crawl
 from guidewatch.app.instance import single_instance
 from guidewatch.app.workspace import Workspace
 from guidewatch.changes.events import moved_event, parse_day, withdrawn_event
+from guidewatch.exitcodes import USAGE
 from guidewatch.model import Change, FetchOutcome, Guide, Impact
 from guidewatch.store import ChangeRecord, LockHeld, ReviewRecord, SnapshotRecord, SourceState, Store, utcnow
 
@@ -51,6 +52,8 @@ MAX_LISTED_CHANGES = 8  # per source in the reasons; the rest are counted
 
 class CheckError(ValueError):
     """Nothing to check (no guides, no cited sources): a configuration problem, exit 2."""
+
+    exit_code = USAGE
 
 
 @dataclass

@@ -22,6 +22,7 @@ from guidewatch.changes.diff import diff_pages, number_changes, word_diff
 from guidewatch.changes.events import gone_event, metadata_events, moved_event, withdrawn_event
 from guidewatch.changes.link import link_changes, url_key, word_ops
 from guidewatch.config import FetchConfig, SourceConfig, read_capped
+from guidewatch.exitcodes import USAGE
 from guidewatch.model import Change, Guide, Impact, Page
 from guidewatch.pages.normalise import normalise
 from guidewatch.sources.profiles import Profile, guess_profile, on_hosts, profile_for_url, resolve_profile
@@ -33,6 +34,8 @@ _WIDTH = 100
 
 class CompareError(ValueError):
     """The files cannot be compared as given; the message says what to pass instead."""
+
+    exit_code = USAGE
 
 
 # --- comparing pages ----------------------------------------------------------------------

@@ -48,6 +48,8 @@ POLL_SECONDS = 0.2
 class JobFailed(Exception):
     """A scheduled job failed unexpectedly (a bug): reported as an internal error, exit 70."""
 
+    exit_code = ec.INTERNAL
+
 
 class CrawlStopped(Exception):
     """Raised between two sources to end a crawl early when a stop was requested."""

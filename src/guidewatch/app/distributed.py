@@ -34,7 +34,7 @@ from guidewatch.app.instance import holder_id
 from guidewatch.app.recording import CrawlSummary, Recording
 from guidewatch.app.settings import fetch_settings
 from guidewatch.app.workspace import Workspace, open_workspace
-from guidewatch.exitcodes import safe_store_url
+from guidewatch.exitcodes import UNAVAILABLE, USAGE, safe_store_url
 from guidewatch.model import FetchOutcome
 from guidewatch.sources.work_queue import encode_request, queue_key
 from guidewatch.store import SourceState, utcnow
@@ -56,9 +56,13 @@ Progress = Callable[[FetchOutcome, str], None]
 class DistributedError(ValueError):
     """Redis is unreachable or the queue holds something unusable; one line for the CLI."""
 
+    exit_code = USAGE
+
 
 class QueueUnreachable(DistributedError):
     """Redis did not answer: the environment, not the command (exit 4 like the store)."""
+
+    exit_code = UNAVAILABLE
 
 
 def connect(url: str) -> Redis:

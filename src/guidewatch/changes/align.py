@@ -17,9 +17,9 @@ from functools import cached_property
 
 from diff_match_patch import diff_match_patch
 
-from guidewatch.changes.severity import typography
 from guidewatch.changes.worddiff import _encode
 from guidewatch.model import Block
+from guidewatch.text import typography
 
 MAX_BLOCKS = 100_000  # pages with more blocks are aligned by whole sections (bounds memory, not time)
 ANCHOR_ABOVE = 400  # a changed stretch of more units than this is split at unique unchanged units first

@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from urllib.parse import urlsplit
 
-from guidewatch.changes.severity import typography
 from guidewatch.model import Change, ChangeKind, Page, Severity
+from guidewatch.text import typography
 
 MAX_REASON_TEXT = 160
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from guidewatch import __version__
+from guidewatch.exitcodes import USAGE
 
 SEVERITIES = ("cosmetic", "minor", "substantive")
 DIGEST_FORMATS = ("md", "html", "text", "json")
@@ -29,6 +30,8 @@ MAX_DURATION = timedelta(days=36500)  # parse_duration's ceiling: datetime arith
 
 class ConfigError(ValueError):
     """Bad configuration; str() is the one-line message shown to the user."""
+
+    exit_code = USAGE
 
 
 @dataclass(frozen=True)

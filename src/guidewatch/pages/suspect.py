@@ -19,8 +19,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal
 
-from guidewatch.changes.severity import typography
 from guidewatch.model import Page
+from guidewatch.text import typography
 
 __all__ = ["COLLAPSE_FRACTION", "Judgement", "error_like", "judge"]
 

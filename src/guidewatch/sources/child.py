@@ -1,4 +1,4 @@
-"""The crawl child: ``python -m guidewatch.sources.spider`` runs `main` here.
+"""The crawl child: ``python -m guidewatch.sources.child`` runs `main` here.
 
 Job on stdin, outcomes on stdout, logs on stderr (the protocol is in `guidewatch.sources.fetch`).
 """
@@ -147,3 +147,7 @@ def run() -> NoReturn:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+if __name__ == "__main__":  # the crawl child (`guidewatch.sources.fetch` starts it by this name)
+    run()

@@ -1,6 +1,6 @@
 """Fetch cited sources: run the Scrapy spider in a child process and stream outcomes back.
 
-The crawl runs in `python -m guidewatch.sources.spider`, a fresh interpreter each time, because a
+The crawl runs in `python -m guidewatch.sources.child`, a fresh interpreter each time, because a
 Twisted reactor cannot be restarted: the daemon and the tests call `fetch_sources` many
 times from one process. A subprocess (rather than multiprocessing) also works from
 threads, from daemonic processes and whatever `__main__` the parent has.
@@ -154,7 +154,7 @@ def spawn_child() -> subprocess.Popen[bytes]:
     Pass it to `fetch_sources`, and `discard_child` it in any case.
     """
     return subprocess.Popen(
-        [sys.executable, "-m", "guidewatch.sources.spider"],
+        [sys.executable, "-m", "guidewatch.sources.child"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -175,7 +175,7 @@ def discard_child(proc: subprocess.Popen[bytes]) -> None:
 
 
 class _ChildCrawl:
-    """One `python -m guidewatch.sources.spider` process and the threads reading its pipes."""
+    """One `python -m guidewatch.sources.child` process and the threads reading its pipes."""
 
     def __init__(self, requests: list[FetchRequest], settings: FetchSettings,
                  proc: subprocess.Popen[bytes] | None = None, *, keep: bool = True):

@@ -22,6 +22,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from guidewatch.config import read_capped
+from guidewatch.exitcodes import USAGE
 from guidewatch.model import Citation, Guide, Mention, Section
 from guidewatch.sources.hrefs import Bad, bare_urls, check_href
 from guidewatch.sources.sites import BODIES  # named bodies become mentions
@@ -32,6 +33,8 @@ MAX_GUIDE_BYTES = 5 * 1024 * 1024
 
 class GuideError(ValueError):
     """A guide file that cannot be read; the message names the file and the problem."""
+
+    exit_code = USAGE
 
 
 class GuideFileError(GuideError):

@@ -24,12 +24,12 @@ from scrapy.http import Response, TextResponse
 from twisted.internet import error as txerror
 from twisted.web.client import ResponseFailed
 
-from guidewatch.changes.severity import typography
 from guidewatch.model import FetchOutcome, FetchStatus
 from guidewatch.sources.fetch import FetchSettings
 from guidewatch.sources.hosts import host_of
 from guidewatch.sources.netguard import BlockedHost
 from guidewatch.sources.retry import _header, retry_after_seconds
+from guidewatch.text import typography
 
 RECORDED_HEADERS = (
     "etag",

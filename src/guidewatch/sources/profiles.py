@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import soupsieve
 
 from guidewatch.config import MAX_CONFIG_BYTES, read_capped, schedule_problem
+from guidewatch.exitcodes import USAGE
 
 if TYPE_CHECKING:
     from guidewatch.config import SourceConfig
@@ -72,6 +73,8 @@ _TOP_KEYS = frozenset(
 
 class ProfileError(ValueError):
     """A profile file that cannot be used; str() is one line naming the file, key and problem."""
+
+    exit_code = USAGE
 
 
 @dataclass(frozen=True)

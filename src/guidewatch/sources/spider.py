@@ -1,7 +1,7 @@
 """The one generic Scrapy spider: fetch each cited source once and report a FetchOutcome.
 
 It runs in the crawl child process that `guidewatch.sources.fetch.fetch_sources` starts as
-``python -m guidewatch.sources.spider`` (see `guidewatch.sources.child` and the protocol in `guidewatch.sources.fetch`).
+``python -m guidewatch.sources.child`` (see `guidewatch.sources.child` and the protocol in `guidewatch.sources.fetch`).
 
 Outcome statuses:
 
@@ -321,9 +321,3 @@ def run_crawl(
     process = CrawlerProcess({**scrapy_settings(settings), "LOG_INSTALL_ROOT_HANDLER": True})
     process.crawl(GuideSpider, fetch_requests=list(requests), fetch_settings=settings, emit=emit, credits=credits)
     process.start()
-
-
-if __name__ == "__main__":  # the crawl child (`guidewatch.sources.fetch` starts it by this name)
-    from guidewatch.sources.child import run
-
-    run()

@@ -44,6 +44,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from guidewatch.exitcodes import USAGE
 from guidewatch.model import Change, DiffOp, Dismissal, FetchOutcome, Guide, Impact, Page, Section, parse_blocks
 
 
@@ -393,7 +394,7 @@ class RecordResult:
 
 
 class StoreError(RuntimeError):
-    pass
+    exit_code = USAGE  # a request the store cannot do as asked (unknown source, lock held)
 
 
 class LockHeld(StoreError):
