@@ -138,7 +138,8 @@ def test_no_import_cycles_between_modules() -> None:
         if start not in state:
             visit(start, [start])
     # a package __init__ that re-exports its own modules is not a cycle of the design
-    real = [c for c in cycles if not any(a.startswith(b + ".") or b.startswith(a + ".") for a, b in zip(c, c[1:], strict=False))]
+    real = [c for c in cycles
+            if not any(a.startswith(b + ".") or b.startswith(a + ".") for a, b in zip(c, c[1:], strict=False))]
     assert not real, "import cycles:\n" + "\n".join(" -> ".join(c) for c in real)
 
 
