@@ -425,12 +425,15 @@ def accept(ctx: Ctx, source_url: str | None, all_sources: bool, by: str, note: s
 @_user_errors
 def history(ctx: Ctx, source_url: str | None) -> None:
     """Show the review audit trail: who reviewed which version of which source, and when."""
+    from guidewatch.app.review import history_lines
+
     ws = ctx.workspace(sync=False)
     try:
         if source_url and ws.store.source(source_url) is None:
             raise UserError(f"{source_url}: not a watched source (see `guidewatch guides`)")
         reviews = ws.store.reviews(source_url)
         marks = ws.store.dismissals(source_url)
+        decisions = history_lines(ws.store, source_url)
     finally:
         ws.close()
     if not reviews:
@@ -442,6 +445,8 @@ def history(ctx: Ctx, source_url: str | None) -> None:
     for m in marks:
         click.echo(f"{m.at:%Y-%m-%d %H:%M} {m.by}: marked {m.guide}#{m.section} not relevant to {m.source_url} "
                    f"› {' › '.join(m.source_section) or '(whole page)'} ({m.note})")
+    for line in decisions:  # "guide updated" / "no change needed" from the review app
+        click.echo(line)
 
 
 @main.command()
@@ -611,6 +616,9 @@ def demo(directory: Path | None, keep: bool) -> None:
     sys.exit(run_demo(directory, keep=keep, echo=click.echo))
 
 
+from guidewatch.web.command import serve  # noqa: E402  the review app (issue 19)
+
+main.add_command(serve)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

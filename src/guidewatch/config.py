@@ -182,6 +182,15 @@ class CheckConfig:
 
 
 @dataclass(frozen=True)
+class ServeConfig:  # the editors' review app (`guidewatch serve`)
+    public_url: str = ""  # where editors reach the app; digests link each change there when set
+    operators: tuple[str, ...] = ()  # e-mail addresses that see and act on every guide
+    secret_env: str = "GUIDEWATCH_SECRET_KEY"  # signs session cookies (unset: sessions end on restart)
+    link_ttl: timedelta = _num(timedelta(minutes=30), 60, DAY, kind=timedelta, unit="duration")
+    behind_proxy: bool = False  # trust X-Forwarded-Proto/For from one reverse proxy (https: secure cookies)
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path | None
     root: Path  # directory relative paths are resolved against
@@ -195,6 +204,7 @@ class Config:
     schedule: ScheduleConfig
     alerts: AlertsConfig
     check: CheckConfig
+    serve: ServeConfig = field(default_factory=ServeConfig)
 
     def source(self, url: str) -> SourceConfig | None:
         return self._sources_by_url.get(url)
@@ -560,6 +570,21 @@ def _check(root: _Reader) -> CheckConfig:
     return cfg
 
 
+def _serve(root: _Reader) -> ServeConfig:
+    r = root.table("serve")
+    if r is None:
+        return ServeConfig()
+    public = r.get("public_url", str, "")
+    cfg = ServeConfig(public_url=_url(r, "public_url", public).rstrip("/") if public else "",
+                      operators=tuple(e.strip().lower() for e in r.strings("operators") if e.strip()),
+                      secret_env=r.get("secret_env", str, ServeConfig.secret_env),
+                      link_ttl=r.duration("link_ttl", ServeConfig), behind_proxy=r.get("behind_proxy", bool, False))
+    if "secret_key" in r.data:
+        raise r.fail("secret_key", f"secrets do not belong in the file: set {cfg.secret_env} instead")
+    r.finish()
+    return cfg
+
+
 def _path(root: _Reader, key: str, default: str, base: Path) -> Path:
     value = root.get(key, str, default)
     return (base / value).resolve()
@@ -631,6 +656,7 @@ def parse_config(text: str, *, file: str, base: Path, env: Callable[[str], str |
         schedule=_schedule(root),
         alerts=_alerts(root),
         check=_check(root),
+        serve=_serve(root),
     )
     root.finish()
     return cfg
@@ -762,6 +788,13 @@ min_severity = "minor"    # minor | substantive
 # url = "https://hooks.example.org/guidewatch"
 # style = "json"          # json | slack
 # token_env = "GUIDEWATCH_WEBHOOK_TOKEN"
+
+# [serve]                 # the editors' review app: `guidewatch serve`
+# public_url = "https://guidewatch.example.org"  # digests link each change to its page there
+# operators = ["lead@example.org"]               # see and act on every guide
+# link_ttl = "30m"        # how long an e-mailed sign-in link works (once)
+# behind_proxy = false    # true behind an https reverse proxy: secure cookies, real client IPs
+# secret_env = "GUIDEWATCH_SECRET_KEY"           # signs session cookies
 
 [check]
 max_age = "30d"           # a source not checked successfully for this long is stale

@@ -1,0 +1,42 @@
+"""`guidewatch serve`: the review app on a local port (behind a reverse proxy for https)."""
+
+from __future__ import annotations
+
+import click
+
+from guidewatch.exitcodes import USAGE
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True, help="Port to listen on.")
+@click.option("--print-login", "print_login", metavar="EMAIL",
+              help="Print a one-time sign-in link for this editor or operator, then exit.")
+@click.pass_obj
+def serve(ctx: object, host: str, port: int, print_login: str | None) -> None:
+    """Run the editors' review app: sign-in by e-mailed link, the review queue, audit trail."""
+    from guidewatch.cli import _failure
+    from guidewatch.web.app import create_app
+    from guidewatch.web.auth import login_link
+
+    try:
+        ws = ctx.workspace()  # type: ignore[attr-defined]
+    except Exception as exc:  # a bad config or guide: one line, as every command says it
+        raise _failure(exc) from None
+    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    try:
+        if print_login:
+            link = login_link(ws, print_login, ws.config.serve.public_url or base)
+            if link is None:
+                click.echo(f"guidewatch: error: {print_login}: not an editor of any guide, nor in [serve] "
+                           "operators", err=True)
+                raise SystemExit(USAGE)
+            click.echo(link)
+            return
+        app = create_app(ws, base_url=base)
+        click.echo(f"guidewatch review app on {ws.config.serve.public_url or base} (Ctrl+C stops it)", err=True)
+        from werkzeug.serving import run_simple
+
+        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+    finally:
+        ws.close()
