@@ -261,7 +261,7 @@ def source_page(ws: Workspace, who: Reviewer, source_id: int, old_id: int | None
     by_id = {v.id: v for v in versions}
     new = by_id.get(new_id or -1) or (versions[0] if versions else None)
     old = by_id.get(old_id or -1) or next((v for v in versions if new and v.id < new.id), None)
-    ops = word_diff(old.text, new.text) if old and new else []
+    ops = word_diff(old.text, new.text) if old and new and old.text != new.text else []
     recs = ws.store.changes(source_url=src.url)
     return SourcePage(src, tuple(g for g in guides if who.may(g.slug)), versions, old, new,
                       display_ops_of(ops), tuple(r for r in recs if r.change.scope == "page"),
