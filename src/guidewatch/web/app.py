@@ -72,7 +72,9 @@ def _headers(response: Response) -> Response:
     """Security headers on every response; pages with alert content are never cached."""
     response.headers["Content-Security-Policy"] = CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"  # a sign-in link must not leak in a Referer
+    # a sign-in link must not leak to other sites in a Referer; "no-referrer" would make browsers
+    # send "Origin: null" on our own forms, which the CSRF check refuses
+    response.headers["Referrer-Policy"] = "same-origin"
     response.headers["X-Frame-Options"] = "DENY"
     if g.get("reviewer") is not None or request.path.startswith("/sign-in"):
         response.headers["Cache-Control"] = "no-store"

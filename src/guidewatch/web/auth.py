@@ -31,8 +31,10 @@ bp = Blueprint("auth", __name__)
 
 #: Sign-in requests one client address may make per window, and links one e-mail address gets.
 PER_CLIENT, PER_ADDRESS, WINDOW = 10, 3, timedelta(minutes=15)
-#: Paths open without a session: the sign-in pages and the stylesheet (no alert content).
-OPEN_PATHS = ("/sign-in", "/static/")
+#: Paths open without a session: the sign-in pages, the stylesheet and the (missing) icon: no
+#: alert content. A browser fetches the icon beside the sign-in page; redirecting it to that page
+#: would render a second form at the same time and race the first one's CSRF token.
+OPEN_PATHS = ("/sign-in", "/static/", "/favicon.ico")
 
 
 class RateLimiter:
