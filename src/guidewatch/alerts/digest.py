@@ -86,6 +86,7 @@ from guidewatch.alerts.text import (  # noqa: F401  re-exported: callers import 
     text_ops,
     utc,
 )
+from guidewatch.alerts.view import by_change, card_json, subject_line, table
 from guidewatch.model import Change, DiffOp, Impact
 
 Format = Literal["md", "html", "text", "json"]
@@ -142,6 +143,7 @@ class Digest:
     since: datetime | None
     items: list[DigestItem] = field(default_factory=list)
     key: str = ""  # derived from recipient + sorted alert ids when empty
+    app_url: str = ""  # `[serve] public_url`: each change links to its page in the review app
 
     def __post_init__(self) -> None:
         if not self.key:
@@ -252,8 +254,8 @@ def summary(digest: Digest) -> str:
 
 
 def subject(digest: Digest) -> str:
-    """E-mail subject: short, one line, no page text in it."""
-    return f"[guidewatch] {summary(digest)}"
+    """E-mail subject: the count and the guide(s), one line, no page text in it."""
+    return subject_line(by_change(digest.items), summary(digest))
 
 
 # --- JSON -----------------------------------------------------------------------------------
@@ -292,6 +294,8 @@ def _item_json(e: Entry) -> dict[str, Any]:
 def to_json_dict(digest: Digest) -> dict[str, Any]:
     """The documented JSON shape (see the module docstring); the webhook posts this."""
     c = counts(digest)
+    views = {g.slug: [{"url": src.url, "title": src.title, "changes": [card_json(ch) for ch in src.changes]}
+                      for src in g.sources] for g in by_change(digest.items, digest.app_url)}
     return {
         "schema": SCHEMA,
         "key": digest.key,
@@ -319,6 +323,7 @@ def to_json_dict(digest: Digest) -> dict[str, Any]:
                     }
                     for s in g.sections
                 ],
+                "sources": views[g.slug],
             }
             for g in group(digest.items)
         ],
@@ -346,7 +351,7 @@ def _environment(autoescape: bool) -> jinja2.Environment:
     )
     env.filters.update(
         clean=clean, one_line=one_line, md=md_escape, md_code=md_code, md_ops=md_ops,
-        text_ops=text_ops, quote=quote,
+        text_ops=text_ops, quote=quote, reason=reason_text,
         wrap=_wrap, human_time=human_time, iso=iso, plural=plural,
     )
     return env
@@ -367,9 +372,11 @@ def render(digest: Digest, fmt: Format) -> str:
     if fmt not in _TEMPLATES:
         raise ValueError(f"unknown digest format {fmt!r}; use one of {', '.join(FORMATS)}")
     template = _env(fmt == "html").get_template(_TEMPLATES[fmt])
+    view = by_change(digest.items, digest.app_url)
     return template.render(
         digest=digest,
-        guides=group(digest.items),
+        guides=view,
+        rows=table(view),
         summary=summary(digest),
         counts=counts(digest),
         safe_url=safe_url,
