@@ -128,6 +128,7 @@ class Target:
     channel: str  # email | webhook
     recipient: str  # an e-mail address, or the webhook URL redacted (a Slack URL's path is its secret)
     guides: tuple[str, ...] | None
+    app_url: str = ""  # `[serve] public_url`: the digest links each change to the review app
 
     @property
     def label(self) -> str:
@@ -140,9 +141,10 @@ class Target:
 def targets(config: Config, guides: Sequence[Guide]) -> list[Target]:
     out: list[Target] = []
     if config.alerts.email is not None:
-        out += [Target("email", editor, tuple(slugs)) for editor, slugs in editors_of(guides).items()]
+        out += [Target("email", editor, tuple(slugs), config.serve.public_url)
+                for editor, slugs in editors_of(guides).items()]
     if config.alerts.webhook is not None:
-        out.append(Target("webhook", redact_url(config.alerts.webhook.url), None))
+        out.append(Target("webhook", redact_url(config.alerts.webhook.url), None, config.serve.public_url))
     return out
 
 
@@ -198,7 +200,7 @@ def _render(target: Target, guides: Sequence[Guide], alerts: Sequence[AlertRecor
     """The digest of these alerts for this target, frozen; None when there is nothing to say."""
     wanted = [a for a in alerts if target.wants(a)]
     digest = Digest(recipient=target.recipient if target.channel == "email" else None, generated_at=utcnow(),
-                    since=None, items=digest_items(wanted, guides))
+                    since=None, items=digest_items(wanted, guides), app_url=target.app_url)
     if not digest.items:
         return None
     ids = tuple(sorted({i.alert_id for i in digest.items}))
@@ -408,6 +410,7 @@ def run_digest(store: Store, config: Config, guides: Sequence[Guide], *, since: 
     "nothing to review" file is clutter unless asked for); with `send`, queue and deliver
     per recipient."""
     digest = build_digest(store, guides, since=since)
+    digest.app_url = config.serve.public_url
     run = DigestRun(digest=digest, send=send)
     if digest.items or write_empty:
         run.files = write_digest(digest, config.alerts_dir, formats or config.alerts.formats)
