@@ -442,7 +442,7 @@ def test_page_events_are_told_in_words_without_strike_through() -> None:
     main = html.partition("<main>")[2]
     assert "<del" not in main and "<ins" not in main
     assert ("The publisher added a change note (change note of 20 November 2026): “Hospital exemption section "
-            "updated.”. The previous note was: “Guidance first published.”.") in html.replace("&#34;", '"')
+            "updated.”; the previous note was: “Guidance first published.”") in html
     assert f"The cited address {MHRA} now redirects to https://www.gov.uk/new." in html
     md, text = render(d, "md"), render(d, "text")
     assert "~~" not in md.partition("---")[2].partition("## Guide")[2] and "[-" not in text.partition("GUIDE:")[2]

@@ -190,6 +190,7 @@ def test_decisions_not_relevant_accept_and_the_audit_trail(app: Any, ws: Workspa
     assert sorted(sections) == ["before-your-first-treatment", "notifying-the-mhra",
                                 "questions-to-ask-your-care-team"], "each impact once, with its own form"
     assert "Accept this version" in page and 'id="accept"' not in page, "not before every section is decided"
+    assert "(+2 more)" not in page and "and 2 other edits in the same passage" in page
 
     def decide(section: str, action: str, note: str = "") -> str:
         r = alice.post(f"/changes/{he}/decide", data={"csrf": token, "section": f"hospital-exemption#{section}",
@@ -231,6 +232,7 @@ def test_decisions_not_relevant_accept_and_the_audit_trail(app: Any, ws: Workspa
     assert lines[0] == "when_utc,who,action,guides,section,source,version,note"
     assert len(lines) == 6, "the baseline, three decisions and the accept"
     assert any(",accepted,hospital-exemption,," in ln for ln in lines)
+    assert any("guidewatch (baseline),baseline,hospital-exemption" in ln for ln in lines)
 
 
 def test_source_page_lists_versions_diffs_any_two_and_cites(app: Any, ws: Workspace, site: Site) -> None:

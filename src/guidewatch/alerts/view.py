@@ -102,12 +102,12 @@ def event_words(change: Change) -> str:
     old, new = _cut(one_line(change.old)), _cut(one_line(change.new))
     if change.kind == "change_note":
         when = f" ({one_line(change.context)})" if change.context else ""
-        said = f"The publisher added a change note{when}: “{new}”."
-        return said + (f" The previous note was: “{old}”." if old else "")
+        said = f"The publisher added a change note{when}: “{new}”"
+        return said + (f"; the previous note was: “{old}”" if old else "")
     if change.kind == "moved":
         return f"The cited address {old} now redirects to {new}. {reason_text(change.reason).capitalize()}."
     if change.kind == "withdrawn":
-        return f"The publisher withdrew the page{': “' + new + '”' if new else ''}."
+        return f"The publisher withdrew the page{': “' + new + '”' if new else '.'}"
     if change.kind == "gone":
         return f"The page no longer exists: {reason_text(change.reason)}."
     return reason_text(change.reason)[:1].upper() + reason_text(change.reason)[1:] + "."

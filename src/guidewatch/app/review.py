@@ -17,13 +17,14 @@ from datetime import datetime
 
 from guidewatch.alerts.digest import display_ops
 from guidewatch.alerts.lifecycle import accept_refusal
+from guidewatch.alerts.view import event_words
 from guidewatch.app.crawl import Workspace, sync_snapshot_files
 from guidewatch.app.digest import accept_sources
 from guidewatch.changes.diff import word_diff
 from guidewatch.changes.link import citing
 from guidewatch.config import Config
 from guidewatch.model import DiffOp, Guide, Impact
-from guidewatch.store import AlertRecord, ChangeRecord, SnapshotRecord, SourceState, Store, StoreError
+from guidewatch.store import AlertRecord, ChangeRecord, ReviewRecord, SnapshotRecord, SourceState, Store, StoreError
 from guidewatch.store import web as rows
 
 #: Impact actions as editors read them.
@@ -33,6 +34,10 @@ PAGE_DATES = (("change_note", "Change note"), ("change_note_at", "Change note da
               ("last_reviewed", "Page last reviewed"), ("next_review_due", "Next review due"),
               ("published", "Published"), ("updated", "Last updated"), ("withdrawn_at", "Withdrawn"),
               ("withdrawn_explanation", "Withdrawal note"))
+
+
+#: Who the store records as reviewing a source's first version (it becomes the baseline).
+BASELINE_REVIEWER = "guidewatch (baseline)"
 
 
 class ReviewError(StoreError):
@@ -82,7 +87,8 @@ class ChangeItem:
     record: ChangeRecord
     guides: tuple[str, ...]  # visible guides with an open alert on it
     impacts: tuple[ImpactState, ...]
-    ops: list[DiffOp]
+    ops: list[DiffOp]  # empty for a page-level event: told in `words` instead
+    words: str  # a page-level event (change note, move, withdrawal) in a sentence
     page: dict[str, str]  # the new version's own dates and change note, labelled
     source: SourceState | None
     refusal: str | None  # why accepting cannot clear the source (gone, moved, ...)
@@ -153,7 +159,8 @@ def _item(ws: Workspace, who: Reviewer, alerts: list[AlertRecord], by_source: di
     pending = _pending(by_source.get(rec.source_id, []), decided)
     src = ws.store.source(rec.source_url)
     refusal = accept_refusal(src.url, src.state, src.final_url) if src else None
-    return ChangeItem(rec, guides, impacts, display_ops(rec.change), _page_dates(ws, rec.id), src, refusal,
+    ops = [] if rec.change.scope == "page" else display_ops(rec.change)
+    return ChangeItem(rec, guides, impacts, ops, event_words(rec.change), _page_dates(ws, rec.id), src, refusal,
                       len(pending), sum(1 for i in pending if not who.may(i.guide)))
 
 
@@ -319,9 +326,13 @@ def _all_entries(ws: Workspace) -> list[AuditEntry]:
             cited[url] = tuple(g.slug for g in ws.guides if citing(g, [url]))
         return cited[url]
 
-    out = [AuditEntry(r.reviewed_at, r.reviewed_by, "closed automatically" if r.automatic else "accepted",
-                      guides_of(r.source_url), "", r.source_url, (r.content_hash or "")[:12], r.note or "")
-           for r in ws.store.reviews()]
+    def what(r: ReviewRecord) -> str:
+        if r.automatic:
+            return "closed automatically"
+        return "baseline" if r.reviewed_by == BASELINE_REVIEWER else "accepted"
+
+    out = [AuditEntry(r.reviewed_at, r.reviewed_by, what(r), guides_of(r.source_url), "", r.source_url,
+                      (r.content_hash or "")[:12], r.note or "") for r in ws.store.reviews()]
     actions = rows.impact_actions(ws.store)
     out += [AuditEntry(a.at, a.by, ACTION_LABELS[a.action], (a.guide,), a.section, a.source_url,
                        (a.content_hash or "")[:12], a.note or "") for a in actions]

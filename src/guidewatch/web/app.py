@@ -57,10 +57,10 @@ def create_app(ws: Workspace, *, base_url: str, mailer: Any = None) -> Flask:
     app.extensions["guidewatch.base_url"] = (cfg.public_url or base_url).rstrip("/")
     app.extensions["guidewatch.mailer"] = mailer or auth.smtp_mailer(ws.config)
     app.extensions["guidewatch.limiter"] = auth.RateLimiter()
-    from guidewatch.alerts.digest import clean, human_time, one_line, safe_url, split_evidence
+    from guidewatch.alerts.text import clean, human_time, one_line, reason_text, safe_url, split_evidence
 
     app.jinja_env.filters.update(safe_url=safe_url, human_time=human_time, one_line=one_line, clean=clean,
-                                 evidence=split_evidence)
+                                 evidence=split_evidence, reason=reason_text)
     app.register_blueprint(auth.bp)
     app.register_blueprint(views.bp)
     app.before_request(auth.load_reviewer)
