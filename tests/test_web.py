@@ -309,3 +309,28 @@ def test_serve_print_login_and_secure_cookies_behind_a_proxy(tmp_path: Path, htt
         assert "SameSite=Lax" in cookie
     finally:
         w.close()
+
+
+def test_a_change_page_shows_the_pages_own_dates_and_change_note_in_words(app: Any, ws: Workspace,
+                                                                          site: Site) -> None:
+    from datetime import UTC, datetime
+
+    from guidewatch.model import Block, Change, FetchOutcome, Impact, Page
+
+    page = Page(site.he_url, "default", "Hospital exemption for ATMPs",
+                [Block(("S",), "heading", "S", 2), Block(("S",), "p", "Hospitals must notify the MHRA.")],
+                metadata={"change_note": "Notification rules changed", "change_note_at": "2026-11-20",
+                          "last_reviewed": "2026-11-19"})
+    src = ws.store.record_fetch(FetchOutcome(url=site.he_url, status="ok", http_status=200,
+                                             fetched_at=datetime.now(UTC)), page).source
+    note = Change("c1", "change_note", "substantive", "GOV.UK change note: Notification rules changed", (),
+                  "Guidance first published.", "Notification rules changed", scope="page",
+                  context="change note of 20 November 2026")
+    impact = Impact("hospital-exemption", "notifying-the-mhra", "Notifying the MHRA", 0.9, ("MHRA",))
+    [alert] = ws.store.record_changes(src.id, src.reviewed_snapshot_id, src.current_snapshot_id, [(note, [impact])])
+    shown = signed_in(app, ws, ALICE).get(f"/changes/{ws.store.alerts(ids=[alert])[0].change.id}").text
+    assert "<dt>Change note</dt><dd>Notification rules changed</dd>" in shown
+    assert "<dt>Page last reviewed</dt><dd>2026-11-19</dd>" in shown
+    assert ("The publisher added a change note (change note of 20 November 2026): “Notification rules changed”; "
+            "the previous note was: “Guidance first published.”") in shown
+    assert "<del>" not in shown, "a change note is told in words, not struck through"
