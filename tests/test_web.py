@@ -334,3 +334,42 @@ def test_a_change_page_shows_the_pages_own_dates_and_change_note_in_words(app: A
     assert ("The publisher added a change note (change note of 20 November 2026): “Notification rules changed”; "
             "the previous note was: “Guidance first published.”") in shown
     assert "<del>" not in shown, "a change note is told in words, not struck through"
+
+
+def test_guidewatch_serve_answers_and_keeps_sign_in_tokens_out_of_its_log(tmp_path: Path,
+                                                                           http_server: LocalHTTPServer,
+                                                                           store_url: str) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+    import urllib.error
+    import urllib.request
+
+    from test_alerts import free_port
+
+    site = make_site(tmp_path / "ws", http_server, store_url)
+    link = ok(site.gw("serve", "--print-login", ALICE)).stdout.strip()
+    port = free_port()
+    exe = Path(sys.executable).parent / "guidewatch"
+    proc = subprocess.Popen([str(exe), "serve", "--port", str(port)], cwd=site.root, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, "GUIDEWATCH_STORE": store_url})
+    try:
+        url = link.replace("127.0.0.1:8080", f"127.0.0.1:{port}")
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(url, timeout=5) as r:
+                    assert "Sign in as alice@example.org" in r.read().decode()
+                break
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.2)
+        else:
+            pytest.fail("guidewatch serve did not answer")
+        with pytest.raises(urllib.error.HTTPError) as anonymous:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/audit.csv", timeout=5)
+        assert anonymous.value.code == 401
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    token = link.rsplit("/", 1)[1]
+    assert "GET /sign-in/*** HTTP/1.1" in err and token not in err

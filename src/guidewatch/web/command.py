@@ -2,9 +2,29 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import click
 
 from guidewatch.exitcodes import USAGE
+
+_TOKEN_PATH = re.compile(r"(/sign-in/)[^\s?/\"]+")
+
+
+def redact(line: str) -> str:
+    """A request log line without the sign-in token in its path: logs hold no secret."""
+    return _TOKEN_PATH.sub(r"\1***", line)
+
+
+def _request_handler() -> Any:
+    from werkzeug.serving import WSGIRequestHandler
+
+    class Handler(WSGIRequestHandler):
+        def log(self, type: str, message: str, *args: Any) -> None:  # noqa: A002 - werkzeug's signature
+            super().log(type, redact(message % args if args else message).replace("%", "%%"))
+
+    return Handler
 
 
 @click.command("serve")
@@ -37,6 +57,7 @@ def serve(ctx: object, host: str, port: int, print_login: str | None) -> None:
         click.echo(f"guidewatch review app on {ws.config.serve.public_url or base} (Ctrl+C stops it)", err=True)
         from werkzeug.serving import run_simple
 
-        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False,
+                   request_handler=_request_handler())
     finally:
         ws.close()
