@@ -23,7 +23,7 @@ from guidewatch.app.digest import accept_sources
 from guidewatch.changes.diff import word_diff
 from guidewatch.changes.link import citing
 from guidewatch.config import Config
-from guidewatch.model import DiffOp, Guide, Impact
+from guidewatch.model import Change, DiffOp, Guide, Impact
 from guidewatch.store import AlertRecord, ChangeRecord, ReviewRecord, SnapshotRecord, SourceState, Store, StoreError
 from guidewatch.store import web as rows
 
@@ -276,8 +276,7 @@ def source_page(ws: Workspace, who: Reviewer, source_id: int, old_id: int | None
 
 
 def display_ops_of(ops: list[DiffOp]) -> list[DiffOp]:
-    from guidewatch.model import Change
-
+    """A whole-page diff shortened for reading, as a change's diff is."""
     return display_ops(Change("", "modified", "minor", "", (), "", "", ops)) if ops else []
 
 
