@@ -300,6 +300,12 @@ def test_serve_print_login_and_secure_cookies_behind_a_proxy(tmp_path: Path, htt
     assert re.fullmatch(r"https://review\.example\.org/sign-in/[A-Za-z0-9_-]{40,}\n", r.stdout)
     bad = site.gw("serve", "--print-login", "stranger@example.org")
     assert bad.returncode == 2 and "not an editor of any guide" in bad.stderr
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        busy = site.gw("serve", "--port", str(taken.getsockname()[1]))
+    assert busy.returncode == 2 and "guidewatch: error: cannot listen on 127.0.0.1:" in busy.stderr
+    assert len([ln for ln in busy.stderr.splitlines() if "error" in ln or "Port" in ln]) == 1
     w = open_workspace(load_config(site.root / "guidewatch.toml"))
     try:
         app = create_app(w, base_url=BASE, mailer=lambda *a: None)

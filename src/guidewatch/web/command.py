@@ -53,11 +53,24 @@ def serve(ctx: object, host: str, port: int, print_login: str | None) -> None:
                 raise SystemExit(USAGE)
             click.echo(link)
             return
-        app = create_app(ws, base_url=base)
-        click.echo(f"guidewatch review app on {ws.config.serve.public_url or base} (Ctrl+C stops it)", err=True)
-        from werkzeug.serving import run_simple
+        import socket
 
-        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False,
-                   request_handler=_request_handler())
+        from werkzeug.serving import make_server
+
+        try:  # bound here, so a taken port is one line and exit 2 (werkzeug would print three, exit 1)
+            sock = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+        except OSError as exc:
+            click.echo(f"guidewatch: error: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
+            raise SystemExit(USAGE) from None
+        with sock:
+            server = make_server(host, port, create_app(ws, base_url=base), threaded=True,
+                                 request_handler=_request_handler(), fd=sock.fileno())
+        click.echo(f"guidewatch review app on {ws.config.serve.public_url or base} (Ctrl+C stops it)", err=True)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.server_close()
     finally:
         ws.close()
