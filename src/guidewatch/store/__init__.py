@@ -1298,5 +1298,4 @@ def _pid_alive(pid: int) -> bool:
         return True
 
 
-
 from guidewatch.store import web as _web  # noqa: E402,F401  the review app's rows (issue 19), on this Base
