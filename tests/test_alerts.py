@@ -340,7 +340,8 @@ def test_digest_send_one_email_per_editor_retries_a_refusal_and_never_resends(si
         carol = mailbox.to(CAROL)[0]  # owns both guides (listed in two spellings): one digest with both
         text, _ = bodies(carol)
         assert HE_SECTION in text and GT_SECTION in text
-        assert carol["Subject"].startswith("[guidewatch] 2 changes to 2 sources affect")
+        assert carol["Subject"] == ("[guidewatch] 2 changes to review in Genomic testing: a guide for patients, "
+                                    "Hospital exemption: a guide for patients")  # the guides, not the sections
         assert carol["X-Guidewatch-Digest"].startswith("gw-") and carol["X-Guidewatch-Digest"] in carol["Message-ID"]
 
         # the file digest: every guide, in the four formats, with dated names
@@ -434,7 +435,8 @@ def test_a_pending_retry_and_new_alerts_go_out_as_one_digest(site: Site, open_ou
         box.run()
         assert mailbox.counts() == {ALICE: 1, BOB: 1, CAROL: 1}  # one message each, carol's carries both
         assert bodies(mailbox.to(CAROL)[0])[0].count("guidewatch accept ") == 2
-        assert mailbox.to(CAROL)[0]["Subject"] == "[guidewatch] 2 changes to 2 sources affect 2 sections of 2 guides"
+        assert mailbox.to(CAROL)[0]["Subject"] == ("[guidewatch] 2 changes to review in Genomic testing: a guide for "
+                                                   "patients, Hospital exemption: a guide for patients")
         assert box.statuses() == Counter({"sent": 3, "cancelled": 1})  # carol's first digest was replaced
         assert box.run().sent == []
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from guidewatch.app.settings import fetch_settings
-from guidewatch.config import CONFIG_TEMPLATE, FetchConfig, load_config, markdown_table, parse_config
+from guidewatch.config import CONFIG_TEMPLATE, FetchConfig, load_config, markdown_table, parse_config, parse_duration
 from guidewatch.config.docs import TABLE_END, TABLE_START, config_template, readme_section, walk
 from guidewatch.config.schema import DIGEST_FORMATS
 from guidewatch.sources.fetch import FetchSettings
@@ -78,7 +78,7 @@ def test_the_template_writes_each_key_with_the_schema_default_or_its_example() -
         written += 1
         expected = e.spec.default if e.spec.example is None else e.spec.example
         if isinstance(e.spec.default, timedelta):
-            value = timedelta(days=int(value.rstrip("d")))
+            value = parse_duration(value)
         assert (tuple(value) if isinstance(value, list) else value) == expected, e
         if isinstance(e.spec.example, str | int) and e.spec.example != e.spec.default:
             assert f"(default: {e.spec.default})" in CONFIG_TEMPLATE

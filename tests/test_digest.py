@@ -21,6 +21,7 @@ from guidewatch.alerts.digest import (
     render,
     safe_url,
     split_evidence,
+    subject,
     summary,
     to_json_dict,
 )
@@ -240,12 +241,18 @@ def test_markdown_highlights_and_structure() -> None:
     assert "take ~~6~~ **8** weeks" in md
     assert f"[ATMPs: regulation and licensing](<{MHRA}>)" in md
     assert "## Guide: Gene therapy and ATMPs in the UK: a patient guide" in md
-    assert "### Section: What is hospital exemption?" in md
+    assert "  - What is hospital exemption? (#what-is-hospital-exemption, match 82%)" in md
     assert "Guidance › Hospital exemption" in md
     assert f"`guidewatch accept {MHRA} --by NAME`" in md
     assert "> Hospital exemption is a route that may allow some ATMPs." in md
-    headings = [line for line in md.splitlines() if line.startswith("### ")]
-    assert len(headings) == 4
+    # guide -> source -> change: each change once, its sections listed under it
+    assert [line for line in md.splitlines() if line.startswith("### ")] == [
+        f"### Source: [ATMPs: regulation and licensing](<{MHRA}>)", f"### Source: [Genetic testing](<{NHS}>)"]
+    assert [line for line in md.splitlines() if line.startswith("#### ")] == [
+        "#### Change: 'must' became 'may'", "#### Change: new sentence", "#### Change: '6 weeks' became '8 weeks'"]
+    assert md.count("Unlicensed ATMPs ~~must~~ **may**") == 1
+    assert "| Guide | Source | Change | Severity | Sections |" in md  # the summary table
+    assert "| 'must' became 'may' | substantive | 2 re-read |" in md
 
 
 def test_text_highlights() -> None:
@@ -262,7 +269,9 @@ def test_html_highlights_and_accessibility_basics() -> None:
     assert html.startswith("<!DOCTYPE html>")
     assert '<html lang="en-GB">' in html
     assert re.search(r"<del style=\"[^\"]+\">must</del> <ins style=\"[^\"]+\">may</ins>", html)
-    assert "<h1" in html and html.count("<h2") == 1 and html.count("<h3") == 4 and html.count("<h4") == 5
+    # one guide, two sources, three changes (the 5 items are 3 changes, each shown once)
+    assert "<h1" in html and html.count("<h2") == 1 and html.count("<h3") == 2 and html.count("<h4") == 3
+    assert html.count(">must</del>") == 1 and "<table" in html and '<th scope="col"' in html
     assert f'<a href="{MHRA}"' in html
     names = {t for t, _ in tags(html)}
     assert not names & {"script", "link", "style", "img", "iframe", "object"}
@@ -315,6 +324,10 @@ def test_whole_page_removal_is_cut_for_reading() -> None:
     page = "A sentence of the withdrawn page. " * 400
     change = Change("g1", "gone", "substantive", "the page is gone (410)", (), page, "", scope="page")
     html = render(Digest(None, WHEN, None, [item(1, "s", MHRA, change)]), "html")
+    assert "The page no longer exists: the page is gone (410)." in html and len(html) < len(page) // 2
+    assert "<del" not in html.partition("<main>")[2], "a page event is told in words, not struck through"
+    note = Change("n1", "change_note", "substantive", "GOV.UK change note: x", (), "", page, scope="page")
+    html = render(Digest(None, WHEN, None, [item(1, "s", MHRA, note)]), "html")
     assert "more characters]" in html and len(html) < len(page)
     assert json.loads(render(Digest(None, WHEN, None, [item(1, "s", MHRA, change)]), "json"))[
         "guides"][0]["sections"][0]["items"][0]["change"]["old"] == page  # JSON keeps it whole
@@ -333,8 +346,8 @@ def test_html_escapes_everything_from_sources() -> None:
         for name in ("href", "src", "action"):
             value = (attrs.get(name) or "").strip().lower()
             assert not value.startswith("javascript:"), (tag, attrs)
-    hrefs = [a["href"] for t, a in found if t == "a"]
-    assert hrefs == []  # none of the three URLs is a plain http(s) URL
+    hrefs = [a["href"] for t, a in found if t == "a" and not (a["href"] or "").startswith("#change-")]
+    assert hrefs == []  # none of the three URLs is a plain http(s) URL (the summary table links within)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html  # shown, not run
     assert "not linked" in html
 
@@ -375,8 +388,9 @@ def test_html_digest_in_headless_chromium(tmp_path: Path) -> None:
     page = tmp_path / "digest.html"
     page.write_text(render(make_digest(), "html"), encoding="utf-8")
     dom = browser.dump_dom(page)
-    for heading in (GUIDE_TITLE, *(h for h, _ in SECTIONS.values())):
-        assert re.search(rf"<h[23][^>]*>{re.escape(heading)}</h[23]>", dom), heading
+    assert re.search(rf"<h2[^>]*>{re.escape(GUIDE_TITLE)}</h2>", dom)
+    for heading, _ in SECTIONS.values():
+        assert re.search(rf"<li[^>]*><span[^>]*>{re.escape(heading)}</span>", dom), heading
     assert "<script" not in dom.lower()
     assert "<del" in dom and "<ins" in dom
 
@@ -397,3 +411,73 @@ def test_hostile_page_text_stays_inert_in_chromium(tmp_path: Path) -> None:
         assert not any(name.startswith("on") for name in attrs), (tag, attrs)
         assert not (attrs.get("href") or "").strip().lower().startswith("javascript:"), (tag, attrs)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom  # visible as text
+
+
+# --- each change once, page events in words, links to the review app (issue 19) ---------------
+
+
+def test_each_change_once_with_its_sections_by_tier() -> None:
+    d = make_digest()
+    d.items[1].impact = Impact(GUIDE, "what-is-hospital-exemption", "What is hospital exemption?", 0.41,
+                               ("hospital exemption",), tier="related")
+    text = render(d, "text")
+    assert text.count("Unlicensed ATMPs [-must-]{+may+}") == 1
+    card = text[text.index("* SUBSTANTIVE (modified): 'must' became 'may'"):text.index("* MINOR (added)")]
+    assert card.index("Re-read:") < card.index("Approved treatment") < card.index("Related (worth a glance):") \
+        < card.index("What is hospital exemption?")
+    assert "alerts #1, #2" in card
+    rows = text[text.index("Summary (each change once):"):text.index("Removed text")].strip().splitlines()[1:]
+    assert len(rows) == 3 and "[1 re-read, 1 related]" in rows[0]
+
+
+def test_page_events_are_told_in_words_without_strike_through() -> None:
+    note = Change("c7", "change_note", "substantive", "GOV.UK change note: Hospital exemption updated", (),
+                  "Guidance first published.", "Hospital exemption section updated.", scope="page",
+                  context="change note of 20 November 2026")
+    moved = Change("c8", "moved", "minor", "page moved to a new address: https://www.gov.uk/new", (),
+                   MHRA, "https://www.gov.uk/new", scope="page")
+    d = Digest(None, WHEN, None, [item(1, "what-is-hospital-exemption", MHRA, note),
+                                  item(2, "what-is-hospital-exemption", NHS, moved)])
+    html = render(d, "html")
+    main = html.partition("<main>")[2]
+    assert "<del" not in main and "<ins" not in main
+    assert ("The publisher added a change note (change note of 20 November 2026): “Hospital exemption section "
+            "updated.”; the previous note was: “Guidance first published.”") in html
+    assert f"The cited address {MHRA} now redirects to https://www.gov.uk/new." in html
+    md, text = render(d, "md"), render(d, "text")
+    assert "~~" not in md.partition("---")[2].partition("## Guide")[2] and "[-" not in text.partition("GUIDE:")[2]
+
+
+def test_subject_names_the_guides_and_the_count() -> None:
+    d = make_digest()
+    assert subject(d) == f"[guidewatch] 3 changes to review in {GUIDE_TITLE}"
+    d.items.append(item(9, "intro", MHRA, HE_CHANGE, guide="a-guide", guide_title="A guide about CAR-T"))
+    assert subject(d) == f"[guidewatch] 4 changes to review in A guide about CAR-T, {GUIDE_TITLE}"
+    for n, slug in enumerate(("b", "c")):
+        d.items.append(item(20 + n, "intro", NHS, TEST_CHANGE, guide=slug, guide_title=f"Guide {slug.upper()}"))
+    assert subject(d).endswith(f"in A guide about CAR-T, {GUIDE_TITLE} and 2 more guides")
+    assert subject(Digest(None, WHEN, None, [])).startswith("[guidewatch] Nothing to review")
+
+
+def test_each_change_links_to_the_review_app_when_it_has_a_public_url() -> None:
+    d = make_digest()
+    assert "/changes/" not in render(d, "html") and "Review it:" not in render(d, "text")
+    d.app_url = "https://review.example.org"
+    html, text, md = render(d, "html"), render(d, "text"), render(d, "md")
+    assert html.count('href="https://review.example.org/changes/1"') == 2  # HE_CHANGE and TEST_CHANGE are both c1
+    assert "Review it: https://review.example.org/changes/2" in text
+    assert "<https://review.example.org/changes/1>" in md
+    data = to_json_dict(d)
+    changes = [c for s in data["guides"][0]["sources"] for c in s["changes"]]
+    assert [c["app_url"] for c in changes] == ["https://review.example.org/changes/1",
+                                               "https://review.example.org/changes/2",
+                                               "https://review.example.org/changes/1"]
+    assert changes[0]["alert_ids"] == [1, 2] and [s["tier"] for s in changes[0]["sections"]] == ["reread"] * 2
+
+
+def test_more_edits_are_explained_not_counted() -> None:
+    change = Change("c3", "modified", "substantive", "'may' became 'must' (+2 more)", ("S",), "a", "b")
+    d = Digest(None, WHEN, None, [item(1, "s", MHRA, change)])
+    for fmt in ("html", "md", "text"):
+        out = render(d, fmt)  # type: ignore[arg-type]
+        assert "(+2 more)" not in out and "and 2 other edits in the same passage" in out, fmt

@@ -118,6 +118,7 @@ class Target:
     channel: str  # a registered channel's name: email, webhook, ...
     recipient: str  # an e-mail address, or the webhook URL redacted (a Slack URL's path is its secret)
     guides: tuple[str, ...] | None
+    app_url: str = ""  # `[serve] public_url`: the digest links each change to the review app
 
     @property
     def label(self) -> str:
@@ -129,7 +130,7 @@ class Target:
 
 def targets(config: Config, guides: Sequence[Guide]) -> list[Target]:
     """Every recipient of every configured channel, in the registry's order."""
-    return [Target(channel.name, r.address, r.guides)
+    return [Target(channel.name, r.address, r.guides, config.serve.public_url)
             for channel in configured_channels(config) for r in channel.recipients(guides)]
 
 
@@ -186,7 +187,7 @@ def _render(target: Target, guides: Sequence[Guide], alerts: Sequence[AlertRecor
     wanted = [a for a in alerts if target.wants(a)]
     addressed = target.channel in CHANNELS and CHANNELS[target.channel].addressed
     digest = Digest(recipient=target.recipient if addressed else None, generated_at=utcnow(),
-                    since=None, items=digest_items(wanted, guides))
+                    since=None, items=digest_items(wanted, guides), app_url=target.app_url)
     if not digest.items:
         return None
     ids = tuple(sorted({i.alert_id for i in digest.items}))
@@ -383,6 +384,7 @@ def run_digest(store: Store, config: Config, guides: Sequence[Guide], *, since: 
     "nothing to review" file is clutter unless asked for); with `send`, queue and deliver
     per recipient."""
     digest = build_digest(store, guides, since=since)
+    digest.app_url = config.serve.public_url
     run = DigestRun(digest=digest, send=send)
     if digest.items or write_empty:
         run.files = write_digest(digest, config.alerts_dir, formats or config.alerts.formats)

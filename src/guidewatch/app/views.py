@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from guidewatch.alerts.digest import text_ops
+from guidewatch.app.review import history_lines
 from guidewatch.model import Dismissal, Guide
 from guidewatch.store import ChangeRecord, ReviewRecord, Store, StoreError
 
@@ -91,7 +92,7 @@ def history_text(store: Store, source_url: str | None) -> list[str]:
     lines += [_review_line(r) for r in reviews]
     lines += [f"{m.at:%Y-%m-%d %H:%M} {m.by}: marked {m.guide}#{m.section} not relevant to {m.source_url} "
               f"› {' › '.join(m.source_section) or '(whole page)'} ({m.note})" for m in marks]
-    return lines
+    return lines + history_lines(store, source_url)  # "guide updated" / "no change needed" from the review app
 
 
 def _review_line(r: ReviewRecord) -> str:

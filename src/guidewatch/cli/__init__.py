@@ -19,7 +19,7 @@ import click
 
 from guidewatch import __version__
 from guidewatch import exitcodes as ec
-from guidewatch.cli import crawling, gate, review, workspace
+from guidewatch.cli import crawling, gate, review, serving, workspace
 from guidewatch.cli.base import Ctx, Group, UserError
 from guidewatch.config import CONFIG_NAME
 
@@ -45,6 +45,6 @@ def main(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
     ctx.obj = Ctx(config_path, verbose)
 
 
-for _module in (workspace, crawling, review, gate):
+for _module in (workspace, crawling, review, gate, serving):
     for _command in _module.COMMANDS:
         main.add_command(_command)

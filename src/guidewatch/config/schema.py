@@ -280,6 +280,25 @@ class CheckConfig:
 
 
 @dataclass(frozen=True)
+class ServeConfig:
+    """The editors' review app (`guidewatch serve`)."""
+
+    public_url: str = key("where editors reach the review app; sign-in links and digest links point there", "url",
+                          example="https://guidewatch.example.org")
+    operators: tuple[str, ...] = key("addresses that see and act on every guide in the review app", "emails", ())
+    secret_env: str = key("environment variable holding the session-signing key (unset: sessions end on restart)",
+                          "str", "GUIDEWATCH_SECRET_KEY", secret="secret_key")
+    link_ttl: timedelta = num("how long an e-mailed sign-in link works (once)", timedelta(minutes=30), 60, DAY,
+                              kind=timedelta, unit="duration")
+    behind_proxy: bool = key("behind an https reverse proxy: `Secure` cookies, trust `X-Forwarded-*`", "bool", False)
+
+    def __post_init__(self) -> None:
+        # one spelling of each: links are built as public_url + path; sign-in compares lower-case addresses
+        object.__setattr__(self, "public_url", (self.public_url or "").rstrip("/"))
+        object.__setattr__(self, "operators", tuple(e.strip().lower() for e in self.operators if e.strip()))
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path | None
     root: Path  # directory relative paths are resolved against
@@ -303,6 +322,8 @@ class Config:
                                dataclass_default=False)
     check: CheckConfig = key("what `guidewatch check` counts as stale or unreachable", "table", CheckConfig(),
                              table=CheckConfig, dataclass_default=False)
+    serve: ServeConfig = key("the editors' review app (`guidewatch serve`)", "table", ServeConfig(),
+                             table=ServeConfig, dataclass_default=False)
 
     def source(self, url: str) -> SourceConfig | None:
         return self._sources_by_url.get(url)
