@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from guidewatch.app.crawl import Workspace, open_workspace
+from guidewatch.app.workspace import Workspace, open_workspace
 from guidewatch.config import load_config
 from guidewatch.store import web as rows
 from guidewatch.web.app import create_app

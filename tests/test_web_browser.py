@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from guidewatch.app.crawl import open_workspace
+from guidewatch.app.workspace import open_workspace
 from guidewatch.config import load_config
 from guidewatch.web.app import create_app
 from httpserver import LocalHTTPServer

@@ -18,8 +18,9 @@ from datetime import datetime
 from guidewatch.alerts.digest import display_ops
 from guidewatch.alerts.lifecycle import accept_refusal
 from guidewatch.alerts.view import event_words
-from guidewatch.app.crawl import Workspace, sync_snapshot_files
 from guidewatch.app.digest import accept_sources
+from guidewatch.app.snapshot_files import sync_snapshot_files
+from guidewatch.app.workspace import Workspace
 from guidewatch.changes.diff import word_diff
 from guidewatch.changes.link import citing
 from guidewatch.config import Config

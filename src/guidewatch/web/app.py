@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask, Response, g, request
 
-from guidewatch.app.crawl import Workspace
+from guidewatch.app.workspace import Workspace
 
 log = logging.getLogger("guidewatch.web")
 

@@ -22,8 +22,8 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
-from guidewatch.app.crawl import Workspace
 from guidewatch.app.review import Reviewer, reviewer
+from guidewatch.app.workspace import Workspace
 from guidewatch.config import Config
 from guidewatch.store import web as rows
 
