@@ -315,7 +315,7 @@ def changes(ctx: Ctx, since: str | None, fmt: str, source: str | None, show_all:
 
     ws = ctx.workspace(sync=False)
     try:
-        recs = ws.store.changes(since=_since(since), source_url=source)
+        recs = ws.store.changes.find(since=_since(since), source_url=source)
     finally:
         ws.close()
     if not show_all:
@@ -427,10 +427,10 @@ def history(ctx: Ctx, source_url: str | None) -> None:
     """Show the review audit trail: who reviewed which version of which source, and when."""
     ws = ctx.workspace(sync=False)
     try:
-        if source_url and ws.store.source(source_url) is None:
+        if source_url and ws.store.sources.get(source_url) is None:
             raise UserError(f"{source_url}: not a watched source (see `guidewatch guides`)")
-        reviews = ws.store.reviews(source_url)
-        marks = ws.store.dismissals(source_url)
+        reviews = ws.store.reviews.find(source_url)
+        marks = ws.store.changes.dismissals(source_url)
     finally:
         ws.close()
     if not reviews:
@@ -459,7 +459,7 @@ def dismiss(ctx: Ctx, change_id: str, section: str, by: str, note: str | None) -
         raise UserError(f"{change_id}: not a change id (such as c12; see `guidewatch changes`)")
     ws = ctx.workspace(sync=False)
     try:
-        mark = ws.store.dismiss(int(number), section, by=by, note=note)
+        mark = ws.store.changes.dismiss(int(number), section, by=by, note=note)
     finally:
         ws.close()
     where = " › ".join(mark.source_section) or "(whole page)"

@@ -127,7 +127,7 @@ def open_workspace(config: Config, *, sync: bool = True) -> Workspace:
     remove_orphaned_temp_files(config.snapshots_dir, config.alerts_dir)  # left by a killed run
     ws = Workspace(config, store, guides, profiles)
     if sync:
-        store.sync_guides(guides, watched_sources(guides, config.sources, profiles))
+        store.guides.sync(guides, watched_sources(guides, config.sources, profiles))
         import_committed_baselines(store, config)
         retire_uncited(ws)
     return ws
@@ -139,10 +139,10 @@ def retire_uncited(ws: Workspace) -> None:
     command killed half-way, or a crawl that wrote an old source's files meanwhile, is put
     right by the next command."""
     closure = uncited_closure()
-    for source_id in ws.store.uncited_with_open_alerts():
-        ws.store.close_alerts(source_id, kinds=closure.kinds, status=closure.status, note=closure.note, by=AUTOMATIC)
+    for source_id in ws.store.alerts.uncited_sources():
+        ws.store.alerts.close(source_id, kinds=closure.kinds, status=closure.status, note=closure.note, by=AUTOMATIC)
     root = ws.config.snapshots_dir
-    gone = [u for u in ws.store.uncited_urls()
+    gone = [u for u in ws.store.sources.uncited_urls()
             if snapshot_path(root, u).exists() or snapshot_path(root, u, latest=True).exists()]
     if gone:
         sync_snapshot_files(ws, urls=gone)
@@ -163,7 +163,7 @@ def import_committed_baselines(store: Store, config: Config) -> list[str]:
     """A store without a source's history (a fresh CI runner) takes the reviewed version from
     the committed `snapshots/` file, so the gate compares against what editors reviewed."""
     imported: list[str] = []
-    for src in store.sources():
+    for src in store.sources.all():
         if src.current_snapshot_id is not None:
             continue
         path = snapshot_path(config.snapshots_dir, src.url)
@@ -174,7 +174,7 @@ def import_committed_baselines(store: Store, config: Config) -> list[str]:
             meta = {k[5:]: v for k, v in snap.meta.items() if k.startswith("meta.")}
             fetched = _parse_time(snap.meta.get("fetched_at")) or utcnow()
             reviewed = _parse_time(snap.meta.get("reviewed_at")) or fetched
-            if store.import_baseline(src.url, text=snap.text, title=snap.meta.get("title", ""),
+            if store.sources.import_baseline(src.url, text=snap.text, title=snap.meta.get("title", ""),
                                      profile=snap.meta.get("profile", src.profile), fetched_at=fetched, meta=meta,
                                      reviewed_by=snap.meta.get("reviewed_by") or "snapshot file",
                                      reviewed_at=reviewed):
@@ -293,11 +293,11 @@ class CrawlSummary:
 
 def select_sources(ws: Workspace, *, all_sources: bool = False, source: str | None = None) -> list[SourceState]:
     if source:
-        found = ws.store.source(source)
+        found = ws.store.sources.get(source)
         if found is None or not found.active:
             raise StoreError(f"{source}: not a watched source (see `guidewatch guides`)")
         return [found]
-    return ws.store.sources() if all_sources else ws.store.due_sources()
+    return ws.store.sources.all() if all_sources else ws.store.sources.due()
 
 
 def build_request(ws: Workspace, src: SourceState) -> FetchRequest:
@@ -428,7 +428,7 @@ class _QuietBatch:
     def _load(self, ids: Sequence[int | None]) -> None:
         wanted = [i for i in ids if i is not None and i not in self.hashes]
         for start in range(0, len(wanted), 500):
-            self.hashes.update(self.ws.store.snapshot_hashes(wanted[start:start + 500]))
+            self.hashes.update(self.ws.store.sources.snapshot_hashes(wanted[start:start + 500]))
 
     def take(self, src: SourceState, outcome: FetchOutcome) -> bool:
         """Queue the outcome if it is a quiet 304; False sends it down the full path."""
@@ -450,7 +450,7 @@ class _QuietBatch:
     def flush(self) -> None:
         batch, self.pending = self.pending, []
         try:
-            self.ws.store.record_not_modified(batch)
+            self.ws.store.sources.record_not_modified(batch)
         except Exception as exc:
             reason = str(exc).splitlines()[0][:300]
             log.error("recording %d unchanged answers failed: %s", len(batch), reason)
@@ -470,7 +470,7 @@ def process_outcome(ws: Workspace, src: SourceState, outcome: FetchOutcome, summ
     now = outcome.fetched_at or utcnow()
     today = today or now.date()
     page, suspect_hash, note = _content(ws, src, outcome, parsed)
-    result = ws.store.record_fetch(outcome, page, unreachable_after=cfg.check.unreachable_after,
+    result = ws.store.sources.record_fetch(outcome, page, unreachable_after=cfg.check.unreachable_after,
                                    next_due_at=next_due(cfg, src, now, ws.profile(src)), suspect_hash=suspect_hash)
     state = result.source
     events, verdict = _state_events(ws, src, state, outcome, page)
@@ -480,7 +480,8 @@ def process_outcome(ws: Workspace, src: SourceState, outcome: FetchOutcome, summ
     if result.baseline_review is not None:
         reviewed = result.new_snapshot  # the first version seen is the baseline: nothing to read back
     else:
-        reviewed = ws.store.snapshot(state.reviewed_snapshot_id) if fresh is not None or page is not None else None
+        reviewed = (ws.store.sources.snapshot(state.reviewed_snapshot_id)
+                    if fresh is not None or page is not None else None)
     if fresh is not None and reviewed is not None and reviewed.id != fresh.id:
         block_changes = diff_pages(reviewed.page(), fresh.page())
         real = [c for c in block_changes if c.severity != "cosmetic"]
@@ -490,7 +491,7 @@ def process_outcome(ws: Workspace, src: SourceState, outcome: FetchOutcome, summ
     elif outcome.status in ("ok", "not_modified"):
         verdict = verdict or "unchanged"
     if page is not None:
-        current = result.new_snapshot or ws.store.snapshot(state.current_snapshot_id)
+        current = result.new_snapshot or ws.store.sources.snapshot(state.current_snapshot_id)
         meta = current.meta if current else page.metadata
         events.extend(metadata_events(reviewed.meta if reviewed else None, meta, today=today))
         verdict = _also(verdict, _close_review_due(ws, state, meta, events, today))
@@ -523,7 +524,7 @@ def _state_events(ws: Workspace, src: SourceState, state: SourceState, outcome: 
         return events, "gone" + (" (page says it was not found)" if outcome.status == "soft_404" else
                                  f" (HTTP {outcome.http_status})")
     verdict = "unchanged" if outcome.status == "not_modified" else ""
-    if src.state in ("gone", "unreachable") and ws.store.close_recovered(src.id):
+    if src.state in ("gone", "unreachable") and ws.store.alerts.close_recovered(src.id):
         verdict = "answers again (gone/unreachable alerts closed)"
     if outcome.moved:
         events.append(moved_event(src.url, outcome.final_url or ""))
@@ -541,7 +542,7 @@ def _close_review_due(ws: Workspace, state: SourceState, meta: dict[str, str], e
     if any(e.kind == "review_due" for e in events):
         return ""
     closure = review_due_closure(meta, today=today)
-    if closure is None or not ws.store.close_alerts(state.id, kinds=closure.kinds, status=closure.status,
+    if closure is None or not ws.store.alerts.close(state.id, kinds=closure.kinds, status=closure.status,
                                                     note=closure.note, by=AUTOMATIC):
         return ""
     return f"review-due alert closed ({closure.note})"
@@ -552,9 +553,10 @@ def _record_changes(ws: Workspace, state: SourceState, block_changes: list[Chang
     changes = (block_changes or []) + events
     number_changes(changes)
     if changes or block_changes is not None:
-        linked = link_changes(changes, state.url, ws.guides_citing(state.url), dismissed=ws.store.dismissals(state.url))
+        linked = link_changes(changes, state.url, ws.guides_citing(state.url),
+                              dismissed=ws.store.changes.dismissals(state.url))
         pairs = [(c, linked.get(c.id, [])) for c in changes]
-        summary.new_alerts += ws.store.record_changes(
+        summary.new_alerts += ws.store.changes.record(
             state.id, state.reviewed_snapshot_id, state.current_snapshot_id, pairs,
             min_alert_severity=ws.config.alerts.min_severity, replace_open=block_changes is not None)
 
@@ -600,9 +602,9 @@ def judge_version(ws: Workspace, src: SourceState, page: Page) -> Judgement:
     Free for almost every page: the store is asked only when a title or heading reads like an error."""
     if src.reviewed_snapshot_id is None or error_like(page) is None:
         return Judgement("accept")
-    reviewed = ws.store.snapshot(src.reviewed_snapshot_id)
-    known = set(ws.store.snapshot_hashes([src.reviewed_snapshot_id, src.current_snapshot_id]).values())
-    last = ws.store.fetch_history(src.url, limit=1)
+    reviewed = ws.store.sources.snapshot(src.reviewed_snapshot_id)
+    known = set(ws.store.sources.snapshot_hashes([src.reviewed_snapshot_id, src.current_snapshot_id]).values())
+    last = ws.store.sources.fetch_history(src.url, limit=1)
     last_suspect = last[0]["content_hash"] if last and last[0]["status"] == "failed" else None
     return judge(page, reviewed.text if reviewed else None, known=known, last_suspect=last_suspect)
 
@@ -612,7 +614,7 @@ def _files_in_line(ws: Workspace, state: SourceState, hashes: dict[int, str] | N
     in the file headers), so a 304 need not re-render them: keeps a 304 cheap at scale.
     `hashes`: snapshot content hashes already loaded (one query for a whole crawl)."""
     if hashes is None:
-        hashes = ws.store.snapshot_hashes([state.reviewed_snapshot_id, state.current_snapshot_id])
+        hashes = ws.store.sources.snapshot_hashes([state.reviewed_snapshot_id, state.current_snapshot_id])
     reviewed, current = hashes.get(state.reviewed_snapshot_id), hashes.get(state.current_snapshot_id)  # type: ignore[arg-type]
     root = ws.config.snapshots_dir
     want = {snapshot_path(root, state.url): reviewed,
@@ -635,9 +637,9 @@ def _undiffed_current(ws: Workspace, state: SourceState, outcome: FetchOutcome) 
     now (idempotent: known changes are not alerted twice) means the change is not lost."""
     if outcome.status not in ("ok", "not_modified") or state.current_snapshot_id in (None, state.reviewed_snapshot_id):
         return None
-    if ws.store.has_changes_for(state.current_snapshot_id):  # type: ignore[arg-type]
+    if ws.store.changes.exists_for(state.current_snapshot_id):  # type: ignore[arg-type]
         return None
-    return ws.store.snapshot(state.current_snapshot_id)
+    return ws.store.sources.snapshot(state.current_snapshot_id)
 
 
 def screen_page(page: Page, outcome: FetchOutcome) -> Page | None:
@@ -672,15 +674,15 @@ def sync_snapshot_files(ws: Workspace, root: Path | None = None, *, urls: Sequen
     root = root or ws.config.snapshots_dir
     with files_lock(root):
         # Look the given URLs up one by one: scanning every source per crawled page is O(N^2).
-        chosen = ws.store.sources(active_only=False) if urls is None else [
-            s for s in (ws.store.source(u) for u in urls) if s is not None and s.url in urls]
+        chosen = ws.store.sources.all(active_only=False) if urls is None else [
+            s for s in (ws.store.sources.get(u) for u in urls) if s is not None and s.url in urls]
         for src in chosen:
             if not src.active:  # no guide cites it any more: its files go
                 remove_snapshots(root, src.url)
                 continue
-            reviewed = ws.store.snapshot(src.reviewed_snapshot_id)
-            current = ws.store.snapshot(src.current_snapshot_id)
-            last = ws.store.last_review(src.id)
+            reviewed = ws.store.sources.snapshot(src.reviewed_snapshot_id)
+            current = ws.store.sources.snapshot(src.current_snapshot_id)
+            last = ws.store.reviews.last(src.id)
             write_snapshots(root, src.url, reviewed, current,
                             reviewed_by=last.reviewed_by if last else None,
                             reviewed_at=last.reviewed_at if last else None)

@@ -115,7 +115,7 @@ def single_instance(store: Store, name: str, *, role: str | None = None,
     than STALE_AFTER) calls `on_lost`, so the holder can stop instead of running twice.
     """
     holder = holder_id(role or name)
-    store.acquire_lock(name, holder, stale_after=STALE_AFTER)
+    store.locks.acquire(name, holder, stale_after=STALE_AFTER)
     stop = threading.Event()
     thread = threading.Thread(target=_heartbeat, args=(store, name, holder, stop, on_lost),
                               name=f"lock-{name}", daemon=True)
@@ -126,7 +126,7 @@ def single_instance(store: Store, name: str, *, role: str | None = None,
         stop.set()
         thread.join(timeout=5)
         try:
-            store.release_lock(name, holder)
+            store.locks.release(name, holder)
         except Exception:
             log.warning("could not release the %s lock; it expires in %ss", name, STALE_AFTER.seconds,
                         extra={"event": "lock-release-failed"})
@@ -136,7 +136,7 @@ def _heartbeat(store: Store, name: str, holder: str, stop: threading.Event,
                on_lost: Callable[[], None] | None) -> None:
     while not stop.wait(HEARTBEAT_SECONDS):
         try:
-            ours = store.heartbeat(name, holder)
+            ours = store.locks.heartbeat(name, holder)
         except Exception as exc:  # a missed beat is harmless; the next one retries
             log.warning("lock heartbeat failed: %s", exc, extra={"event": "heartbeat-failed"})
             continue
@@ -241,9 +241,9 @@ def sources_to_crawl(ws: Workspace, schedule: str | None, now: datetime | None =
 
     now = now or utcnow()
     if schedule is None:
-        return ws.store.due_sources(now + RUN_DUE_SLACK)
-    chosen = {s.url: s for s in ws.store.due_sources(now)}
-    for src in ws.store.sources():
+        return ws.store.sources.due(now + RUN_DUE_SLACK)
+    chosen = {s.url: s for s in ws.store.sources.due(now)}
+    for src in ws.store.sources.all():
         if src.url not in chosen and source_schedule(ws.config, src, ws.profile(src)) == schedule:
             chosen[src.url] = src
     return list(chosen.values())
@@ -259,7 +259,7 @@ def digest_job(config: Config, stopper: Stopper | None = None) -> Done:
     try:
         send = not (stopper is not None and stopper.stopping)
         later = "delivery left for the next run (stopping)"
-        if not ws.store.alerts(status="open"):
+        if not ws.store.alerts.find(status="open"):
             if not send:
                 return Done(f"no open alerts; {later}")
             report = deliver_pending(ws.store, config)
