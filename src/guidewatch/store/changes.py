@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -90,10 +91,7 @@ class Changes:
             if since is not None:
                 q = q.where(ChangeRow.detected_at >= since)
             if source_url is not None:
-                src = s.scalar(select(SourceRow).where(SourceRow.url == source_url))
-                if src is None:
-                    return []
-                q = q.where(ChangeRow.source_id == src.id)
+                q = q.where(ChangeRow.source_id.in_(_source_ids(source_url)))
             return [_change_record(s, r) for r in s.scalars(q)]
 
     # -- editors' "not relevant" marks ------------------------------------------------------
@@ -127,10 +125,7 @@ class Changes:
         with self.db.session() as s:
             q = select(DismissalRow).order_by(DismissalRow.id)
             if source_url is not None:
-                src = s.scalar(select(SourceRow).where(SourceRow.url == source_url))
-                if src is None:
-                    return []
-                q = q.where(DismissalRow.source_id == src.id)
+                q = q.where(DismissalRow.source_id.in_(_source_ids(source_url)))
             return [_dismissal(s, r) for r in s.scalars(q)]
 
 
@@ -151,10 +146,7 @@ class Alerts:
             if ids is not None:
                 q = q.where(AlertRow.id.in_(list(ids)))
             if source_url is not None:
-                src = s.scalar(select(SourceRow).where(SourceRow.url == source_url))
-                if src is None:
-                    return []
-                q = q.where(AlertRow.source_id == src.id)
+                q = q.where(AlertRow.source_id.in_(_source_ids(source_url)))
             out = []
             for a in s.scalars(q):
                 ch = s.get(ChangeRow, a.change_id)
@@ -200,6 +192,11 @@ class Alerts:
                  .where(SourceRow.active.is_(False)).where(AlertRow.status == "open").distinct())
             return sorted(s.scalars(q))
 
+
+
+def _source_ids(url: str) -> Any:
+    """The id of the source at `url`, as a subquery (none: no rows)."""
+    return select(SourceRow.id).where(SourceRow.url == url)
 
 
 def _open_alert(a: AlertRow, ch: ChangeRow) -> OpenAlert:
