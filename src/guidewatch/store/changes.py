@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select, update
@@ -57,13 +58,13 @@ class Changes:
         with self.db.session() as s:
             rows = {a.id: a for a in s.scalars(select(AlertRow).where(AlertRow.source_id == source_id)
                                                 .where(AlertRow.status == "open"))}
-            open_alerts = [_open_alert(a, s.get(ChangeRow, a.change_id)) for a in rows.values()]  # type: ignore[arg-type]
+            open_alerts = [_open_alert(s, a) for a in rows.values()]
             seen: set[str] = set()
             for change, impacts in changes:
                 passage = passage_key(source_id, change)
                 seen.add(passage)
                 same = on_passage(open_alerts, passage)
-                if is_repeat(change, same, lambda p=passage: _prior_event(s, p)):  # type: ignore[misc]
+                if is_repeat(change, same, partial(_prior_event, s, passage)):
                     continue
                 row = _add_change(s, source_id, old_snapshot_id, new_snapshot_id, passage, change, impacts, now)
                 for a in same:
@@ -199,7 +200,8 @@ def _source_ids(url: str) -> Any:
     return select(SourceRow.id).where(SourceRow.url == url)
 
 
-def _open_alert(a: AlertRow, ch: ChangeRow) -> OpenAlert:
+def _open_alert(s: Session, a: AlertRow) -> OpenAlert:
+    ch = s.get_one(ChangeRow, a.change_id)  # the alert's change: a foreign key, never missing
     return OpenAlert(a.id, ch.passage, ch.scope, ch.new, ch.severity)
 
 
