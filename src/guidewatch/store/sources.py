@@ -8,11 +8,12 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, insert, or_, select, update
+from sqlalchemy import bindparam, case, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from guidewatch.model import FetchOutcome, Page, parse_blocks, serialise_blocks
 from guidewatch.pages.versions import version_change
+from guidewatch.sources.states import CLEARED_BY_AN_ANSWER, after_answer, after_failure
 from guidewatch.store.engine import Db, StoreError
 from guidewatch.store.records import (
     RecordResult,
@@ -197,7 +198,7 @@ def _not_modified_update() -> Any:
         consecutive_failures=0, first_failed_at=None, last_error=None,
         etag=func.coalesce(bindparam("b_etag", type_=t.c.etag.type), t.c.etag),
         last_modified=func.coalesce(bindparam("b_lm", type_=t.c.last_modified.type), t.c.last_modified),
-        state=case((or_(t.c.state == "new", t.c.state == "unreachable"), "ok"), else_=t.c.state)))
+        state=case((t.c.state.in_(CLEARED_BY_AN_ANSWER), "ok"), else_=t.c.state)))
 
 
 _NOT_MODIFIED = _not_modified_update()
@@ -207,27 +208,24 @@ def _failed(src: SourceRow, outcome: FetchOutcome, now: datetime, unreachable_af
     src.consecutive_failures += 1
     src.first_failed_at = src.first_failed_at or now
     src.last_error = outcome.error
-    if src.consecutive_failures >= unreachable_after and src.state not in ("gone",):
-        src.state = "unreachable"
+    src.state = after_failure(src.state, src.consecutive_failures, unreachable_after)
 
 
 def _answered(src: SourceRow, outcome: FetchOutcome, page: Page | None, now: datetime) -> bool:
     """Record that the source answered; True when it sent a page to compare with the stored version."""
     src.consecutive_failures, src.first_failed_at, src.last_error = 0, None, None
     src.last_ok_at = now
+    src.state = after_answer(src.state, outcome.status, has_page=page is not None, moved=outcome.moved,
+                             withdrawn=page is not None and bool(page.metadata.get("withdrawn_at")))
     if outcome.status in ("gone", "soft_404"):
-        src.state = "gone"
         return False
     if outcome.moved:
         src.final_url = outcome.final_url
     src.etag = outcome.headers.get("etag") or src.etag
     src.last_modified = outcome.headers.get("last-modified") or src.last_modified
     if outcome.status == "not_modified" or page is None:
-        if src.state in ("new", "unreachable"):
-            src.state = "ok"
         return False
     src.title = page.title or src.title
-    src.state = "withdrawn" if page.metadata.get("withdrawn_at") else ("moved" if outcome.moved else "ok")
     return True
 
 
