@@ -217,7 +217,7 @@ def test_batched_304s_record_exactly_what_one_at_a_time_does(store: Store, state
         if state_before != "ok":
             for _ in range(3):
                 store.sources.record_fetch(FetchOutcome(url=url, status="failed", error="timeout", transient=True,
-                                                fetched_at=when), None, unreachable_after=3)
+                                                        fetched_at=when), None, unreachable_after=3)
     if state_before == "new":
         with store.session() as s:  # a source that somehow has a version but was never marked ok
             from guidewatch.store import SourceRow
@@ -244,6 +244,24 @@ def test_batched_304s_record_exactly_what_one_at_a_time_does(store: Store, state
     assert batched.next_due_at == due and batched.last_checked_at == when
     assert store.sources.fetch_history(NHS_URL, limit=1)[0] == {**store.sources.fetch_history(URL, limit=1)[0]}
     assert store.sources.fetch_history(NHS_URL, limit=1)[0]["status"] == "not_modified"
+
+
+def test_one_batch_of_304s_clears_each_source_by_its_own_state(store: Store) -> None:
+    """Several sources in one batch: an unreachable one answers again (ok), a gone one stays gone."""
+    when = datetime(2026, 11, 26, 6, 0, tzinfo=UTC)
+    for url in (URL, NHS_URL):
+        store.sources.record_fetch(FetchOutcome(url=url, status="ok", http_status=200, body=b"x", fetched_at=when),
+                                   page("Text."))
+    for _ in range(3):
+        store.sources.record_fetch(FetchOutcome(url=URL, status="failed", error="timeout", fetched_at=when), None)
+    gone = store.sources.get(NHS_URL)
+    store.sources.mark_state(gone.id, "gone")
+    unreachable = store.sources.get(URL)
+    assert unreachable.state == "unreachable"
+    answer = FetchOutcome(url=URL, status="not_modified", http_status=304, fetched_at=when)
+    store.sources.record_not_modified([(unreachable.id, answer, None), (gone.id, answer, None)])
+    assert store.sources.get(URL).state == "ok" and store.sources.get(URL).consecutive_failures == 0
+    assert store.sources.get(NHS_URL).state == "gone"
 
 
 def test_batched_304s_are_one_transaction(store: Store) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, insert, select, update
+from sqlalchemy import bindparam, case, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from guidewatch.model import FetchOutcome, Page, parse_blocks, serialise_blocks
@@ -198,7 +198,7 @@ def _not_modified_update() -> Any:
         consecutive_failures=0, first_failed_at=None, last_error=None,
         etag=func.coalesce(bindparam("b_etag", type_=t.c.etag.type), t.c.etag),
         last_modified=func.coalesce(bindparam("b_lm", type_=t.c.last_modified.type), t.c.last_modified),
-        state=case((t.c.state.in_(CLEARED_BY_AN_ANSWER), "ok"), else_=t.c.state)))
+        state=case((or_(*(t.c.state == state for state in CLEARED_BY_AN_ANSWER)), "ok"), else_=t.c.state)))
 
 
 _NOT_MODIFIED = _not_modified_update()
