@@ -40,7 +40,7 @@ def _recorded(ws: Path, store: str | None, since: float) -> int:
 
     s = Store(store or f"sqlite:///{ws / 'guidewatch.db'}", auto_migrate=False)
     try:
-        return sum(1 for src in s.sources() if src.last_checked_at and src.last_checked_at.timestamp() >= since)
+        return sum(1 for src in s.sources.all() if src.last_checked_at and src.last_checked_at.timestamp() >= since)
     finally:
         s.close()
 

@@ -114,24 +114,24 @@ def test_the_store_closes_what_it_is_told_once_and_it_is_not_a_review(store_url:
     s = Store(store_url)
     try:
         guides = [load_guide(GUIDE)]
-        s.sync_guides(guides, watched_sources(guides, (), load_profiles()))
-        first = s.record_fetch(ok(), page("Old text.")).source
-        now = s.record_fetch(ok(), page("New text.")).source
+        s.guides.sync(guides, watched_sources(guides, (), load_profiles()))
+        first = s.sources.record_fetch(ok(), page("Old text.")).source
+        now = s.sources.record_fetch(ok(), page("New text.")).source
         due = Change("c2", "review_due", "minor", "next review was due", (), "", OVERDUE.isoformat(), scope="page")
-        s.record_changes(first.id, first.reviewed_snapshot_id, now.current_snapshot_id,
+        s.changes.record(first.id, first.reviewed_snapshot_id, now.current_snapshot_id,
                          [(change("Old text.", "New text."), [IMPACT]), (due, [IMPACT])])
         closure = review_due_closure({"next_review_due": LATER.isoformat()}, today=TODAY)
         assert closure is not None
         args = {"kinds": closure.kinds, "status": closure.status, "note": closure.note, "by": "guidewatch"}
-        assert s.close_alerts(first.id, **args) == 1
-        assert s.close_alerts(first.id, **args) == 0, "nothing left to close: nothing recorded"
-        assert [a.change.change.kind for a in s.alerts(source_url=URL)] == ["modified"]
-        trail = s.reviews(URL)
+        assert s.alerts.close(first.id, **args) == 1
+        assert s.alerts.close(first.id, **args) == 0, "nothing left to close: nothing recorded"
+        assert [a.change.change.kind for a in s.alerts.find(source_url=URL)] == ["modified"]
+        trail = s.reviews.find(URL)
         assert [(r.reviewed_by, r.automatic, r.alerts_closed) for r in trail] == [
             ("guidewatch (baseline)", False, 0), ("guidewatch (automatic)", True, 1)]
-        last = s.last_review(first.id)
+        last = s.reviews.last(first.id)
         assert last is not None and last.id == trail[0].id, "a closure is not a review of the version"
-        assert trail[1].content_hash == s.snapshot(now.current_snapshot_id).content_hash  # type: ignore[union-attr]
+        assert trail[1].content_hash == s.sources.snapshot(now.current_snapshot_id).content_hash  # type: ignore[union-attr]
     finally:
         s.close()
 
@@ -246,7 +246,7 @@ def store(repo: Repo, store_url: str) -> Iterator[Store]:
 
 
 def alerts_of(store: Store, url: str, status: str | None = "open") -> list[tuple[str, str]]:
-    return [(a.change.change.kind, a.status) for a in store.alerts(status=status, source_url=url)]
+    return [(a.change.change.kind, a.status) for a in store.alerts.find(status=status, source_url=url)]
 
 
 def digest_items(repo: Repo) -> dict[str, list[dict[str, object]]]:
@@ -275,9 +275,9 @@ def test_a_re_reviewed_nhs_page_closes_its_review_due_alert(repo: Repo, store: S
     repo.nhs(OVERDUE)
     repo.ok("crawl")
     nhs = repo.url("nhs")
-    [alert] = store.alerts(source_url=nhs)
+    [alert] = store.alerts.find(source_url=nhs)
     assert alert.change.change.kind == "review_due" and "overdue" in alert.change.change.reason
-    before = store.source(nhs)
+    before = store.sources.get(nhs)
     assert before is not None
     base, _ = repo.snapshots("nhs")
     assert parse_snapshot(base.read_text()).meta["meta.next_review_due"] == OVERDUE.isoformat()
@@ -286,13 +286,13 @@ def test_a_re_reviewed_nhs_page_closes_its_review_due_alert(repo: Repo, store: S
     crawled = repo.ok("crawl", "--all")
     line = next(ln for ln in crawled.stderr.splitlines() if f"{nhs}: " in ln)
     assert "review-due alert closed" in line and shown(LATER) in line, line
-    assert store.alerts(source_url=nhs) == []
-    [closed] = store.alerts(status=None, source_url=nhs)
+    assert store.alerts.find(source_url=nhs) == []
+    [closed] = store.alerts.find(status=None, source_url=nhs)
     assert (closed.status, closed.closed_by) == ("superseded", "guidewatch")
     assert closed.note == f"the page's next review is now due {shown(LATER)}: no longer overdue"
-    after = store.source(nhs)
+    after = store.sources.get(nhs)
     assert after is not None and after.current_snapshot_id == after.reviewed_snapshot_id == before.current_snapshot_id
-    stored = store.snapshot(after.current_snapshot_id)
+    stored = store.sources.snapshot(after.current_snapshot_id)
     assert stored is not None and stored.meta["next_review_due"] == LATER.isoformat(), "the stored metadata"
     assert parse_snapshot(base.read_text()).meta["meta.next_review_due"] == LATER.isoformat(), "and its file"
 
@@ -304,7 +304,7 @@ def test_a_re_reviewed_nhs_page_closes_its_review_due_alert(repo: Repo, store: S
     report = json.loads(repo.gw("check", "--offline", "--format", "json").stdout)
     assert [s["warnings"] for s in report["sources"] if s["url"] == nhs] == [[]]
     assert "Nothing to review" in repo.ok("digest", "--stdout", "--format", "text").stdout
-    assert "0 new alerts" in repo.ok("crawl", "--all").stdout and store.alerts() == []
+    assert "0 new alerts" in repo.ok("crawl", "--all").stdout and store.alerts.find() == []
 
 
 # --- 2. accept on a gone or moved page; the digest and check agree ----------------------------
@@ -336,7 +336,7 @@ def test_accept_refuses_gone_and_moved_pages_and_digest_and_check_say_the_same(r
     md = max((repo.root / "alerts").glob("*.md"), key=lambda p: p.stat().st_mtime_ns).read_text()
     assert "guidewatch accept" not in md and "update the guide's link to" in md
 
-    reviews = len(store.reviews())
+    reviews = len(store.reviews.find())
     gone = one_line_error(repo.gw("accept", atmp, "--by", "A. Editor"))
     assert gone.startswith(f"guidewatch: error: {atmp}: ") and "replace or remove the guide's link" in gone
     moved = one_line_error(repo.gw("accept", trials, "--by", "A. Editor"))
@@ -346,7 +346,7 @@ def test_accept_refuses_gone_and_moved_pages_and_digest_and_check_say_the_same(r
     refused = [ln for ln in everything.stderr.splitlines() if ln.startswith("not accepted: ")]
     assert sorted(refused) == sorted([f"not accepted: {gone.removeprefix('guidewatch: error: ')}",
                                       f"not accepted: {moved.removeprefix('guidewatch: error: ')}"])
-    assert len(store.reviews()) == reviews, "nothing was recorded"
+    assert len(store.reviews.find()) == reviews, "nothing was recorded"
     assert alerts_of(store, atmp) == [("gone", "open")] and alerts_of(store, trials) == [("moved", "open")]
     assert repo.gw("check", "--offline").returncode == 1  # still stale, as the digest still says
 
@@ -382,7 +382,7 @@ def test_alerts_and_files_of_sources_no_guide_cites_go_on_the_next_sync(repo: Re
     crawled = repo.ok("crawl")  # the new address is a new source, due now
     assert f"{new}: baseline recorded" in crawled.stderr
     for url, kind in ((atmp, "gone"), (trials, "moved")):
-        [alert] = store.alerts(status=None, source_url=url)
+        [alert] = store.alerts.find(status=None, source_url=url)
         assert (alert.change.change.kind, alert.status, alert.closed_by, alert.note) == (
             kind, "closed", "guidewatch", "no longer cited by any guide")
     assert [p for p in files if p.exists()] == []
@@ -394,7 +394,7 @@ def test_alerts_and_files_of_sources_no_guide_cites_go_on_the_next_sync(repo: Re
     assert "OK: 2 cited source(s) fresh" in repo.ok("check", "--offline").stdout
     assert "nothing awaits review" in repo.ok("accept", "--all", "--by", "A. Editor").stdout
     assert [p for p in files if p.exists()] == [], "accept rewrites cited sources' files only"
-    assert len(store.alerts(status="closed")) == 2, "closed once, whichever command synced first"
+    assert len(store.alerts.find(status="closed")) == 2, "closed once, whichever command synced first"
 
 
 # --- 4. digest files never overwrite one another ------------------------------------------------

@@ -182,7 +182,7 @@ formats = ["md", "html", "text", "json"]
 
         ws = open_workspace(load_config(self.root / "guidewatch.toml"))
         try:
-            return crawl(ws, ws.store.sources()).headline()
+            return crawl(ws, ws.store.sources.all()).headline()
         finally:
             ws.close()
 
@@ -267,16 +267,16 @@ def seed_change(store: Store, url: str, old: str, new: str, impact: Impact) -> l
     def record(text: str) -> Any:
         page = Page(url, "default", "A page", [Block(("Section",), "heading", "Section", 2),
                                                Block(("Section",), "p", text)])
-        return store.record_fetch(FetchOutcome(url=url, status="ok", http_status=200,
+        return store.sources.record_fetch(FetchOutcome(url=url, status="ok", http_status=200,
                                                fetched_at=datetime.now(UTC)), page)
 
-    src = store.source(url)
+    src = store.sources.get(url)
     assert src is not None
     if src.current_snapshot_id is None:
         record(old)
     now = record(new)
     change = Change("c1", "modified", "substantive", "wording changed", ("Section",), old, new)
-    return store.record_changes(src.id, src.reviewed_snapshot_id, now.source.current_snapshot_id,
+    return store.changes.record(src.id, src.reviewed_snapshot_id, now.source.current_snapshot_id,
                                 [(change, [impact])])
 
 
@@ -291,7 +291,7 @@ class Outbox:
         self.config = load_config(site.root / "guidewatch.toml")
         self.guides = load_guides(self.config)
         self.store = Store(self.config.store)
-        self.store.sync_guides(self.guides, watched_sources(self.guides, self.config.sources,
+        self.store.guides.sync(self.guides, watched_sources(self.guides, self.config.sources,
                                                             load_profiles()))
 
     def run(self) -> Any:
@@ -300,7 +300,7 @@ class Outbox:
         return run_digest(self.store, self.config, self.guides, send=True)
 
     def statuses(self) -> Counter[str]:
-        return Counter(d.status for d in self.store.deliveries())
+        return Counter(d.status for d in self.store.outbox.find())
 
 
 @pytest.fixture
@@ -413,7 +413,7 @@ def test_an_unsent_digest_whose_alert_was_superseded_is_replaced(site: Site, ope
         # the same passage changes again before anyone reviewed it
         newer = seed_change(box.store, site.he_url, "Hospitals may notify the MHRA.",
                             "Hospitals must register with the MHRA.", HE_IMPACT)
-        assert [a.id for a in box.store.alerts()] == newer
+        assert [a.id for a in box.store.alerts.find()] == newer
         mailbox.down = False
         second = box.run()
         assert sorted(second.sent) == [f"email:{ALICE}", f"email:{CAROL}"]
@@ -464,7 +464,7 @@ def test_alerts_accepted_before_a_retry_are_not_sent(site: Site, open_outbox: An
         box = open_outbox()
         seed_change(box.store, site.he_url, "Hospitals may notify.", "Hospitals must notify.", HE_IMPACT)
         assert len(box.run().failed) == 2
-        box.store.accept(site.he_url, by="A. Editor", note="guide updated")
+        box.store.reviews.accept(site.he_url, by="A. Editor", note="guide updated")
         mailbox.down = False
         # delivering without queueing first (the daemon does, when no alert is open) skips them too
         time.sleep(0.05)
@@ -556,7 +556,7 @@ def test_webhook_gets_the_digest_once_with_the_token_from_the_environment(site: 
         # neither the token nor the URL's secret path is printed, written or stored
         shown = "".join(r.stdout + r.stderr for r in (first, second, third))
         files = "".join(p.read_text() for p in (site.root / "alerts").iterdir())
-        stored = json.dumps([(d.recipient, d.last_error, d.payload) for d in box.store.deliveries()])
+        stored = json.dumps([(d.recipient, d.last_error, d.payload) for d in box.store.outbox.find()])
         for secret in (TOKEN, HOOK_SECRET):
             assert secret not in shown and secret not in files and secret not in stored
 

@@ -61,7 +61,7 @@ def port_of(url: str) -> int:
 def assert_secret_nowhere(workspace: Site, box: Any, *shown: str) -> None:
     alerts = workspace.root / "alerts"
     files = "".join(p.read_text() for p in alerts.iterdir()) if alerts.exists() else ""
-    stored = json.dumps([(d.recipient, d.last_error, d.payload, d.key) for d in box.store.deliveries()])
+    stored = json.dumps([(d.recipient, d.last_error, d.payload, d.key) for d in box.store.outbox.find()])
     for secret in (SECRET, base64.b64encode(f"{USER}:{SECRET}".encode()).decode()):
         assert all(secret not in text for text in shown), "secret in the output"
         assert secret not in files and secret not in stored
@@ -89,7 +89,7 @@ def test_digest_send_posts_once_through_apprise_and_retries_a_500(site: Site, op
         assert path == "/notify/room-42"
         assert headers["authorization"] == "Basic " + base64.b64encode(f"{USER}:{SECRET}".encode()).decode()
         posted = json.loads(body)
-        (delivered,) = [d for d in box.store.deliveries() if d.status == "sent"]
+        (delivered,) = [d for d in box.store.outbox.find() if d.status == "sent"]
         assert delivered.recipient == f"${VAR}" and posted["title"] == delivered.subject
         assert posted["title"].startswith("[guidewatch] 2 changes to 2 sources")
         assert HE_SECTION in posted["message"] and GT_SECTION in posted["message"]
@@ -108,10 +108,10 @@ def test_a_receiver_that_is_down_leaves_the_delivery_pending_then_dead(
     seed_change(box.store, site.gt_url, "Results take 4 weeks.", "Results take 12 weeks.", GT_IMPACT)
     first = box.run()
     assert first.sent == [] and len(first.failed) == 1 and "attempt 1 of 2" in first.failed[0]
-    assert [d.status for d in box.store.deliveries()] == ["pending"]
+    assert [d.status for d in box.store.outbox.find()] == ["pending"]
     second = box.run()
     assert len(second.dead) == 1 and second.failed == [] and second.sent == []
-    (dead,) = box.store.deliveries()
+    (dead,) = box.store.outbox.find()
     assert dead.status == "dead" and dead.attempts == 2
     assert dead.last_error.startswith("cannot deliver digest gw-") and f"via apprise ${VAR} (json://)" in \
         dead.last_error
@@ -133,7 +133,7 @@ def test_an_unset_variable_is_a_failed_delivery_naming_it_until_it_is_set(
     missing = incomplete(site.gw("digest", "--send"))
     (line,) = [ln for ln in missing.stderr.splitlines() if ln.startswith("delivery failed")]
     assert line.endswith(f"the environment variable {VAR} is not set (it holds the apprise URL)")
-    assert [d.status for d in box.store.deliveries()] == ["pending"]
+    assert [d.status for d in box.store.outbox.find()] == ["pending"]
 
     monkeypatch.setenv(VAR, "nosuchservice://" + SECRET)  # set, but to nothing apprise knows
     unknown = box.run()

@@ -82,7 +82,7 @@ def test_a_registered_channel_is_routed_queued_and_delivered_once_beside_email(
         assert "Waiting for results" in got.html and "MHRA" not in got.html
         assert {g["guide"] for g in got.document["guides"]} == {"genomic-testing"}
         assert got.document["recipient"] is None  # not an addressed channel: the digest names no one
-        delivered = {d.key: d for d in box.store.deliveries()}[f"desk:{got.key}"]
+        delivered = {d.key: d for d in box.store.outbox.find()}[f"desk:{got.key}"]
         assert delivered.status == "sent" and delivered.subject == got.subject
 
         again = box.run()
@@ -107,7 +107,7 @@ def test_a_registered_channel_fails_through_the_outbox_like_the_built_in_ones(
     desk.answers = [DeliveryError("desk refuses this digest", permanent=True)]
     third = box.run()
     assert third.sent == [] and len(third.refused) == 1 and "desk refuses" in third.refused[0]
-    assert [d.status for d in box.store.deliveries()].count("dead") == 1
+    assert [d.status for d in box.store.outbox.find()].count("dead") == 1
 
 
 def test_a_queued_delivery_whose_channel_went_away_fails_with_one_line(

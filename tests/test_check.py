@@ -326,7 +326,7 @@ def test_committed_snapshots_unchanged_pages_pass_on_a_fresh_store(repo: Repo, t
 def test_check_while_another_crawl_holds_the_lock_exits_2(repo: Repo, store_url: str) -> None:
     store = Store(store_url)
     try:
-        store.acquire_lock("crawl", "crawl:ci-runner:1:test")  # held by this (live) test process
+        store.locks.acquire("crawl", "crawl:ci-runner:1:test")  # held by this (live) test process
         started = time.monotonic()
         r = repo.check()
         line = one_line_error(r)
@@ -335,7 +335,7 @@ def test_check_while_another_crawl_holds_the_lock_exits_2(repo: Repo, store_url:
         assert repo.server.hits(PATHS["atmp"]) == 0
         assert repo.check("--offline").returncode == 1  # reading the store needs no lock: never checked
     finally:
-        store.release_lock("crawl", "crawl:ci-runner:1:test")
+        store.locks.release("crawl", "crawl:ci-runner:1:test")
         store.close()
 
 

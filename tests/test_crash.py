@@ -151,7 +151,7 @@ def _workspace(tmp_path: Path, server: FaultServer, store_url: str, smtp_port: i
     path = write_workspace(tmp_path, _site(server), store_url, extra=extra, editors=EDITORS, fetch={"timeout": 10.0})
     ws = open_workspace(load_config(path))
     try:
-        crawl(ws, ws.store.sources())  # the reviewed baseline
+        crawl(ws, ws.store.sources.all())  # the reviewed baseline
     finally:
         ws.close()
     return path
@@ -217,8 +217,9 @@ def check_store(config: Path, *, settled: bool) -> dict[str, int]:
 
 def _files_out_of_step(ws: Workspace) -> list[str]:
     bad = []
-    for src in ws.store.sources():
-        reviewed, current = ws.store.snapshot(src.reviewed_snapshot_id), ws.store.snapshot(src.current_snapshot_id)
+    for src in ws.store.sources.all():
+        reviewed = ws.store.sources.snapshot(src.reviewed_snapshot_id)
+        current = ws.store.sources.snapshot(src.current_snapshot_id)
         base, latest = snapshot_path(ws.config.snapshots_dir, src.url), \
             snapshot_path(ws.config.snapshots_dir, src.url, latest=True)
         if reviewed and (not base.exists() or parse_snapshot(base.read_text()).meta["content_hash"]
@@ -237,7 +238,7 @@ def _expect_update_recorded_once(config: Path, urls: dict[str, str]) -> dict[str
     """After the update: every changed source alerted (each passage once), the deleted one gone."""
     ws = _open(config)
     try:
-        by_source = {name: sorted(a.change.change.kind for a in ws.store.alerts(status="open", source_url=url))
+        by_source = {name: sorted(a.change.change.kind for a in ws.store.alerts.find(status="open", source_url=url))
                      for name, url in urls.items()}
     finally:
         ws.close()
@@ -358,8 +359,8 @@ def test_crawl_and_digest_killed_at_random_points_lose_nothing_and_send_once(
     assert check_store(config, settled=True) == {}
     ws = _open(config)
     try:
-        deliveries = ws.store.deliveries()
-        open_ids = {a.id for a in ws.store.alerts(status="open")}
+        deliveries = ws.store.outbox.find()
+        open_ids = {a.id for a in ws.store.alerts.find(status="open")}
     finally:
         ws.close()
     sent = [d for d in deliveries if d.status == "sent"]
@@ -384,7 +385,7 @@ def _recorded(config: Path) -> str:
     """How far the killed crawl got: sources checked since the last kill, from the fetch log."""
     ws = _open(config)
     try:
-        rows = sum(len(ws.store.fetch_history(s.url, limit=1000)) for s in ws.store.sources())
+        rows = sum(len(ws.store.sources.fetch_history(s.url, limit=1000)) for s in ws.store.sources.all())
     finally:
         ws.close()
     return f"{rows} fetches recorded in all"
@@ -393,7 +394,7 @@ def _recorded(config: Path) -> str:
 def _outbox(config: Path) -> list[tuple[str, str]]:
     ws = _open(config)
     try:
-        return [(d.key.partition(":")[2], d.status) for d in ws.store.deliveries()]
+        return [(d.key.partition(":")[2], d.status) for d in ws.store.outbox.find()]
     finally:
         ws.close()
 
@@ -402,11 +403,11 @@ def _new_alert(config: Path, n: int) -> None:
     """Source c says something new (fed in-process: no crawl needed), so a digest has news."""
     ws = _open(config)
     try:
-        url = next(s.url for s in ws.store.sources() if s.url.endswith("/c"))
+        url = next(s.url for s in ws.store.sources.all() if s.url.endswith("/c"))
         html = topic_page("c", extra=f" Revision {n}: hospitals must keep records for {n + 10} years.")
         outcome = FetchOutcome(url=url, status="ok", http_status=200, body=html.encode(), fetched_at=utcnow(),
                                headers={"content-type": "text/html; charset=utf-8"})
-        src = ws.store.source(url)
+        src = ws.store.sources.get(url)
         assert src is not None
         process_outcome(ws, src, outcome, CrawlSummary())
     finally:
@@ -436,7 +437,7 @@ OFFLINE = {name: f"http://127.0.0.1:9/{name}" for name in DELAYS}  # fed in-proc
 def _feed(ws: Workspace, url: str, phase: str) -> str:
     """One fetch outcome through the pipeline (what `crawl` does per source), without the network."""
     name = url.rsplit("/", 1)[1]
-    src = ws.store.source(url)
+    src = ws.store.sources.get(url)
     assert src is not None
     if phase == "update" and name == "d":
         outcome = FetchOutcome(url=url, status="gone", http_status=404, fetched_at=utcnow())
@@ -518,13 +519,13 @@ def test_a_digest_killed_between_claim_and_send_is_sent_by_the_next_run_once(
     try:
         run_digest(ws.store, ws.config, ws.guides)  # files only
         queue_deliveries(ws.store, ws.config, ws.guides)
-        claimed = ws.store.claim_deliveries()  # ...and the process dies here
+        claimed = ws.store.outbox.claim()  # ...and the process dies here
         assert len(claimed) == len(EDITORS) and box.messages == []
         with ws.store.engine.begin() as conn:  # the claimer is a process that no longer exists
             conn.execute(text("UPDATE locks SET pid = :pid WHERE name LIKE 'delivery:%'"), {"pid": _dead_pid()})
         first = run_digest(ws.store, ws.config, ws.guides, send=True)
         again = run_digest(ws.store, ws.config, ws.guides, send=True)
-        statuses = {d.status for d in ws.store.deliveries()}
+        statuses = {d.status for d in ws.store.outbox.find()}
     finally:
         ws.close()
     assert len(first.sent) == len(EDITORS) and not again.sent, (first.sent, again.sent)
@@ -538,8 +539,8 @@ def test_a_delivery_claimed_by_a_live_process_is_not_taken_over(tmp_path: Path, 
     ws = _open(_offline_workspace(tmp_path, store_url, smtp_port=port))
     try:
         queue_deliveries(ws.store, ws.config, ws.guides)
-        assert len(ws.store.claim_deliveries()) == len(EDITORS)  # we are the live claimer
-        assert ws.store.claim_deliveries() == []
+        assert len(ws.store.outbox.claim()) == len(EDITORS)  # we are the live claimer
+        assert ws.store.outbox.claim() == []
         run = run_digest(ws.store, ws.config, ws.guides, send=True)
     finally:
         ws.close()
@@ -555,14 +556,14 @@ def test_a_digest_killed_after_the_smtp_server_took_it_is_resent_with_the_same_m
     ws = _open(_offline_workspace(tmp_path, store_url, smtp_port=port))
     try:
         with monkeypatch.context() as patch:
-            patch.setattr("guidewatch.store.Store.delivery_done", _die)
+            patch.setattr("guidewatch.store.outbox.Outbox.done", _die)
             with pytest.raises(Killed):
                 run_digest(ws.store, ws.config, ws.guides, send=True)
         with ws.store.engine.begin() as conn:
             conn.execute(text("UPDATE locks SET pid = :pid WHERE name LIKE 'delivery:%'"), {"pid": _dead_pid()})
         run_digest(ws.store, ws.config, ws.guides, send=True)
         run_digest(ws.store, ws.config, ws.guides, send=True)
-        statuses = sorted(d.status for d in ws.store.deliveries())
+        statuses = sorted(d.status for d in ws.store.outbox.find())
     finally:
         ws.close()
     keys = box.keys()

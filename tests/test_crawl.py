@@ -207,7 +207,7 @@ def test_an_unchanged_recrawl_records_every_304_and_repairs_missing_files(http_s
     assert gw(ws, "crawl", store_url=store_url).returncode == 0
     store = Store(store_url)
     try:
-        checked = {src.url: src.last_checked_at for src in store.sources()}
+        checked = {src.url: src.last_checked_at for src in store.sources.all()}
         lost = snapshot_path(ws / "snapshots", s.url("/guidance/page-3"))
         kept = snapshot_path(ws / "snapshots", s.url("/guidance/page-4"))
         lost.unlink()
@@ -216,8 +216,8 @@ def test_an_unchanged_recrawl_records_every_304_and_repairs_missing_files(http_s
         assert again.returncode == 0, again.stderr
         assert again.stdout.startswith(f"{n} checked: 0 new, {n} unchanged, 0 changed, 0 moved, 0 gone, 0 failed")
         assert all(r.headers.get("if-none-match") for r in s.requests("/guidance/page-5")[1:])
-        for src in store.sources():
-            assert store.fetch_history(src.url, limit=1)[0]["status"] == "not_modified", src.url
+        for src in store.sources.all():
+            assert store.sources.fetch_history(src.url, limit=1)[0]["status"] == "not_modified", src.url
             assert src.last_checked_at > checked[src.url] and src.state == "ok"
             assert src.next_due_at > src.last_checked_at
         assert lost.exists(), "the full path re-wrote the missing file"

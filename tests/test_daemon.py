@@ -300,7 +300,7 @@ def test_sigterm_during_a_crawl_finishes_the_current_source_and_leaves_no_half_w
     assert not list((ws.root / "snapshots").rglob(".tmp-*"))
     store = Store(ws.store_url)
     try:
-        stuck = store.source(ws.server.url("/stuck"))
+        stuck = store.sources.get(ws.server.url("/stuck"))
         assert stuck is not None and stuck.last_checked_at is None and stuck.consecutive_failures == 0
     finally:
         store.close()
@@ -344,10 +344,10 @@ def test_live_lock_is_refused_and_stale_one_taken_over_by_exactly_one(store_url:
     try:
         with instance.single_instance(stores[0], "t") as holder:
             with pytest.raises(LockHeld, match="t lock is held by"):
-                stores[1].acquire_lock("t", "other", stale_after=instance.STALE_AFTER)
+                stores[1].locks.acquire("t", "other", stale_after=instance.STALE_AFTER)
             assert holder.startswith("t:")
-        stores[1].acquire_lock("t", "other")  # released on exit
-        stores[1].release_lock("t", "other")
+        stores[1].locks.acquire("t", "other")  # released on exit
+        stores[1].locks.release("t", "other")
 
         for _round in range(4):  # several racers for one dead lock: one wins, the rest are refused
             _stale_row(stores[0], "race")
@@ -357,7 +357,7 @@ def test_live_lock_is_refused_and_stale_one_taken_over_by_exactly_one(store_url:
             def racer(i: int, barrier: threading.Barrier, won: list[str]) -> None:
                 barrier.wait()
                 try:
-                    stores[i].acquire_lock("race", f"racer-{i}", stale_after=timedelta(seconds=60))
+                    stores[i].locks.acquire("race", f"racer-{i}", stale_after=timedelta(seconds=60))
                     won.append(f"racer-{i}")
                 except LockHeld:
                     pass

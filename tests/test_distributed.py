@@ -170,9 +170,9 @@ def test_two_workers_fetch_every_source_exactly_once(tmp_path: Path, http_server
     store = Store(store_url)
     try:
         for i in range(16):
-            history = store.fetch_history(site.url(i))
+            history = store.sources.fetch_history(site.url(i))
             assert [h["status"] for h in history] == ["ok"], (i, history)
-            assert store.source(site.url(i)).current_snapshot_id is not None
+            assert store.sources.get(site.url(i)).current_snapshot_id is not None
     finally:
         store.close()
 
@@ -222,7 +222,7 @@ def test_a_worker_records_batched_304s_while_it_idles(tmp_path: Path, http_serve
     store = Store(store_url)
     try:
         for i in range(6):
-            assert [h["status"] for h in store.fetch_history(site.url(i))] == ["not_modified", "ok"]
+            assert [h["status"] for h in store.sources.fetch_history(site.url(i))] == ["not_modified", "ok"]
     finally:
         store.close()
 
@@ -253,7 +253,7 @@ def test_stopped_worker_puts_unfinished_sources_back(tmp_path: Path, http_server
     assert [len(site.page_requests(i)) for i in range(4)] == [1] * 4
     store = Store(store_url)
     try:
-        assert all([h["status"] for h in store.fetch_history(site.url(i))] == ["ok"] for i in range(4))
+        assert all([h["status"] for h in store.sources.fetch_history(site.url(i))] == ["ok"] for i in range(4))
     finally:
         store.close()
 
@@ -310,11 +310,11 @@ Path(ready).touch()
 while not os.path.exists(go):
     time.sleep(0.001)
 def deliver():  # claim, then mark sent as a real sender does (a dead claimer's rows are retaken)
-    batch = store.claim_deliveries(limit=3)
+    batch = store.outbox.claim(limit=3)
     for r in batch:
-        store.delivery_done(r.id)
+        store.outbox.done(r.id)
     return batch
-for claim in (lambda: store.claim_due_sources("w%d" % os.getpid(), 3), deliver):
+for claim in (lambda: store.sources.claim_due("w%d" % os.getpid(), 3), deliver):
     got = []
     while batch := claim():
         got += [r.id for r in batch]
@@ -345,9 +345,9 @@ def claim_concurrently(url: str, tmp_path: Path, processes: int = 4) -> dict[str
 
 def seed_store(url: str, sources: int, deliveries: int) -> Store:
     store = Store(url)
-    store.sync_guides([], {f"https://www.gov.uk/guidance/page-{i}": "govuk" for i in range(sources)})
+    store.guides.sync([], {f"https://www.gov.uk/guidance/page-{i}": "govuk" for i in range(sources)})
     for i in range(deliveries):
-        store.enqueue_delivery(f"key-{i}", "email", f"ed{i}@example.org", "digest", {"text": "x"}, [])
+        store.outbox.enqueue(f"key-{i}", "email", f"ed{i}@example.org", "digest", {"text": "x"}, [])
     return store
 
 
@@ -365,10 +365,10 @@ def test_claim_is_a_lease(store_url: str) -> None:
     store = seed_store(store_url, sources=5, deliveries=0)
     try:
         now = utcnow()
-        first = store.claim_due_sources("a", 10, now=now, lease=timedelta(minutes=30))
+        first = store.sources.claim_due("a", 10, now=now, lease=timedelta(minutes=30))
         assert len(first) == 5
-        assert store.claim_due_sources("b", 10, now=now + timedelta(minutes=29)) == []
-        again = store.claim_due_sources("b", 10, now=now + timedelta(minutes=31))
+        assert store.sources.claim_due("b", 10, now=now + timedelta(minutes=29)) == []
+        again = store.sources.claim_due("b", 10, now=now + timedelta(minutes=31))
         assert {s.id for s in again} == {s.id for s in first}  # a dead worker's sources come due again
     finally:
         store.close()

@@ -254,7 +254,7 @@ def _files(ws: Workspace, urls: dict[str, str]) -> dict[str, bytes | None]:
 
 def _timed_crawl(ws: Workspace, n: int, label: str, durations: dict[str, float]) -> CrawlSummary:
     start = time.monotonic()
-    summary = crawl(ws, ws.store.sources())
+    summary = crawl(ws, ws.store.sources.all())
     durations[label] = time.monotonic() - start
     assert len(summary.lines) == n, f"{label}: {len(summary.lines)} outcomes for {n} sources (one lost?)"
     return summary
@@ -269,7 +269,7 @@ def test_every_fault_keeps_snapshots_raises_no_false_change_and_ends_in_the_righ
         ws = open_workspace(load_config(write_workspace(tmp_path, urls, store_url, extra=overrides)))
         try:
             observed = _run_matrix(ws, server, urls, durations)
-            changes = ws.store.changes()
+            changes = ws.store.changes.find()
         finally:
             ws.close()
     _print_table(observed, durations)
@@ -285,7 +285,7 @@ def _run_matrix(ws: Workspace, server: FaultServer, urls: dict[str, str],
     n = len(urls)
     baseline = _timed_crawl(ws, n, "baseline", durations)
     assert baseline.fetched == baseline.counts["new"] == n and not baseline.new_alerts, baseline.lines
-    before_src = {s.url: s for s in ws.store.sources()}
+    before_src = {s.url: s for s in ws.store.sources.all()}
     before_files = _files(ws, urls)
     assert all(before_files[name] for name in urls), "every baseline has its snapshot file"
 
@@ -296,21 +296,21 @@ def _run_matrix(ws: Workspace, server: FaultServer, urls: dict[str, str],
         hits = {name: server.hits(f"/{name}") for name in urls}
         _timed_crawl(ws, n, label, durations)
         for name, o in obs.items():
-            [row] = ws.store.fetch_history(o.url, limit=1)
+            [row] = ws.store.sources.fetch_history(o.url, limit=1)
             o.statuses.append(row["status"])
             o.transients.append(bool(row["transient"]))
             o.errors = [*(o.errors or []), str(row["error"])]
             o.requests.append(server.hits(f"/{name}") - hits[name])
     faulted_files = _files(ws, urls)
-    after_src = {s.url: s for s in ws.store.sources()}
-    alerts = ws.store.alerts(status=None)
+    after_src = {s.url: s for s in ws.store.sources.all()}
+    alerts = ws.store.alerts.find(status=None)
     retry_gaps = _retry_gaps(server.requests("/http_429_retry_after_1_then_ok")[before_fault:])
 
     server.phase = "recovered"
     recovery = _timed_crawl(ws, n, "recovery", durations)
-    recovered_src = {s.url: s for s in ws.store.sources()}
+    recovered_src = {s.url: s for s in ws.store.sources.all()}
     recovered_files = _files(ws, urls)
-    open_after = ws.store.alerts(status="open")
+    open_after = ws.store.alerts.find(status="open")
 
     for name, o in obs.items():
         f, p = o.fault, []
@@ -380,10 +380,10 @@ def test_a_second_outage_after_recovery_is_news_again(tmp_path: Path, store_url:
     url = "http://127.0.0.1:9/never-fetched"
     ws = open_workspace(load_config(write_workspace(tmp_path, {"x": url}, store_url)))
     try:
-        [src] = ws.store.sources()
+        [src] = ws.store.sources.all()
 
         def feed(status: str, **kw: object) -> str:
-            s = ws.store.source(url)
+            s = ws.store.sources.get(url)
             assert s is not None
             return process_outcome(ws, s, _outcome(url, status, **kw), CrawlSummary())
 
@@ -391,7 +391,7 @@ def test_a_second_outage_after_recovery_is_news_again(tmp_path: Path, store_url:
         feed("ok", **page)
 
         def kinds(status: str | None = "open") -> list[str]:
-            return [a.change.change.kind for a in ws.store.alerts(status=status)]
+            return [a.change.change.kind for a in ws.store.alerts.find(status=status)]
 
         def verdict() -> str:
             [v] = evaluate(ws, max_age=timedelta(days=30), offline=True).sources
@@ -399,24 +399,24 @@ def test_a_second_outage_after_recovery_is_news_again(tmp_path: Path, store_url:
 
         for episode in (1, 2):
             feed("failed", error="timed out after 30 s", transient=True)
-            assert kinds() == [] and ws.store.source(url).state == "ok"  # one failure is only a warning
+            assert kinds() == [] and ws.store.sources.get(url).state == "ok"  # one failure is only a warning
             feed("failed", error="timed out after 30 s", transient=True)
             assert kinds() == ["unreachable"], f"outage {episode}: {kinds(None)}"
             assert verdict() == "stale"
             assert "answers again" in feed("ok", **page)
-            assert kinds() == [] and ws.store.source(url).state == "ok"
+            assert kinds() == [] and ws.store.sources.get(url).state == "ok"
             assert verdict() == "fresh", "the CI gate passes again once the source answers"
         for episode in (1, 2):
             feed("gone", http_status=404, error="HTTP 404 Not Found")
             assert kinds() == ["gone"], f"gone {episode}: {kinds(None)}"
-            ws.store.accept(url, by="An Editor")
+            ws.store.reviews.accept(url, by="An Editor")
             feed("gone", http_status=404, error="HTTP 404 Not Found")
             assert kinds() == [], "an accepted, ongoing 404 is not news again"
             feed("ok", **page)
         assert sorted(kinds("superseded")) == ["unreachable", "unreachable"]
         assert sorted(kinds("accepted")) == ["gone", "gone"]
-        assert [c.change.kind for c in ws.store.changes()] == ["unreachable", "unreachable", "gone", "gone"]
-        assert src.current_snapshot_id is None and ws.store.source(url).current_snapshot_id is not None
+        assert [c.change.kind for c in ws.store.changes.find()] == ["unreachable", "unreachable", "gone", "gone"]
+        assert src.current_snapshot_id is None and ws.store.sources.get(url).current_snapshot_id is not None
     finally:
         ws.close()
 
@@ -427,7 +427,7 @@ def test_a_page_replaced_by_a_non_page_never_moves_the_snapshot(tmp_path: Path, 
     ws = open_workspace(load_config(write_workspace(tmp_path, {"x": url}, store_url)))
     try:
         def feed(body: bytes | str, ctype: str | None = HTML) -> str:
-            s = ws.store.source(url)
+            s = ws.store.sources.get(url)
             assert s is not None
             data = body.encode() if isinstance(body, str) else body
             headers = {"content-type": ctype} if ctype else {}
@@ -435,7 +435,7 @@ def test_a_page_replaced_by_a_non_page_never_moves_the_snapshot(tmp_path: Path, 
                                    CrawlSummary())
 
         feed(topic_page(7))
-        first = ws.store.source(url)
+        first = ws.store.sources.get(url)
         verdicts = {
             "maintenance": feed(MAINTENANCE), "cookie wall": feed(COOKIE_WALL), "bot check": feed(BOT_CHECK),
             "empty": feed(""), "whitespace": feed("  \n\t "), "image": feed(b"\x89PNG\r\n\x1a\n" + bytes(64), None),
@@ -444,8 +444,8 @@ def test_a_page_replaced_by_a_non_page_never_moves_the_snapshot(tmp_path: Path, 
         }
         for what, verdict in verdicts.items():
             assert verdict.startswith("failed"), f"{what}: {verdict}"
-        after = ws.store.source(url)
+        after = ws.store.sources.get(url)
         assert after.current_snapshot_id == first.current_snapshot_id
-        assert [c.change.kind for c in ws.store.changes()] == ["unreachable"] and after.state == "unreachable"
+        assert [c.change.kind for c in ws.store.changes.find()] == ["unreachable"] and after.state == "unreachable"
     finally:
         ws.close()

@@ -46,8 +46,8 @@ def _open(tmp_path: Path, server: FaultServer, names: list[str], store_url: str,
 
 
 def _crawl(ws: Workspace) -> CrawlSummary:
-    summary = crawl(ws, ws.store.sources())
-    assert len(summary.lines) == len(ws.store.sources()), summary.lines
+    summary = crawl(ws, ws.store.sources.all())
+    assert len(summary.lines) == len(ws.store.sources.all()), summary.lines
     return summary
 
 
@@ -69,15 +69,15 @@ def test_a_stray_byte_changes_nothing_outside_the_main_content_and_one_character
         url = urls["page"]
         try:
             _crawl(ws)
-            baseline = ws.store.source(url)
+            baseline = ws.store.sources.get(url)
             files = _files(ws, url)
 
             # \xa9 (a Latin-1 copyright sign) in the footer, which is never diffed
             server.good("/page", Respond(body=html.replace(b"footer", b"footer \xa9 2026")))
             summary = _crawl(ws)
             assert summary.counts["unchanged"] == 1 and not summary.new_alerts, summary.lines
-            assert ws.store.changes() == [] and ws.store.alerts(status=None) == []
-            assert ws.store.source(url).current_snapshot_id == baseline.current_snapshot_id
+            assert ws.store.changes.find() == [] and ws.store.alerts.find(status=None) == []
+            assert ws.store.sources.get(url).current_snapshot_id == baseline.current_snapshot_id
             assert _files(ws, url) == files
 
             # inside the main content: "µ" (c2 b5) loses its lead byte, the stray b5 is one bad byte
@@ -85,12 +85,12 @@ def test_a_stray_byte_changes_nothing_outside_the_main_content_and_one_character
             server.good("/page", Respond(body=html.replace("\u00b5g".encode(), b"\xb5g")))
             summary = _crawl(ws)
             assert summary.counts["changed"] == 1, summary.lines
-            reviewed = ws.store.snapshot(baseline.reviewed_snapshot_id)
-            current = ws.store.snapshot(ws.store.source(url).current_snapshot_id)
+            reviewed = ws.store.sources.snapshot(baseline.reviewed_snapshot_id)
+            current = ws.store.sources.snapshot(ws.store.sources.get(url).current_snapshot_id)
             assert reviewed is not None and current is not None and current.id != reviewed.id
             differ = [(a, b) for a, b in zip(reviewed.text, current.text, strict=True) if a != b]
             assert differ == [("\u00b5", "\ufffd")], "exactly one character replaced, the rest read as UTF-8"
-            [change] = [c.change for c in ws.store.changes()]
+            [change] = [c.change for c in ws.store.changes.find()]
             assert change.kind == "modified"
             assert change.new == change.old.replace("\u00b5", "\ufffd") and "Caf\u00e9 na\u00efve" in change.new
         finally:
@@ -110,7 +110,7 @@ def test_a_whole_site_answering_access_denied_opens_no_alert(tmp_path: Path, sto
         ws, urls = _open(tmp_path, server, names, store_url, unreachable_after=3)
         try:
             _crawl(ws)
-            before = {s.url: (s.current_snapshot_id, s.reviewed_snapshot_id) for s in ws.store.sources()}
+            before = {s.url: (s.current_snapshot_id, s.reviewed_snapshot_id) for s in ws.store.sources.all()}
             files = {url: _files(ws, url) for url in urls.values()}
 
             server.phase = "fault"
@@ -119,18 +119,18 @@ def test_a_whole_site_answering_access_denied_opens_no_alert(tmp_path: Path, sto
                 assert summary.counts["failed"] == len(names), summary.lines
                 assert not summary.new_alerts, f"crawl {attempt}: {summary.lines}"
                 for url in urls.values():
-                    [row] = ws.store.fetch_history(url, limit=1)
+                    [row] = ws.store.sources.fetch_history(url, limit=1)
                     assert row["status"] == "failed" and row["transient"], (url, row)
                     # known wording: never confirmed by a second sighting, unlike a suspect page
                     assert "page says it is unavailable" in row["error"], (url, row)
-            assert ws.store.changes() == [] and ws.store.alerts(status=None) == []
-            assert {s.url: (s.current_snapshot_id, s.reviewed_snapshot_id) for s in ws.store.sources()} == before
+            assert ws.store.changes.find() == [] and ws.store.alerts.find(status=None) == []
+            assert {s.url: (s.current_snapshot_id, s.reviewed_snapshot_id) for s in ws.store.sources.all()} == before
             assert {url: _files(ws, url) for url in urls.values()} == files
 
             server.phase = "recovered"
             summary = _crawl(ws)
             assert summary.counts["unchanged"] == len(names) and not summary.new_alerts, summary.lines
-            assert all(s.consecutive_failures == 0 and s.state == "ok" for s in ws.store.sources())
+            assert all(s.consecutive_failures == 0 and s.state == "ok" for s in ws.store.sources.all())
         finally:
             ws.close()
 
@@ -145,37 +145,37 @@ def test_a_collapsed_error_like_page_is_held_back_until_a_later_crawl_sees_it_ag
         url = urls["page"]
         try:
             _crawl(ws)
-            baseline = ws.store.source(url)
+            baseline = ws.store.sources.get(url)
             files = _files(ws, url)
 
             # once: held back (a transient failed check), nothing recorded as a version, no alert
             server.good("/page", Respond(body=ERROR_PAGE))
             summary = _crawl(ws)
-            [row] = ws.store.fetch_history(url, limit=1)
+            [row] = ws.store.sources.fetch_history(url, limit=1)
             assert row["status"] == "failed" and row["transient"] and "suspect" in row["error"], row
-            assert not summary.new_alerts and ws.store.changes() == [], summary.lines
-            assert ws.store.source(url).current_snapshot_id == baseline.current_snapshot_id
+            assert not summary.new_alerts and ws.store.changes.find() == [], summary.lines
+            assert ws.store.sources.get(url).current_snapshot_id == baseline.current_snapshot_id
             assert _files(ws, url) == files
 
             # the real page again: nothing happened
             server.good("/page", Respond(body=good))
             summary = _crawl(ws)
             assert summary.counts["unchanged"] == 1 and not summary.new_alerts, summary.lines
-            assert ws.store.source(url).consecutive_failures == 0
+            assert ws.store.sources.get(url).consecutive_failures == 0
 
             # held back again (a suspect, then a good answer, do not confirm each other) ...
             server.good("/page", Respond(body=ERROR_PAGE))
             summary = _crawl(ws)
-            assert not summary.new_alerts and ws.store.changes() == [], summary.lines
+            assert not summary.new_alerts and ws.store.changes.find() == [], summary.lines
             # ... and the same page on the next crawl is confirmed: it flows as a normal change
             summary = _crawl(ws)
             assert summary.counts["changed"] == 1 and summary.new_alerts, summary.lines
             assert "confirmed" in summary.lines[0], summary.lines
-            after = ws.store.source(url)
-            current = ws.store.snapshot(after.current_snapshot_id)
+            after = ws.store.sources.get(url)
+            current = ws.store.sources.snapshot(after.current_snapshot_id)
             assert current is not None and "An error occurred" in current.text
             assert after.reviewed_snapshot_id == baseline.reviewed_snapshot_id
-            kinds = {c.change.kind for c in ws.store.changes()}
+            kinds = {c.change.kind for c in ws.store.changes.find()}
             assert kinds & BLOCK_KINDS and "removed" in kinds, kinds
             assert _files(ws, url)[1], "the confirmed version is the latest snapshot file"
         finally:

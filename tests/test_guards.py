@@ -91,13 +91,13 @@ def test_robots_txt_is_obeyed_by_every_request_waiting_for_it(tmp_path: Path, st
         cfg = load_config(write_workspace(tmp_path, private | public, store_url, fetch=fetch))
         ws = open_workspace(cfg)
         try:
-            crawl(ws, ws.store.sources())  # baseline: robots.txt allows everything
+            crawl(ws, ws.store.sources.all())  # baseline: robots.txt allows everything
             files = {u: snapshot_path(cfg.snapshots_dir, u).read_text() for u in private.values()}
             before = len(server.requests())
             server.phase = "fault"
-            crawl(ws, ws.store.sources())
-            rows = {u: ws.store.fetch_history(u, limit=1)[0] for u in [*private.values(), *public.values()]}
-            changes = {u: ws.store.changes(source_url=u) for u in private.values()}
+            crawl(ws, ws.store.sources.all())
+            rows = {u: ws.store.sources.fetch_history(u, limit=1)[0] for u in [*private.values(), *public.values()]}
+            changes = {u: ws.store.changes.find(source_url=u) for u in private.values()}
         finally:
             ws.close()
         second = server.requests()[before:]
@@ -126,8 +126,8 @@ def test_the_guard_fails_closed_when_its_own_lookup_fails(tmp_path: Path, store_
         fetch = {"allow_private": False, "obey_robots": False, "retries": 1}
         ws = open_workspace(load_config(write_workspace(tmp_path, urls, store_url, fetch=fetch)))
         try:
-            crawl(ws, ws.store.sources())
-            rows = {name: ws.store.fetch_history(url, limit=1)[0] for name, url in urls.items()}
+            crawl(ws, ws.store.sources.all())
+            rows = {name: ws.store.sources.fetch_history(url, limit=1)[0] for name, url in urls.items()}
         finally:
             ws.close()
         assert server.requests() == [], "a loopback address was connected to in production mode"
@@ -218,8 +218,8 @@ def test_redirect_hosts_are_judged_as_the_downloader_parses_them(
         urls = {name: cited.url(f"/{name.replace(' ', '-')}") for name in targets}
         ws = open_workspace(load_config(write_workspace(tmp_path, urls, store_url)))
         try:
-            crawl(ws, ws.store.sources())
-            rows = {name: ws.store.fetch_history(url, limit=1)[0] for name, url in urls.items()}
+            crawl(ws, ws.store.sources.all())
+            rows = {name: ws.store.sources.fetch_history(url, limit=1)[0] for name, url in urls.items()}
         finally:
             ws.close()
         assert other.requests() == [], [r.path for r in other.requests()]

@@ -56,8 +56,8 @@ def test_a_dismissed_pair_is_not_flagged_again_unless_the_change_is_about_what_i
     assert "Welsh" in welsh["new"] and welsh["affects"] == []
     store = Store(site.store_url)
     try:
-        marks = store.dismissals(site.he_url)
-        [rec] = [c for c in store.changes(source_url=site.he_url) if f"c{c.id}" == welsh["id"]]
+        marks = store.changes.dismissals(site.he_url)
+        [rec] = [c for c in store.changes.find(source_url=site.he_url) if f"c{c.id}" == welsh["id"]]
     finally:
         store.close()
     assert [(m.guide, m.section, m.by) for m in marks] == [("hospital-exemption", SECTION, "A. Editor")]

@@ -66,7 +66,7 @@ def open_box(site: Site, made: list[Outbox]) -> Outbox:
 
 def received(store: Store, mailbox: Mailbox) -> Counter[tuple[str, int]]:
     """Messages received per (recipient, alert), from each message's digest key."""
-    carried = {d.key.partition(":")[2]: d.alert_ids for d in store.deliveries()}
+    carried = {d.key.partition(":")[2]: d.alert_ids for d in store.outbox.find()}
     out: Counter[tuple[str, int]] = Counter()
     for msg in mailbox.messages:
         for rcpt in msg["X-Envelope-To"].split(","):
@@ -77,7 +77,7 @@ def received(store: Store, mailbox: Mailbox) -> Counter[tuple[str, int]]:
 def owed_pairs(store: Store) -> set[tuple[str, int]]:
     """(recipient, alert) for every open alert and each editor of its guide."""
     editors = {"hospital-exemption": (ALICE, CAROL), "genomic-testing": (BOB, CAROL)}
-    return {(e, a.id) for a in store.alerts(status="open") for e in editors[a.guide]}
+    return {(e, a.id) for a in store.alerts.find(status="open") for e in editors[a.guide]}
 
 
 def failed_then_new(box: Outbox, mailbox: Mailbox, n: int = 0) -> None:
@@ -236,15 +236,15 @@ def test_a_live_sender_keeps_its_claims_past_the_old_ten_minutes(site: Site, out
             assert mailbox.holding.wait(30)  # A has claimed both, alice's message is in DATA
             clock.now += timedelta(minutes=15)
             wait_for(lambda: claim_heartbeats(a.store) == [clock.now] * 2, "A renews its claims")
-            assert b.store.claim_deliveries(now=clock.now + timedelta(seconds=1)) == []
+            assert b.store.outbox.claim(now=clock.now + timedelta(seconds=1)) == []
             clock.now += timedelta(minutes=15)
             wait_for(lambda: claim_heartbeats(a.store) == [clock.now] * 2, "A renews its claims again")
-            assert b.store.claim_deliveries(now=clock.now + timedelta(seconds=1)) == []
+            assert b.store.outbox.claim(now=clock.now + timedelta(seconds=1)) == []
         finally:
             mailbox.release.set()
             sender.join(60)
         assert mailbox.counts() == {ALICE: 1, CAROL: 1}
-        assert {d.status for d in a.store.deliveries()} == {"sent"}
+        assert {d.status for d in a.store.outbox.find()} == {"sent"}
         assert claim_heartbeats(a.store) == []  # claims end with the delivery
 
 
@@ -257,14 +257,14 @@ def test_the_claims_of_a_sender_that_stopped_renewing_are_taken_after_the_lease(
     seed_change(a.store, site.he_url, "Hospitals may notify.", "Hospitals must notify.", HE_IMPACT)
     queue_deliveries(a.store, a.config, a.guides)
     t0 = utcnow()
-    claimed = a.store.claim_deliveries(now=t0)
+    claimed = a.store.outbox.claim(now=t0)
     assert len(claimed) == 2
     with a.store.engine.begin() as conn:
         conn.execute(text("UPDATE locks SET host = 'elsewhere.example.org', holder = 'deliver:elsewhere:1' "
                           "WHERE name LIKE 'delivery:%'"))
-    assert a.store.renew_claims([d.id for d in claimed], now=t0 + timedelta(minutes=8)) == 0  # not ours now
-    assert b.store.claim_deliveries(now=t0 + timedelta(minutes=9)) == []
-    assert {d.id for d in b.store.claim_deliveries(now=t0 + timedelta(minutes=11))} == {d.id for d in claimed}
+    assert a.store.outbox.renew([d.id for d in claimed], now=t0 + timedelta(minutes=8)) == 0  # not ours now
+    assert b.store.outbox.claim(now=t0 + timedelta(minutes=9)) == []
+    assert {d.id for d in b.store.outbox.claim(now=t0 + timedelta(minutes=11))} == {d.id for d in claimed}
 
 
 # --- 8. a permanent refusal ---------------------------------------------------------------------
@@ -305,7 +305,7 @@ def test_a_550_is_dead_at_once_and_a_451_is_retried(site: Site, outboxes: list[O
                                                                            "not retried: ")]
         assert len(refused) == 1 and f"email:{BOB}" in refused[0] and "550 5.1.1" in refused[0], first.stderr
         assert any(ln.startswith("delivery failed, will retry: email:carol") for ln in first.stderr.splitlines())
-        by_rcpt = {d.recipient: d for d in box.store.deliveries()}
+        by_rcpt = {d.recipient: d for d in box.store.outbox.find()}
         assert (by_rcpt[BOB].status, by_rcpt[BOB].attempts) == ("dead", 1)
         assert "550 5.1.1" in (by_rcpt[BOB].last_error or "")
         assert (by_rcpt[CAROL].status, by_rcpt[CAROL].attempts) == ("pending", 1)
@@ -314,7 +314,7 @@ def test_a_550_is_dead_at_once_and_a_451_is_retried(site: Site, outboxes: list[O
         assert any(ln.startswith(f"undelivered: email:{BOB}") for ln in second.stderr.splitlines()), second.stderr
         assert mailbox.rcpts[BOB] == 1  # never asked again
         assert mailbox.attempts[CAROL] == 2  # the busy mailbox is tried again
-        by_rcpt = {d.recipient: d for d in box.store.deliveries()}
+        by_rcpt = {d.recipient: d for d in box.store.outbox.find()}
         assert (by_rcpt[BOB].status, by_rcpt[BOB].attempts) == ("dead", 1)
         assert (by_rcpt[CAROL].status, by_rcpt[CAROL].attempts) == ("pending", 2)
 
@@ -364,8 +364,8 @@ def test_a_webhook_error_body_never_leaks_part_of_the_token(site: Site, outboxes
         run = site.gw("-vv", "digest", "--send", env={"GUIDEWATCH_WEBHOOK_TOKEN": TOKEN})
         assert run.returncode == 3 and "answered 400" in run.stderr, run.stderr  # 3: the delivery failed
         assert "eeee" in run.stderr  # the body is shown, up to the token
-        (delivery,) = box.store.deliveries()
+        (delivery,) = box.store.outbox.find()
         assert "answered 400" in (delivery.last_error or "")
         assert token_pieces(run.stdout + run.stderr) == []
         assert token_pieces(delivery.last_error or "") == []
-        assert token_pieces(json.dumps([d.payload for d in box.store.deliveries()])) == []
+        assert token_pieces(json.dumps([d.payload for d in box.store.outbox.find()])) == []

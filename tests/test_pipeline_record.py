@@ -37,7 +37,7 @@ def test_processing_an_answer_that_is_not_the_page_leaves_the_outcome_unchanged(
                                                                                  store_url: str) -> None:
     ws = open_workspace(load_config(write_workspace(tmp_path, {"x": URL}, store_url)))
     try:
-        first = process_outcome(ws, ws.store.source(URL), _outcome(topic_page(1).encode()), CrawlSummary())
+        first = process_outcome(ws, ws.store.sources.get(URL), _outcome(topic_page(1).encode()), CrawlSummary())
         assert first == "baseline recorded"
         cases = {"unavailable": (_outcome(MAINTENANCE.encode()), "failed (page says it is unavailable"),
                  "empty": (_outcome(b""), "failed (page had no main content)"),
@@ -46,11 +46,11 @@ def test_processing_an_answer_that_is_not_the_page_leaves_the_outcome_unchanged(
         for name, (outcome, expected) in cases.items():
             before = copy.deepcopy(outcome)
             summary = CrawlSummary()
-            verdict = process_outcome(ws, ws.store.source(URL), outcome, summary)
+            verdict = process_outcome(ws, ws.store.sources.get(URL), outcome, summary)
             assert verdict.startswith(expected), (name, verdict)
             assert outcome == before, f"{name}: the outcome passed in was changed"
             assert outcome.status == "ok" and outcome.body == before.body and outcome.error is None
-            recorded = ws.store.fetch_history(URL, limit=1)[0]
+            recorded = ws.store.sources.fetch_history(URL, limit=1)[0]
             assert recorded["status"] == ("soft_404" if name == "soft 404" else "failed"), (name, recorded)
             assert summary.checked == 1
     finally:
@@ -64,11 +64,11 @@ def test_progress_sees_the_screened_answer_without_its_body_and_the_input_keeps_
     ws = open_workspace(load_config(write_workspace(tmp_path, {"x": URL}, store_url, fetch={"parse_workers": 0})))
     try:
         seen: list[tuple[FetchOutcome, str]] = []
-        src = ws.store.source(URL)
+        src = ws.store.sources.get(URL)
         recording = Recording(ws, CrawlSummary(), [src], progress=lambda o, v: seen.append((o, v)))
         good, bad = _outcome(topic_page(1).encode()), _outcome(MAINTENANCE.encode())
         recording.add(src, good)
-        recording.add(ws.store.source(URL), bad)
+        recording.add(ws.store.sources.get(URL), bad)
         recording.close()
         assert [v for _, v in seen][0] == "baseline recorded"
         reported = seen[1][0]

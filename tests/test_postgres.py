@@ -44,7 +44,7 @@ def test_claims_skip_rows_another_worker_holds_instead_of_waiting(postgres_url: 
     """A claim runs while another transaction holds the first rows FOR UPDATE: it takes the
     next rows at once (SKIP LOCKED), it neither waits nor returns the held ones."""
     store = seed_store(postgres_url, sources=10, deliveries=10)
-    every_source = {s.id for s in store.sources()}
+    every_source = {s.id for s in store.sources.all()}
     other = create_engine(postgres_url)
     try:
         with other.connect() as conn, conn.begin():
@@ -53,13 +53,13 @@ def test_claims_skip_rows_another_worker_holds_instead_of_waiting(postgres_url: 
             held_deliveries = set(conn.execute(text(
                 "SELECT id FROM deliveries ORDER BY id LIMIT 4 FOR UPDATE")).scalars())
             t0 = time.monotonic()
-            sources = store.claim_due_sources("worker-2", 4)
-            deliveries = store.claim_deliveries(limit=4)
+            sources = store.sources.claim_due("worker-2", 4)
+            deliveries = store.outbox.claim(limit=4)
             assert time.monotonic() - t0 < 5
             assert len(sources) == 4 and not held_sources & {s.id for s in sources}
             assert len(deliveries) == 4 and not held_deliveries & {d.id for d in deliveries}
         # Once the other transaction ends, what it held is claimable; what was claimed is not.
-        rest = store.claim_due_sources("worker-3", 10)
+        rest = store.sources.claim_due("worker-3", 10)
         assert {s.id for s in rest} == every_source - {s.id for s in sources}
     finally:
         other.dispose()

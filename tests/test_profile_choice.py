@@ -176,7 +176,7 @@ def test_the_guide_sync_gives_a_look_alike_host_the_default_profile(tmp_path: Pa
     ws = workspace(tmp_path, guide, f'store = "{store_url}"\n[[guides]]\npath = "guide.md"\n')
     workspace_ = open_workspace(load_config(ws / "guidewatch.toml"))
     try:
-        assert {s.url: s.profile for s in workspace_.store.sources()} == {
+        assert {s.url: s.profile for s in workspace_.store.sources.all()} == {
             "https://www.hta.gov.uk/guidance/codes-of-practice": "default",
             "https://www.gov.uk/guidance/atmp": "govuk",
         }

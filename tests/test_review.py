@@ -50,7 +50,7 @@ def test_supersede_accept_history_and_accept_all(site: Site, store: Store) -> No
     # the same hospital exemption passage changes again before anyone reviewed it
     site.serve(he_page(notify="must notify the MHRA at least 90 days before"))
     assert "; 1 new alerts" in site.crawl()
-    he = store.alerts(status=None, source_url=site.he_url)
+    he = store.alerts.find(status=None, source_url=site.he_url)
     assert [a.status for a in he] == ["superseded", "open"]
 
     # the digest shows only the newest alert, and it shows everything since the last review
@@ -75,10 +75,10 @@ def test_supersede_accept_history_and_accept_all(site: Site, store: Store) -> No
     assert not latest.exists(), "the reviewed version is now the baseline"
     assert "90 days" in reviewed and header(reviewed, "reviewed_by") == "A. Editor"
     assert header(reviewed, "status") == "reviewed"
-    closed = {a.id: a for a in store.alerts(status=None, source_url=site.he_url)}
+    closed = {a.id: a for a in store.alerts.find(status=None, source_url=site.he_url)}
     assert closed[he[1].id].status == "accepted" and closed[he[1].id].closed_by == "A. Editor"
     assert closed[he[1].id].note == "notification FAQ updated" and closed[he[0].id].status == "superseded"
-    assert [a.change.source_url for a in store.alerts()] == [site.gt_url]  # the other source still waits
+    assert [a.change.source_url for a in store.alerts.find()] == [site.gt_url]  # the other source still waits
 
     r = ok(site.gw("history"))
     lines = r.stdout.strip().splitlines()
@@ -90,25 +90,25 @@ def test_supersede_accept_history_and_accept_all(site: Site, store: Store) -> No
     assert f"accepted {site.gt_url}" in r.stdout and site.he_url not in r.stdout
     gt_base, gt_latest = snapshot_files(site, "/conditions/genomic-testing")
     assert not gt_latest.exists() and "up to 12 weeks" in gt_base.read_text()
-    assert store.alerts() == [] and awaiting_review(store) == []
-    trail = store.reviews()
+    assert store.alerts.find() == [] and awaiting_review(store) == []
+    trail = store.reviews.find()
     assert [(t.reviewed_by, t.source_url) for t in trail[-2:]] == [("A. Editor", site.he_url),
                                                                    ("B. Editor", site.gt_url)]
     assert trail[-1].content_hash == header(gt_base.read_text(), "content_hash")
 
     # the pages stay as reviewed: the next crawl has nothing new to say
     assert "0 new alerts" in site.crawl()
-    assert store.alerts() == []
+    assert store.alerts.find() == []
 
 
 def test_accept_all_covers_changes_that_opened_no_alert(site: Site, store: Store) -> None:
     """A version that differs without an alert (below min_severity) still awaits review."""
     for text in ("Results take 4 weeks.", "Results take 5 weeks."):
         page = Page(site.gt_url, "default", "Genomic testing", [Block((), "p", text)])
-        store.record_fetch(FetchOutcome(url=site.gt_url, status="ok", http_status=200,
+        store.sources.record_fetch(FetchOutcome(url=site.gt_url, status="ok", http_status=200,
                                         fetched_at=datetime.now(UTC)), page)
     seed_change(store, site.he_url, "Hospitals may notify.", "Hospitals must notify.", HE_IMPACT)
-    assert store.alerts(source_url=site.gt_url) == []
+    assert store.alerts.find(source_url=site.gt_url) == []
     assert awaiting_review(store) == sorted([site.he_url, site.gt_url])
     reviews = accept_sources(store, awaiting_review(store), by="  C. Editor ")
     assert [(r.source_url, r.reviewed_by, r.alerts_closed) for r, _ in reviews] == [
@@ -118,9 +118,9 @@ def test_accept_all_covers_changes_that_opened_no_alert(site: Site, store: Store
 
 def test_accept_checks_every_url_before_recording_anything(site: Site, store: Store) -> None:
     seed_change(store, site.gt_url, "Results take 4 weeks.", "Results take 12 weeks.", GT_IMPACT)
-    before = len(store.reviews())
+    before = len(store.reviews.find())
     with pytest.raises(StoreError, match="https://nowhere.example/: not a watched source"):
         accept_sources(store, [site.gt_url, "https://nowhere.example/"], by="D. Editor")
     with pytest.raises(ValueError, match="--by must name the reviewer"):
         accept_sources(store, [site.gt_url], by="  ")
-    assert len(store.reviews()) == before and len(store.alerts()) == 1
+    assert len(store.reviews.find()) == before and len(store.alerts.find()) == 1

@@ -42,8 +42,8 @@ def test_production_mode_fetches_no_private_or_loopback_address(tmp_path: Path, 
         cfg = load_config(write_workspace(tmp_path, urls, store_url, fetch={"allow_private": False}))
         ws = open_workspace(cfg)
         try:
-            summary = crawl(ws, ws.store.sources())
-            rows = {url: ws.store.fetch_history(url, limit=1)[0] for url in urls.values()}
+            summary = crawl(ws, ws.store.sources.all())
+            rows = {url: ws.store.sources.fetch_history(url, limit=1)[0] for url in urls.values()}
         finally:
             ws.close()
         assert server.requests() == [], "a private address was contacted in production mode"
@@ -77,9 +77,9 @@ def test_redirects_off_the_allowed_hosts_are_not_followed(tmp_path: Path, store_
         urls = {name: server.url(f"/{name}") for name in [*targets, "meta-refresh"]}
         ws = open_workspace(load_config(write_workspace(tmp_path, urls, store_url)))
         try:
-            crawl(ws, ws.store.sources())
-            rows = {name: ws.store.fetch_history(url, limit=1)[0] for name, url in urls.items()}
-            moved = ws.store.source(urls["to-same-host"])
+            crawl(ws, ws.store.sources.all())
+            rows = {name: ws.store.sources.fetch_history(url, limit=1)[0] for name, url in urls.items()}
+            moved = ws.store.sources.get(urls["to-same-host"])
         finally:
             ws.close()
         assert server.hits("/secret") == 0, [r.headers.get("host") for r in server.requests("/secret")]
@@ -206,7 +206,7 @@ token_env = "GW_TEST_WEBHOOK_TOKEN"
         ws = open_workspace(load_config(write_workspace(tmp_path, {"guidance": server.url("/guidance")}, store_url,
                                                         extra=extra)))
         try:
-            crawl(ws, ws.store.sources())  # the baseline
+            crawl(ws, ws.store.sources.all())  # the baseline
         finally:
             ws.close()
         server.phase = "fault"
@@ -232,7 +232,7 @@ token_env = "GW_TEST_WEBHOOK_TOKEN"
     leaks |= {f"webhook body {i}": _leaks(b) for i, b in enumerate(hooks)}
     ws = open_workspace(load_config(tmp_path / "guidewatch.toml"), sync=False)
     try:
-        errors = [d.last_error or "" for d in ws.store.deliveries()]
+        errors = [d.last_error or "" for d in ws.store.outbox.find()]
     finally:
         ws.close()
     leaks |= {f"delivery error {i}": _leaks(e) for i, e in enumerate(errors)}

@@ -98,7 +98,7 @@ def signed_in(app: Any, ws: Workspace, email: str) -> Any:
 
 
 def change_id(ws: Workspace, guide: str) -> int:
-    return next(a.change.id for a in ws.store.alerts() if a.guide == guide)
+    return next(a.change.id for a in ws.store.alerts.find() if a.guide == guide)
 
 
 def test_a_link_signs_in_once_and_an_expired_one_never(app: Any, ws: Workspace) -> None:
@@ -128,7 +128,7 @@ def test_a_link_signs_in_once_and_an_expired_one_never(app: Any, ws: Workspace) 
 def test_anonymous_requests_get_no_alert_content(app: Any, ws: Workspace, site: Site) -> None:
     client = app.test_client()
     he = change_id(ws, "hospital-exemption")
-    source = ws.store.source(site.he_url)
+    source = ws.store.sources.get(site.he_url)
     assert source is not None
     for path in ("/", "/guides/hospital-exemption", f"/changes/{he}", "/sources", f"/sources/{source.id}",
                  "/audit", "/audit.csv"):
@@ -158,7 +158,7 @@ def test_an_editor_sees_and_acts_on_their_own_guides_only(app: Any, ws: Workspac
     assert "not a guide you edit" in bob.get("/").text, "told why, on a page of their own"
     r = bob.post(f"/changes/{he}/accept", data={"csrf": token}, follow_redirects=True)
     assert r.status_code == 404 and "nothing of yours is open" in bob.get("/").text
-    assert all(a.status == "open" for a in ws.store.alerts(status=None))
+    assert all(a.status == "open" for a in ws.store.alerts.find(status=None))
     assert "Hospital exemption" not in bob.get("/audit").text
     lead = signed_in(app, ws, LEAD)  # the operator sees every guide
     both = lead.get("/").text
@@ -177,7 +177,7 @@ def test_a_cross_site_post_changes_nothing(app: Any, ws: Workspace) -> None:
                       headers={"Origin": "https://evil.example"})
     assert evil.status_code == 403
     assert alice.post(f"/changes/{he}/accept", data={}, headers={"Origin": "https://evil.example"}).status_code == 403
-    assert rows.impact_actions(ws.store) == [] and ws.store.dismissals() == []
+    assert rows.impact_actions(ws.store) == [] and ws.store.changes.dismissals() == []
     ok_post = alice.post(f"/changes/{he}/decide", data={**form, "csrf": token}, headers={"Origin": "http://localhost"})
     assert ok_post.status_code == 302 and len(rows.impact_actions(ws.store)) == 1
 
@@ -200,19 +200,19 @@ def test_decisions_not_relevant_accept_and_the_audit_trail(app: Any, ws: Workspa
         return r.text
 
     decide("questions-to-ask-your-care-team", "not_relevant", "a question, not a claim")
-    marks = ws.store.dismissals(site.he_url)
+    marks = ws.store.changes.dismissals(site.he_url)
     assert [(m.guide, m.section, m.by) for m in marks] == [("hospital-exemption", "questions-to-ask-your-care-team",
                                                             ALICE)], "the linker's own mark"
     early = alice.post(f"/changes/{he}/accept", data={"csrf": token}, follow_redirects=True).text
-    assert "2 section(s) still need a decision" in early and ws.store.alerts(guide="hospital-exemption")
+    assert "2 section(s) still need a decision" in early and ws.store.alerts.find(guide="hospital-exemption")
     decide("notifying-the-mhra", "updated", "now says must, 60 days")
     done = decide("before-your-first-treatment", "no_change")
     assert 'id="accept"' in done
     accepted = alice.post(f"/changes/{he}/accept", data={"csrf": token, "note": "checked all three"},
                           follow_redirects=True).text
     assert "Accepted version" in accepted and "1 alert(s) closed" in accepted
-    assert ws.store.alerts(guide="hospital-exemption") == []
-    assert ws.store.alerts(guide="genomic-testing"), "bob's guide is untouched"
+    assert ws.store.alerts.find(guide="hospital-exemption") == []
+    assert ws.store.alerts.find(guide="genomic-testing"), "bob's guide is untouched"
 
     history = ok(site.gw("history", site.he_url)).stdout
     assert f"{ALICE}: {site.he_url} version" in history and "note: checked all three" in history
@@ -238,7 +238,7 @@ def test_decisions_not_relevant_accept_and_the_audit_trail(app: Any, ws: Workspa
 
 def test_source_page_lists_versions_diffs_any_two_and_cites(app: Any, ws: Workspace, site: Site) -> None:
     carol = signed_in(app, ws, CAROL)
-    src = ws.store.source(site.he_url)
+    src = ws.store.sources.get(site.he_url)
     assert src is not None
     page = carol.get(f"/sources/{src.id}").text
     versions = re.findall(r'name="old" value="(\d+)"', page)
@@ -258,7 +258,7 @@ def test_a_hostile_source_page_is_shown_inert(tmp_path: Path, http_server: Local
         app = create_app(w, base_url=BASE, mailer=lambda *a: None)
         alice = signed_in(app, w, ALICE)
         he = change_id(w, "hospital-exemption")
-        src = w.store.source(site.he_url)
+        src = w.store.sources.get(site.he_url)
         assert src is not None
         for path in (f"/changes/{he}", "/", f"/sources/{src.id}"):
             r = alice.get(path)
@@ -328,14 +328,14 @@ def test_a_change_page_shows_the_pages_own_dates_and_change_note_in_words(app: A
                 [Block(("S",), "heading", "S", 2), Block(("S",), "p", "Hospitals must notify the MHRA.")],
                 metadata={"change_note": "Notification rules changed", "change_note_at": "2026-11-20",
                           "last_reviewed": "2026-11-19"})
-    src = ws.store.record_fetch(FetchOutcome(url=site.he_url, status="ok", http_status=200,
+    src = ws.store.sources.record_fetch(FetchOutcome(url=site.he_url, status="ok", http_status=200,
                                              fetched_at=datetime.now(UTC)), page).source
     note = Change("c1", "change_note", "substantive", "GOV.UK change note: Notification rules changed", (),
                   "Guidance first published.", "Notification rules changed", scope="page",
                   context="change note of 20 November 2026")
     impact = Impact("hospital-exemption", "notifying-the-mhra", "Notifying the MHRA", 0.9, ("MHRA",))
-    [alert] = ws.store.record_changes(src.id, src.reviewed_snapshot_id, src.current_snapshot_id, [(note, [impact])])
-    shown = signed_in(app, ws, ALICE).get(f"/changes/{ws.store.alerts(ids=[alert])[0].change.id}").text
+    [alert] = ws.store.changes.record(src.id, src.reviewed_snapshot_id, src.current_snapshot_id, [(note, [impact])])
+    shown = signed_in(app, ws, ALICE).get(f"/changes/{ws.store.alerts.find(ids=[alert])[0].change.id}").text
     assert "<dt>Change note</dt><dd>Notification rules changed</dd>" in shown
     assert "<dt>Page last reviewed</dt><dd>2026-11-19</dd>" in shown
     assert ("The publisher added a change note (change note of 20 November 2026): “Notification rules changed”; "
@@ -396,7 +396,7 @@ def test_the_emailed_digest_links_each_change_to_the_review_app(tmp_path: Path, 
 
         store = Store(store_url)
         try:
-            he = next(a.change.id for a in store.alerts() if a.guide == "hospital-exemption")
+            he = next(a.change.id for a in store.alerts.find() if a.guide == "hospital-exemption")
         finally:
             store.close()
         text, html = bodies(mailbox.to(ALICE)[0])

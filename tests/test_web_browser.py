@@ -148,7 +148,7 @@ def test_an_editor_goes_from_the_email_to_a_reviewed_guide(tmp_path: Path, http_
             full_page_shot(browser, tmp_path / "audit.png")
         finally:
             app.close()
-    assert app.ws.store.alerts(guide="hospital-exemption") == []
+    assert app.ws.store.alerts.find(guide="hospital-exemption") == []
 
 
 

@@ -243,3 +243,22 @@ class Dismissal:
     by: str
     at: datetime
     note: str = ""
+
+
+@dataclass(frozen=True)
+class SnapshotRecord:
+    """One recorded version of a source: what the store keeps and the snapshot files show."""
+
+    id: int
+    source_id: int
+    url: str
+    fetched_at: datetime
+    content_hash: str
+    title: str
+    profile: str
+    text: str
+    meta: dict[str, str]
+
+    def page(self) -> Page:
+        return Page(url=self.url, profile=self.profile, title=self.title, blocks=parse_blocks(self.text),
+                    metadata=dict(self.meta))

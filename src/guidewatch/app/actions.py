@@ -93,7 +93,7 @@ def dismiss_impact(ws: Workspace, change_id: str, section: str, *, by: str, note
     number = change_id.strip().removeprefix("c")
     if not number.isdigit():
         raise UsageProblem(f"{change_id}: not a change id (such as c12; see `guidewatch changes`)")
-    return ws.store.dismiss(int(number), section, by=by, note=note)
+    return ws.store.changes.dismiss(int(number), section, by=by, note=note)
 
 
 def compare_with_guide(old: Path, new: Path, guide_ref: str, *, url: str | None, config: Callable[[], Config],

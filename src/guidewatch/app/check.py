@@ -129,7 +129,7 @@ class CheckReport:
 def run_check(ws: Workspace, *, max_age: timedelta, offline: bool = False,
               retry_pause: timedelta = RETRY_PAUSE, say: Callable[[str], None] | None = None) -> CheckReport:
     """Fetch every cited source (unless offline) under the crawl lock, then judge them."""
-    if not ws.store.sources():
+    if not ws.store.sources.all():
         where = ws.config.path or "guidewatch.toml"
         raise CheckError(f"{where}: no cited sources to check (add [[guides]] that link to their sources)")
     attempts: dict[str, list[FetchOutcome]] = {}
@@ -158,7 +158,7 @@ def fetch_with_retries(ws: Workspace, *, pause: timedelta = RETRY_PAUSE,
     tries in all, so one blip passes and a persistent failure is seen within one run."""
     attempts: dict[str, list[FetchOutcome]] = {}
     limit = ws.config.check.unreachable_after
-    todo = ws.store.sources()
+    todo = ws.store.sources.all()
     for attempt in range(1, limit + 1):
         if attempt > 1:
             if say:
@@ -166,7 +166,7 @@ def fetch_with_retries(ws: Workspace, *, pause: timedelta = RETRY_PAUSE,
                     f"(try {attempt} of {limit})")
             time.sleep(pause.total_seconds())
         crawl(ws, todo, progress=lambda o, _v: attempts.setdefault(o.url, []).append(o))
-        todo = [s for s in ws.store.sources() if _should_retry(s, attempts.get(s.url, []))]
+        todo = [s for s in ws.store.sources.all() if _should_retry(s, attempts.get(s.url, []))]
         if not todo:
             break
     return attempts
@@ -186,17 +186,17 @@ def evaluate(ws: Workspace, *, max_age: timedelta, offline: bool, now: datetime 
     now = now or utcnow()
     files = _GuideFiles()
     verdicts = [_judge(ws, src, now=now, max_age=max_age, attempts=(attempts or {}).get(src.url, []), files=files)
-                for src in ws.store.sources()]
+                for src in ws.store.sources.all()]
     return CheckReport(now, max_age, offline, verdicts)
 
 
 def _judge(ws: Workspace, src: SourceState, *, now: datetime, max_age: timedelta,
            attempts: list[FetchOutcome], files: _GuideFiles) -> SourceVerdict:
     store = ws.store
-    reviewed = store.snapshot(src.reviewed_snapshot_id)
-    current = store.snapshot(src.current_snapshot_id)
-    last_review = store.last_review(src.id)
-    history = store.fetch_history(src.url, limit=1)
+    reviewed = store.sources.snapshot(src.reviewed_snapshot_id)
+    current = store.sources.snapshot(src.current_snapshot_id)
+    last_review = store.reviews.last(src.id)
+    history = store.sources.fetch_history(src.url, limit=1)
     last_fetch = history[0] if history else None
     v = SourceVerdict(url=src.url, title=src.title or src.url, verdict="fresh", state=src.state,
                       last_ok_at=src.last_ok_at, last_checked_at=src.last_checked_at, final_url=src.final_url,
@@ -250,8 +250,8 @@ def _content_changes(store: Store, src: SourceState, reviewed: SnapshotRecord | 
     if reviewed is None or current is None:
         return [], []
     since = last_review.reviewed_at if last_review else None
-    open_ids = {a.change.id for a in store.alerts(status="open", source_url=src.url)}
-    records = changes_now(store.changes(since=since, source_url=src.url), since=since, current=current,
+    open_ids = {a.change.id for a in store.alerts.find(status="open", source_url=src.url)}
+    records = changes_now(store.changes.find(since=since, source_url=src.url), since=since, current=current,
                           moved_on=reviewed.id != current.id, open_ids=open_ids)
     changes = [r.change for r in records]
     reasons = [_change_reason(c) for c in changes[:MAX_LISTED_CHANGES]]

@@ -29,11 +29,11 @@ log = logging.getLogger("guidewatch.crawl")
 
 def select_sources(ws: Workspace, *, all_sources: bool = False, source: str | None = None) -> list[SourceState]:
     if source:
-        found = ws.store.source(source)
+        found = ws.store.sources.get(source)
         if found is None or not found.active:
             raise StoreError(f"{source}: not a watched source (see `guidewatch guides`)")
         return [found]
-    return ws.store.sources() if all_sources else ws.store.due_sources()
+    return ws.store.sources.all() if all_sources else ws.store.sources.due()
 
 
 def build_request(ws: Workspace, src: SourceState) -> FetchRequest:

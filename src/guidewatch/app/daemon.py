@@ -192,9 +192,9 @@ def sources_to_crawl(ws: Workspace, schedule: str | None, now: datetime | None =
 
     now = now or utcnow()
     if schedule is None:
-        return ws.store.due_sources(now + RUN_DUE_SLACK)
-    chosen = {s.url: s for s in ws.store.due_sources(now)}
-    for src in ws.store.sources():
+        return ws.store.sources.due(now + RUN_DUE_SLACK)
+    chosen = {s.url: s for s in ws.store.sources.due(now)}
+    for src in ws.store.sources.all():
         if src.url not in chosen and source_schedule(ws.config, src, ws.profile(src)) == schedule:
             chosen[src.url] = src
     return list(chosen.values())
@@ -210,7 +210,7 @@ def digest_job(config: Config, stopper: Stopper | None = None) -> Done:
     try:
         send = not (stopper is not None and stopper.stopping)
         later = "delivery left for the next run (stopping)"
-        if not ws.store.alerts(status="open"):
+        if not ws.store.alerts.find(status="open"):
             if not send:
                 return Done(f"no open alerts; {later}")
             report = deliver_pending(ws.store, config)

@@ -189,7 +189,7 @@ def run_demo(directory: Path | None = None, *, keep: bool = True, echo: Callable
         config = load_config(root / "guidewatch.toml")
         ws = open_workspace(config)
         try:
-            sources = ws.store.sources()
+            sources = ws.store.sources.all()
             echo(f"demo workspace: {root}")
             for h, srv in servers.items():
                 echo(f"serving example {h} pages at {srv.origin}")
@@ -201,7 +201,7 @@ def run_demo(directory: Path | None = None, *, keep: bool = True, echo: Callable
                 srv.version = "v2"
             echo("\n2. the pages change (MHRA guidance edited, cookie banners and NHS review dates updated, "
                  "NHS page moved)")
-            s2 = crawl(ws, ws.store.sources(), progress=lambda o, v: echo(f"   {o.url}: {v}"))
+            s2 = crawl(ws, ws.store.sources.all(), progress=lambda o, v: echo(f"   {o.url}: {v}"))
             echo(f"   {s2.headline()}")
 
             run = run_digest(ws.store, config, ws.guides)

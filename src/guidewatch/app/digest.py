@@ -81,7 +81,7 @@ def blocked_actions(store: Store, urls: Collection[str]) -> dict[str, str]:
     in the words `check` uses, so the digest and the gate say the same."""
     out: dict[str, str] = {}
     for url in sorted(set(urls)):
-        src = store.source(url)
+        src = store.sources.get(url)
         kind = blocking_state(url, src.state, src.final_url) if src else None
         if src is not None and kind is not None:
             out[url] = state_action(kind, src.final_url)
@@ -92,7 +92,7 @@ def build_digest(store: Store, guides: Sequence[Guide], *, since: datetime | Non
                  recipient: str | None = None, guide_slugs: Sequence[str] | None = None,
                  alert_ids: Sequence[int] | None = None) -> Digest:
     """The open alerts (of these guides, these ids, opened since) as one digest."""
-    alerts = store.alerts(status="open", since=since, ids=alert_ids)
+    alerts = store.alerts.find(status="open", since=since, ids=alert_ids)
     if guide_slugs is not None:
         alerts = [a for a in alerts if a.guide in guide_slugs]
     blocked = blocked_actions(store, {a.change.source_url for a in alerts})
@@ -168,16 +168,16 @@ def queue_deliveries(store: Store, config: Config, guides: Sequence[Guide], *,
                      since: datetime | None = None) -> list[str]:
     """Queue at most one digest per recipient: the open alerts it is owed. Returns labels.
 
-    Each recipient's outbox is read, decided and written under its lock (`Store.settle_outbox`),
+    Each recipient's outbox is read, decided and written under its lock (`Outbox.settle`),
     so two runs at once cannot both queue the same alert for one recipient."""
-    fresh = store.alerts(status="open", since=since)
-    every_open = store.alerts(status="open")
+    fresh = store.alerts.find(status="open", since=since)
+    every_open = store.alerts.find(status="open")
     queued: list[str] = []
     for t in targets(config, guides):
         def plan(mine: list[DeliveryRecord], t: Target = t) -> OutboxPlan:
             return plan_outbox(t, guides, mine, fresh, every_open)
 
-        if store.settle_outbox(t.channel, t.recipient, plan) is not None:
+        if store.outbox.settle(t.channel, t.recipient, plan) is not None:
             queued.append(t.label)
     return queued
 
@@ -232,7 +232,7 @@ def _renewing(store: Store, ids: Sequence[int], clock: Callable[[], datetime], e
     def renew() -> None:
         while not stop.wait(every):
             try:
-                store.renew_claims(ids, now=clock())
+                store.outbox.renew(ids, now=clock())
             except Exception as exc:  # the next tick tries again; the lease outlasts many ticks
                 log.warning("could not renew the delivery claims: %s", type(exc).__name__)
 
@@ -253,13 +253,13 @@ def deliver_pending(store: Store, config: Config, *, clock: Callable[[], datetim
     cancelled, not sent (safe without queueing first). The claims are renewed while sending."""
     report = DeliveryReport()
     errors: dict[int, tuple[str, bool]] = {}  # delivery id -> (message, permanent)
-    open_ids = {a.id for a in store.alerts(status="open")}
-    claimed = store.claim_deliveries(now=clock())
+    open_ids = {a.id for a in store.alerts.find(status="open")}
+    claimed = store.outbox.claim(now=clock())
     with _renewing(store, [d.id for d in claimed], clock, renew_every):
         for d in claimed:
             if d.alert_ids and not open_ids.intersection(d.alert_ids):
                 # every alert in it was accepted or superseded since it was queued: old news
-                store.cancel_delivery(d.id, "its alerts were all closed before it was sent", statuses=("sending",))
+                store.outbox.cancel(d.id, "its alerts were all closed before it was sent", statuses=("sending",))
                 continue
             report.attempted.add(d.id)
             error = _attempt_once(store, config, d)
@@ -267,7 +267,7 @@ def deliver_pending(store: Store, config: Config, *, clock: Callable[[], datetim
                 report.sent.append(_label(d))
             else:
                 errors[d.id] = error
-    for d in store.deliveries():
+    for d in store.outbox.find():
         if d.id not in errors:
             continue
         msg, permanent = errors[d.id]
@@ -289,28 +289,28 @@ def _attempt_once(store: Store, config: Config, d: DeliveryRecord) -> tuple[str,
     except Exception as exc:  # every failure is recorded, none is fatal to the run
         msg = str(exc) if isinstance(exc, DeliveryError) else f"{type(exc).__name__}: {exc}"
         permanent = isinstance(exc, DeliveryError) and exc.permanent
-        store.delivery_failed(d.id, msg, retry_base=config.alerts.retry_base,
+        store.outbox.failed(d.id, msg, retry_base=config.alerts.retry_base,
                               max_attempts=config.alerts.max_attempts, permanent=permanent)
         if permanent:
             log.warning("delivery %s refused permanently, not retried: %s", _label(d), msg)
         else:
             log.warning("delivery %s failed (attempt %d): %s", _label(d), d.attempts + 1, msg)
         return msg, permanent
-    store.delivery_done(d.id)
+    store.outbox.done(d.id)
     return None
 
 
 def retry_dead(store: Store) -> int:
     """Give dead deliveries another go: their still-open alerts are owed again."""
-    return sum(store.cancel_delivery(d.id, "dead; retried by hand", statuses=("dead",))
-               for d in store.deliveries("dead"))
+    return sum(store.outbox.cancel(d.id, "dead; retried by hand", statuses=("dead",))
+               for d in store.outbox.find("dead"))
 
 
 def outbox_status(store: Store, skip: Collection[int] = ()) -> tuple[list[str], list[str]]:
     """(waiting, undelivered): failed deliveries waiting for their next try, and dead ones
     whose alerts are still open and were not delivered to that recipient since."""
-    open_ids = {a.id for a in store.alerts(status="open")}
-    outbox = store.deliveries()
+    open_ids = {a.id for a in store.alerts.find(status="open")}
+    outbox = store.outbox.find()
     waiting = [f"{_label(d)}: attempt {d.attempts + 1} due {human_time(d.next_attempt_at)} "
                f"(last error: {d.last_error})"
                for d in outbox if d.status == "pending" and d.attempts and d.id not in skip]
@@ -404,8 +404,8 @@ def run_digest(store: Store, config: Config, guides: Sequence[Guide], *, since: 
 
 def awaiting_review(store: Store) -> list[str]:
     """Sources with open alerts, or whose current version is not the reviewed one."""
-    urls = {a.change.source_url for a in store.alerts(status="open")}
-    urls |= {s.url for s in store.sources() if s.current_snapshot_id != s.reviewed_snapshot_id}
+    urls = {a.change.source_url for a in store.alerts.find(status="open")}
+    urls |= {s.url for s in store.sources.all() if s.current_snapshot_id != s.reviewed_snapshot_id}
     return sorted(urls)
 
 
@@ -414,7 +414,7 @@ def refusals(store: Store, urls: Sequence[str]) -> dict[str, str]:
     clear those, so it would only quieten the digest while `check` keeps failing)."""
     out: dict[str, str] = {}
     for url in urls:
-        src = store.source(url)
+        src = store.sources.get(url)
         if src is None:
             raise StoreError(f"{url}: not a watched source (see `guidewatch guides`)")
         why = accept_refusal(url, src.state, src.final_url)
@@ -433,7 +433,7 @@ def accept_sources(store: Store, urls: Sequence[str], *, by: str,
     refused = refusals(store, urls)
     if refused:
         raise StoreError(next(iter(refused.values())))
-    return [store.accept(url, by=by, note=note) for url in urls]
+    return [store.reviews.accept(url, by=by, note=note) for url in urls]
 
 
 def describe_review(review: ReviewRecord, snap: SnapshotRecord | None) -> str:

@@ -11,7 +11,7 @@ worker, fetches it, and records the outcome through `crawl.Recording` in the sha
 works for workers on one machine). The redirects, retries and API fallback of one source
 stay in the worker that popped it, so one source always ends in exactly one outcome.
 
-Sources are claimed with `Store.claim_due_sources` (SELECT ... FOR UPDATE SKIP LOCKED on
+Sources are claimed with `Sources.claim_due` (SELECT ... FOR UPDATE SKIP LOCKED on
 PostgreSQL), so two pushers never queue the same source, and a claim is a lease: a source
 whose worker died comes due again when the lease runs out. A worker that is stopped
 (SIGTERM) puts the sources it had not finished back at the front of the queue.
@@ -102,12 +102,12 @@ def push_sources(ws: Workspace, redis_url: str, name: str = DEFAULT_QUEUE, *,
         queued |= _push(ws, client, key, sources)
     else:
         holder = holder_id("push")
-        while batch := ws.store.claim_due_sources(holder, CLAIM_BATCH, now=started, lease=lease):
+        while batch := ws.store.sources.claim_due(holder, CLAIM_BATCH, now=started, lease=lease):
             try:
                 queued |= _push(ws, client, key, batch)
             except DistributedError:
                 for src in batch:  # not queued: due again at once, not after the lease
-                    ws.store.set_next_due(src.id, started)
+                    ws.store.sources.set_next_due(src.id, started)
                 raise
     return PushResult(queued, int(client.llen(key)))
 
@@ -133,7 +133,7 @@ def wait_recorded(ws: Workspace, before: dict[str, datetime | None], timeout: fl
     deadline = time.monotonic() + timeout
     missing = set(before)
     while missing:
-        done = {s.url for s in ws.store.sources() if s.url in missing and s.last_checked_at != before[s.url]}
+        done = {s.url for s in ws.store.sources.all() if s.url in missing and s.last_checked_at != before[s.url]}
         missing -= done
         if not missing or time.monotonic() >= deadline:
             break
@@ -225,7 +225,7 @@ class Recorder:
             log.exception("recording failed")
 
     def _record(self, outcome: FetchOutcome) -> None:
-        src = self.ws.store.source(outcome.url)
+        src = self.ws.store.sources.get(outcome.url)
         if src is None:
             log.warning("%s: fetched but no longer a watched source; not recorded", outcome.url)
             return

@@ -37,7 +37,7 @@ def single_instance(store: Store, name: str, *, role: str | None = None,
     than STALE_AFTER) calls `on_lost`, so the holder can stop instead of running twice.
     """
     holder = holder_id(role or name)
-    store.acquire_lock(name, holder, stale_after=STALE_AFTER)
+    store.locks.acquire(name, holder, stale_after=STALE_AFTER)
     stop = threading.Event()
     thread = threading.Thread(target=_heartbeat, args=(store, name, holder, stop, on_lost),
                               name=f"lock-{name}", daemon=True)
@@ -48,7 +48,7 @@ def single_instance(store: Store, name: str, *, role: str | None = None,
         stop.set()
         thread.join(timeout=5)
         try:
-            store.release_lock(name, holder)
+            store.locks.release(name, holder)
         except Exception:
             log.warning("could not release the %s lock; it expires in %ss", name, STALE_AFTER.seconds,
                         extra={"event": "lock-release-failed"})
@@ -58,7 +58,7 @@ def _heartbeat(store: Store, name: str, holder: str, stop: threading.Event,
                on_lost: Callable[[], None] | None) -> None:
     while not stop.wait(HEARTBEAT_SECONDS):
         try:
-            ours = store.heartbeat(name, holder)
+            ours = store.locks.heartbeat(name, holder)
         except Exception as exc:  # a missed beat is harmless; the next one retries
             log.warning("lock heartbeat failed: %s", exc, extra={"event": "heartbeat-failed"})
             continue

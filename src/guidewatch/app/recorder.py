@@ -60,10 +60,11 @@ def record_outcome(ws: Workspace, src: SourceState, outcome: FetchOutcome, summa
     cfg = ws.config
     now = outcome.fetched_at or utcnow()
     screened = screen(ws, src, outcome, parsed)
-    result = ws.store.record_fetch(screened.outcome, screened.page, unreachable_after=cfg.check.unreachable_after,
-                                   next_due_at=next_due(cfg, src, now, ws.profile(src)),
-                                   suspect_hash=screened.suspect_hash)
-    recovered = answers_again(src.state, screened.outcome) and ws.store.close_recovered(src.id)
+    result = ws.store.sources.record_fetch(screened.outcome, screened.page,
+                                           unreachable_after=cfg.check.unreachable_after,
+                                           next_due_at=next_due(cfg, src, now, ws.profile(src)),
+                                           suspect_hash=screened.suspect_hash)
+    recovered = answers_again(src.state, screened.outcome) and ws.store.alerts.close_recovered(src.id)
     decision = decide(_facts(ws, screened, result, recovered=recovered, today=today or now.date()))
     verdict = also(decision.verdict, _close_review_due(ws, result.source, decision))
     _record_changes(ws, result.source, decision, summary)
@@ -95,9 +96,9 @@ def judge_version(ws: Workspace, src: SourceState, page: Page) -> Judgement:
     Free for almost every page: the store is asked only when a title or heading reads like an error."""
     if src.reviewed_snapshot_id is None or error_like(page) is None:
         return Judgement("accept")
-    reviewed = ws.store.snapshot(src.reviewed_snapshot_id)
-    known = set(ws.store.snapshot_hashes([src.reviewed_snapshot_id, src.current_snapshot_id]).values())
-    last = ws.store.fetch_history(src.url, limit=1)
+    reviewed = ws.store.sources.snapshot(src.reviewed_snapshot_id)
+    known = set(ws.store.sources.snapshot_hashes([src.reviewed_snapshot_id, src.current_snapshot_id]).values())
+    last = ws.store.sources.fetch_history(src.url, limit=1)
     last_suspect = last[0]["content_hash"] if last and last[0]["status"] == "failed" else None
     return judge(page, reviewed.text if reviewed else None, known=known, last_suspect=last_suspect)
 
@@ -110,8 +111,11 @@ def _facts(ws: Workspace, screened: Screened, result: RecordResult, *, recovered
     if result.baseline_review is not None:
         reviewed = result.new_snapshot  # the first version seen is the baseline: nothing to read back
     else:
-        reviewed = ws.store.snapshot(state.reviewed_snapshot_id) if fresh is not None or page is not None else None
-    current = (result.new_snapshot or ws.store.snapshot(state.current_snapshot_id)) if page is not None else None
+        wanted = fresh is not None or page is not None
+        reviewed = ws.store.sources.snapshot(state.reviewed_snapshot_id) if wanted else None
+    current = None
+    if page is not None:
+        current = result.new_snapshot or ws.store.sources.snapshot(state.current_snapshot_id)
     return Facts(screened, state, today, ws.config.check.unreachable_after, recovered=recovered,
                  baseline=result.baseline_review is not None, new_version=result.new_snapshot is not None,
                  fresh=fresh, reviewed=reviewed, current_meta=current.meta if current else None)
@@ -123,9 +127,9 @@ def _undiffed_current(ws: Workspace, state: SourceState, outcome: FetchOutcome) 
     now (idempotent: known changes are not alerted twice) means the change is not lost."""
     if outcome.status not in ("ok", "not_modified") or state.current_snapshot_id in (None, state.reviewed_snapshot_id):
         return None
-    if ws.store.has_changes_for(state.current_snapshot_id):  # type: ignore[arg-type]
+    if ws.store.changes.exists_for(state.current_snapshot_id):  # type: ignore[arg-type]
         return None
-    return ws.store.snapshot(state.current_snapshot_id)
+    return ws.store.sources.snapshot(state.current_snapshot_id)
 
 
 def _close_review_due(ws: Workspace, state: SourceState, decision: Decision) -> str:
@@ -133,7 +137,7 @@ def _close_review_due(ws: Workspace, state: SourceState, decision: Decision) -> 
     re-reviewed); the store records why in the audit trail. Idempotent: a crawl killed before
     this step closes it on the next answer."""
     closure = decision.review_due
-    if closure is None or not ws.store.close_alerts(state.id, kinds=closure.kinds, status=closure.status,
+    if closure is None or not ws.store.alerts.close(state.id, kinds=closure.kinds, status=closure.status,
                                                     note=closure.note, by=AUTOMATIC):
         return ""
     return f"review-due alert closed ({closure.note})"
@@ -144,9 +148,10 @@ def _record_changes(ws: Workspace, state: SourceState, decision: Decision, summa
     if not decision.to_record:
         return
     changes = list(decision.changes)
-    linked = link_changes(changes, state.url, ws.guides_citing(state.url), dismissed=ws.store.dismissals(state.url))
+    marks = ws.store.changes.dismissals(state.url)
+    linked = link_changes(changes, state.url, ws.guides_citing(state.url), dismissed=marks)
     pairs = [(c, linked.get(c.id, [])) for c in changes]
-    summary.new_alerts += ws.store.record_changes(
+    summary.new_alerts += ws.store.changes.record(
         state.id, state.reviewed_snapshot_id, state.current_snapshot_id, pairs,
         min_alert_severity=ws.config.alerts.min_severity, replace_open=decision.diffed)
 

@@ -133,7 +133,7 @@ class _QuietBatch:
     def _load(self, ids: Sequence[int | None]) -> None:
         wanted = [i for i in ids if i is not None and i not in self.hashes]
         for start in range(0, len(wanted), 500):
-            self.hashes.update(self.ws.store.snapshot_hashes(wanted[start:start + 500]))
+            self.hashes.update(self.ws.store.sources.snapshot_hashes(wanted[start:start + 500]))
 
     def take(self, src: SourceState, outcome: FetchOutcome) -> bool:
         """Queue the outcome if it is a quiet 304; False sends it down the full path."""
@@ -155,7 +155,7 @@ class _QuietBatch:
     def flush(self) -> None:
         batch, self.pending = self.pending, []
         try:
-            self.ws.store.record_not_modified(batch)
+            self.ws.store.sources.record_not_modified(batch)
         except Exception as exc:
             reason = str(exc).splitlines()[0][:300]
             log.error("recording %d unchanged answers failed: %s", len(batch), reason)

@@ -134,7 +134,7 @@ def _decisions(ws: Workspace, change_ids: Sequence[int]) -> _Decisions:
 
 def _open_by_change(ws: Workspace) -> dict[int, list[AlertRecord]]:
     out: dict[int, list[AlertRecord]] = {}
-    for a in ws.store.alerts(status="open"):
+    for a in ws.store.alerts.find(status="open"):
         out.setdefault(a.change.id, []).append(a)
     return out
 
@@ -147,7 +147,7 @@ def _pending(open_alerts: Iterable[AlertRecord], decided: _Decisions) -> list[Im
 
 def _page_dates(ws: Workspace, change_id: int) -> dict[str, str]:
     new_id = rows.change_snapshot_ids(ws.store, [change_id]).get(change_id, (None, None))[1]
-    snap = ws.store.snapshot(new_id)
+    snap = ws.store.sources.snapshot(new_id)
     meta = snap.meta if snap else {}
     return {label: meta[key] for key, label in PAGE_DATES if meta.get(key)}
 
@@ -158,7 +158,7 @@ def _item(ws: Workspace, who: Reviewer, alerts: list[AlertRecord], by_source: di
     guides = tuple(sorted(a.guide for a in alerts if who.may(a.guide) and only_guide in (None, a.guide)))
     impacts = tuple(decided.state(rec.id, i) for i in rec.impacts if i.guide in guides)
     pending = _pending(by_source.get(rec.source_id, []), decided)
-    src = ws.store.source(rec.source_url)
+    src = ws.store.sources.get(rec.source_url)
     refusal = accept_refusal(src.url, src.state, src.final_url) if src else None
     ops = [] if rec.change.scope == "page" else display_ops(rec.change)
     return ChangeItem(rec, guides, impacts, ops, event_words(rec.change), _page_dates(ws, rec.id), src, refusal,
@@ -193,7 +193,7 @@ def change_item(ws: Workspace, who: Reviewer, change_id: int) -> ChangeItem | No
     by_change, by_source, decided = _open_context(ws)
     alerts = by_change.get(change_id)
     if alerts is None:  # closed already: shown for the record, from any of its alerts
-        alerts = [a for a in ws.store.alerts(status=None) if a.change.id == change_id]
+        alerts = [a for a in ws.store.alerts.find(status=None) if a.change.id == change_id]
     if not any(who.may(a.guide) for a in alerts):
         return None
     return _item(ws, who, alerts, by_source, decided)
@@ -205,7 +205,7 @@ def change_item(ws: Workspace, who: Reviewer, change_id: int) -> ChangeItem | No
 def decide(ws: Workspace, who: Reviewer, change_id: int, section: str, action: str,
            note: str | None = None) -> rows.ImpactAction:
     """Record a decision on one impact ("GUIDE#SECTION"). "not relevant" goes through the
-    linker's own mark (`Store.dismiss`, as `guidewatch dismiss`), so it learns from it."""
+    linker's own mark (`Changes.dismiss`, as `guidewatch dismiss`), so it learns from it."""
     guide, _, sid = section.partition("#")
     if not who.may(guide):
         raise ReviewError(f"{guide}: not a guide you edit")
@@ -218,7 +218,7 @@ def decide(ws: Workspace, who: Reviewer, change_id: int, section: str, action: s
         raise ReviewError(f"c{change_id}: not linked to {guide}#{sid}")
     note = (note or "").strip() or None
     if action == "not_relevant":
-        ws.store.dismiss(change_id, f"{guide}#{sid}", by=who.email, note=note)
+        ws.store.changes.dismiss(change_id, f"{guide}#{sid}", by=who.email, note=note)
     return rows.record_impact_action(ws.store, change_id, guide, sid, action, by=who.email, note=note)
 
 
@@ -259,7 +259,7 @@ def source_page(ws: Workspace, who: Reviewer, source_id: int, old_id: int | None
                 new_id: int | None = None) -> SourcePage | None:
     """A cited source's versions, a diff between two of them (default: the last two), its
     page-level events and the guides citing it; None when no guide of the reviewer cites it."""
-    src = next((s for s in ws.store.sources(active_only=False) if s.id == source_id), None)
+    src = next((s for s in ws.store.sources.all(active_only=False) if s.id == source_id), None)
     if src is None:
         return None
     guides = tuple(g for g in ws.guides if citing(g, [src.url, src.final_url or ""]))
@@ -270,7 +270,7 @@ def source_page(ws: Workspace, who: Reviewer, source_id: int, old_id: int | None
     new = by_id.get(new_id or -1) or (versions[0] if versions else None)
     old = by_id.get(old_id or -1) or next((v for v in versions if new and v.id < new.id), None)
     ops = word_diff(old.text, new.text) if old and new and old.text != new.text else []
-    recs = ws.store.changes(source_url=src.url)
+    recs = ws.store.changes.find(source_url=src.url)
     return SourcePage(src, tuple(g for g in guides if who.may(g.slug)), versions, old, new,
                       display_ops_of(ops), tuple(r for r in recs if r.change.scope == "page"),
                       tuple(r for r in recs if r.change.scope != "page"))
@@ -284,7 +284,7 @@ def display_ops_of(ops: list[DiffOp]) -> list[DiffOp]:
 def visible_sources(ws: Workspace, who: Reviewer) -> list[tuple[SourceState, tuple[str, ...]]]:
     """Every watched source a guide of the reviewer cites, with those guides' slugs."""
     out = []
-    for src in ws.store.sources():
+    for src in ws.store.sources.all():
         slugs = tuple(g.slug for g in ws.guides if who.may(g.slug) and citing(g, [src.url]))
         if slugs:
             out.append((src, slugs))
@@ -332,12 +332,12 @@ def _all_entries(ws: Workspace) -> list[AuditEntry]:
         return "baseline" if r.reviewed_by == BASELINE_REVIEWER else "accepted"
 
     out = [AuditEntry(r.reviewed_at, r.reviewed_by, what(r), guides_of(r.source_url), "", r.source_url,
-                      (r.content_hash or "")[:12], r.note or "") for r in ws.store.reviews()]
+                      (r.content_hash or "")[:12], r.note or "") for r in ws.store.reviews.find()]
     actions = rows.impact_actions(ws.store)
     out += [AuditEntry(a.at, a.by, ACTION_LABELS[a.action], (a.guide,), a.section, a.source_url,
                        (a.content_hash or "")[:12], a.note or "") for a in actions]
     from_app = {(a.guide, a.section, a.by, f"on c{a.change_id}") for a in actions if a.action == "not_relevant"}
-    for m in ws.store.dismissals():
+    for m in ws.store.changes.dismissals():
         if (m.guide, m.section, m.by, m.note.partition(":")[0]) not in from_app:  # `guidewatch dismiss`
             out.append(AuditEntry(m.at, m.by, "not relevant", (m.guide,), m.section, m.source_url, "", m.note))
     return out

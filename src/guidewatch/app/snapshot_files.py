@@ -25,15 +25,15 @@ def sync_snapshot_files(ws: Workspace, root: Path | None = None, *, urls: Sequen
     root = root or ws.config.snapshots_dir
     with files_lock(root):
         # Look the given URLs up one by one: scanning every source per crawled page is O(N^2).
-        chosen = ws.store.sources(active_only=False) if urls is None else [
-            s for s in (ws.store.source(u) for u in urls) if s is not None and s.url in urls]
+        chosen = ws.store.sources.all(active_only=False) if urls is None else [
+            s for s in (ws.store.sources.get(u) for u in urls) if s is not None and s.url in urls]
         for src in chosen:
             if not src.active:  # no guide cites it any more: its files go
                 remove_snapshots(root, src.url)
                 continue
-            reviewed = ws.store.snapshot(src.reviewed_snapshot_id)
-            current = ws.store.snapshot(src.current_snapshot_id)
-            last = ws.store.last_review(src.id)
+            reviewed = ws.store.sources.snapshot(src.reviewed_snapshot_id)
+            current = ws.store.sources.snapshot(src.current_snapshot_id)
+            last = ws.store.reviews.last(src.id)
             write_snapshots(root, src.url, reviewed, current,
                             reviewed_by=last.reviewed_by if last else None,
                             reviewed_at=last.reviewed_at if last else None)
@@ -51,7 +51,7 @@ def files_in_line(ws: Workspace, state: SourceState, hashes: dict[int, str] | No
     in the file headers), so a 304 need not re-render them: keeps a 304 cheap at scale.
     `hashes`: snapshot content hashes already loaded (one query for a whole crawl)."""
     if hashes is None:
-        hashes = ws.store.snapshot_hashes([state.reviewed_snapshot_id, state.current_snapshot_id])
+        hashes = ws.store.sources.snapshot_hashes([state.reviewed_snapshot_id, state.current_snapshot_id])
     reviewed, current = hashes.get(state.reviewed_snapshot_id), hashes.get(state.current_snapshot_id)  # type: ignore[arg-type]
     root = ws.config.snapshots_dir
     want = {snapshot_path(root, state.url): reviewed,

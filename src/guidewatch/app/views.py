@@ -48,7 +48,7 @@ def guides_text(guides: Sequence[Guide], *, sections: bool, config_path: object)
 
 def recorded_changes(store: Store, *, since: datetime | None, source: str | None,
                      cosmetic: bool = False) -> list[ChangeRecord]:
-    recs = store.changes(since=since, source_url=source)
+    recs = store.changes.find(since=since, source_url=source)
     return recs if cosmetic else [r for r in recs if r.change.severity != "cosmetic"]
 
 
@@ -84,10 +84,10 @@ def changes_text(recs: Sequence[ChangeRecord], *, since: str | None) -> list[str
 
 def history_text(store: Store, source_url: str | None) -> list[str]:
     """The review audit trail (all sources, or one), then the editors' not-relevant marks."""
-    if source_url and store.source(source_url) is None:
+    if source_url and store.sources.get(source_url) is None:
         raise StoreError(f"{source_url}: not a watched source (see `guidewatch guides`)")
-    reviews = store.reviews(source_url)
-    marks = store.dismissals(source_url)
+    reviews = store.reviews.find(source_url)
+    marks = store.changes.dismissals(source_url)
     lines = [] if reviews else ["no reviews recorded"]
     lines += [_review_line(r) for r in reviews]
     lines += [f"{m.at:%Y-%m-%d %H:%M} {m.by}: marked {m.guide}#{m.section} not relevant to {m.source_url} "

@@ -111,7 +111,7 @@ def open_workspace(config: Config, *, sync: bool = True) -> Workspace:
     remove_orphaned_temp_files(config.snapshots_dir, config.alerts_dir)  # left by a killed run
     ws = Workspace(config, store, guides, profiles)
     if sync:
-        store.sync_guides(guides, watched_sources(guides, config.sources, profiles))
+        store.guides.sync(guides, watched_sources(guides, config.sources, profiles))
         import_committed_baselines(store, config)
         retire_uncited(ws)
     return ws
@@ -123,10 +123,10 @@ def retire_uncited(ws: Workspace) -> None:
     command killed half-way, or a crawl that wrote an old source's files meanwhile, is put
     right by the next command."""
     closure = uncited_closure()
-    for source_id in ws.store.uncited_with_open_alerts():
-        ws.store.close_alerts(source_id, kinds=closure.kinds, status=closure.status, note=closure.note, by=AUTOMATIC)
+    for source_id in ws.store.alerts.uncited_sources():
+        ws.store.alerts.close(source_id, kinds=closure.kinds, status=closure.status, note=closure.note, by=AUTOMATIC)
     root = ws.config.snapshots_dir
-    gone = [u for u in ws.store.uncited_urls()
+    gone = [u for u in ws.store.sources.uncited_urls()
             if snapshot_path(root, u).exists() or snapshot_path(root, u, latest=True).exists()]
     if gone:
         sync_snapshot_files(ws, urls=gone)
@@ -147,7 +147,7 @@ def import_committed_baselines(store: Store, config: Config) -> list[str]:
     """A store without a source's history (a fresh CI runner) takes the reviewed version from
     the committed `snapshots/` file, so the gate compares against what editors reviewed."""
     imported: list[str] = []
-    for src in store.sources():
+    for src in store.sources.all():
         if src.current_snapshot_id is not None:
             continue
         path = snapshot_path(config.snapshots_dir, src.url)
@@ -158,7 +158,7 @@ def import_committed_baselines(store: Store, config: Config) -> list[str]:
             meta = {k[5:]: v for k, v in snap.meta.items() if k.startswith("meta.")}
             fetched = _parse_time(snap.meta.get("fetched_at")) or utcnow()
             reviewed = _parse_time(snap.meta.get("reviewed_at")) or fetched
-            if store.import_baseline(src.url, text=snap.text, title=snap.meta.get("title", ""),
+            if store.sources.import_baseline(src.url, text=snap.text, title=snap.meta.get("title", ""),
                                      profile=snap.meta.get("profile", src.profile), fetched_at=fetched, meta=meta,
                                      reviewed_by=snap.meta.get("reviewed_by") or "snapshot file",
                                      reviewed_at=reviewed):

@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlparse
 
-from guidewatch.store import SnapshotRecord
+from guidewatch.model import SnapshotRecord
 
 
 def snapshot_path(root: Path, url: str, *, latest: bool = False) -> Path:
@@ -102,7 +102,7 @@ def remove_orphaned_temp_files(*roots: Path) -> list[Path]:
 
     A file whose writer is still alive, even another process, is left alone.
     """
-    from guidewatch.store import _pid_alive
+    from guidewatch.procs import pid_alive
 
     removed: list[Path] = []
     for root in roots:
@@ -110,7 +110,7 @@ def remove_orphaned_temp_files(*roots: Path) -> list[Path]:
             continue
         for path in root.rglob(".*tmp*"):
             pid = next((int(m.group(1)) for rx in _TEMP_NAMES if (m := rx.match(path.name))), None)
-            if pid is None or pid == os.getpid() or _pid_alive(pid) or not path.is_file():
+            if pid is None or pid == os.getpid() or pid_alive(pid) or not path.is_file():
                 continue
             path.unlink(missing_ok=True)
             removed.append(path)
