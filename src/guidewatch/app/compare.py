@@ -2,7 +2,7 @@
 
 `compare_files` is what `guidewatch compare OLD NEW --guide GUIDE [--url URL]` runs: read the
 saved HTML (or GOV.UK Content API JSON), normalise both with the site profile, diff them,
-link every change to the guide's sections, and return the JSON object that DESIGN.md fixes.
+link every change to the guide's sections, and return the JSON object that docs/architecture.md fixes.
 `render_text` turns that object into what an editor reads.
 """
 
