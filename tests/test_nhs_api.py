@@ -197,3 +197,16 @@ def test_a_profile_naming_an_unknown_key_table_is_one_line(tmp_path: Path) -> No
     path.write_text('name = "x"\n[api]\nurl = "https://api.example.org{path}"\nkey = "nice_api"\n')
     with pytest.raises(ProfileError, match=r"x\.toml: key 'api\.key': 'nice_api' is not a known API key table"):
         load_profile(path)
+
+
+def test_compare_reads_a_saved_api_response_like_the_page(tmp_path: Path, store_url: str) -> None:
+    """`compare` takes the API's JSON as a saved version: profile from its `webpage`, text as the page's."""
+    (tmp_path / "g.md").write_text("# G\n\n## Swallowing\n\nAchalasia. [NHS](https://www.nhs.uk/conditions/achalasia/)\n")
+    edited = tmp_path / "edited.json"
+    edited.write_bytes(ACHALASIA_JSON.replace(b"There is no cure", b"There is now a cure"))
+    html, api = FIXTURES / "conditions-achalasia.html", FIXTURES / "conditions-achalasia.json"
+    same = gw(tmp_path, "compare", "--guide", "g.md", str(html), str(api), store_url=store_url)
+    assert same.returncode == 0, same.stderr
+    assert "(profile nhsuk)" in same.stdout and "No changes." in same.stdout
+    changed = gw(tmp_path, "compare", "--guide", "g.md", str(html), str(edited), store_url=store_url)
+    assert "1 change (1 substantive)" in changed.stdout and "in: Treatments for achalasia" in changed.stdout
