@@ -210,3 +210,20 @@ def test_compare_reads_a_saved_api_response_like_the_page(tmp_path: Path, store_
     assert "(profile nhsuk)" in same.stdout and "No changes." in same.stdout
     changed = gw(tmp_path, "compare", "--guide", "g.md", str(html), str(edited), store_url=store_url)
     assert "1 change (1 substantive)" in changed.stdout and "in: Treatments for achalasia" in changed.stdout
+
+
+@pytest.mark.parametrize("body", [
+    b'{"@context":"http://schema.org","mainEntityOfPage":[1,null,{"mainEntityOfPage":"x"},'
+    b'{"headline":5,"mainEntityOfPage":[{"text":7,"headline":[]}]}],"lastReviewed":{},"dateModified":3,"name":null}',
+    b'{"@context":"http://schema.org","mainEntityOfPage":[],"lastReviewed":[]}',
+    b'{"@context":"http://schema.org","mainEntityOfPage":[{"position":"a"},{"position":1.5}]}',
+])
+def test_odd_api_bodies_give_an_empty_page_not_a_crash(nhsuk: Profile, body: bytes) -> None:
+    page = normalise(body, url="u", profile=nhsuk, via_api=True)
+    assert page.blocks == [] and page.metadata == {"content_type": "application/json"}
+
+
+def test_markup_in_api_text_is_text_and_scripts_are_dropped(nhsuk: Profile) -> None:
+    body = (b'{"@context":"http://schema.org","mainEntityOfPage":[{"headline":"H","mainEntityOfPage":'
+            b'[{"text":"<script>alert(1)</script><p>ok &lt;b&gt;</p>"}]}]}')
+    assert normalise(body, url="u", profile=nhsuk, via_api=True).text() == "## H\nok <b>\n"
