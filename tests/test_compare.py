@@ -1,4 +1,4 @@
-"""guidewatch.app.compare: two saved versions of a cited page -> the JSON docs/architecture.md fixes, and editor text."""
+"""guidewatch.app.compare: two saved versions of a page -> the JSON docs/architecture.md fixes, and editor text."""
 
 from __future__ import annotations
 

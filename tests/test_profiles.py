@@ -159,8 +159,16 @@ def test_api_url_for_govuk(profiles: dict[str, Profile], url: str, expected: str
 
 
 def test_no_api_for_profiles_without_one(profiles: dict[str, Profile]) -> None:
-    assert api_url_for("https://www.nhs.uk/conditions/x/", profiles["nhsuk"]) is None
     assert api_url_for("https://example.org/x", profiles["default"]) is None
+
+
+def test_the_nhs_api_needs_a_key(profiles: dict[str, Profile]) -> None:
+    """nhsuk's API is keyed: the crawl uses it only when [fetch.nhs_api] names a set variable."""
+    nhsuk = profiles["nhsuk"]
+    assert api_url_for("https://www.nhs.uk/conditions/x/", nhsuk) == (
+        "https://api.service.nhs.uk/nhs-website-content/conditions/x/")
+    assert api_url_for("https://nhs.uk/conditions/x/", nhsuk) is None  # the API serves www.nhs.uk only
+    assert nhsuk.api_key == "nhs_api" and profiles["govuk"].api_key is None
 
 
 def test_api_string_shorthand(tmp_path: Path) -> None:

@@ -155,8 +155,11 @@ class FetchRequest:
     profile: str
     etag: str | None = None
     last_modified: str | None = None
-    api_url: str | None = None  # structured endpoint (GOV.UK Content API) when the profile has one
+    api_url: str | None = None  # structured endpoint (GOV.UK Content API, NHS website content API)
     allowed_hosts: tuple[str, ...] = ()  # redirects elsewhere are not followed (empty: the URL's own host)
+    # The API key travels as the NAME of an environment variable the crawl child reads, never as the key itself.
+    api_key_env: str | None = None
+    api_key_header: str | None = None
 
 
 FetchStatus = Literal["ok", "not_modified", "gone", "soft_404", "failed", "blocked"]
@@ -173,7 +176,7 @@ class FetchOutcome:
     redirects: list[str] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)  # etag, last-modified, content-type, ...
     body: bytes = b""
-    via_api: bool = False  # body is GOV.UK Content API JSON
+    via_api: bool = False  # body is API JSON (GOV.UK Content API, NHS website content API)
     error: str | None = None  # why a fetch failed (timeout, reset, 503 after retries, ...)
     transient: bool = False  # failure that a later try may clear (timeouts, 5xx, 429)
     elapsed_ms: int = 0

@@ -105,7 +105,7 @@ def compare_files(
     old: Path, new: Path, guide: Guide, *, url: str | None, profiles: Mapping[str, Profile],
     configured: SourceConfig | None = None,
 ) -> dict[str, Any]:
-    """Compare two saved versions (HTML or GOV.UK Content API JSON) of one cited source.
+    """Compare two saved versions (HTML, GOV.UK Content API or NHS website content API JSON) of one source.
 
     With `url`, it names the source and the profile is the crawl's (`resolve_profile` with
     the URL's `[[sources]]` entry, `configured`, whose ignore rules apply too). Without it, the
@@ -180,7 +180,7 @@ def _absolute(href: str) -> str | None:
 
 
 def _pick_profile(markup: bytes, canonical: str | None, api: bool, profiles: dict[str, Profile]) -> Profile:
-    """Without --url: from the markup; else from the canonical URL (API JSON is GOV.UK's)."""
+    """Without --url: from the markup; else from the canonical URL (API JSON: its base_path or webpage)."""
     if not api:
         guessed = guess_profile(markup, profiles)
         if guessed.name != DEFAULT_PROFILE or not canonical:

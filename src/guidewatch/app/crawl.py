@@ -16,7 +16,7 @@ from guidewatch.app.recording import CrawlSummary, Recording
 from guidewatch.app.settings import fetch_settings
 from guidewatch.model import FetchOutcome, FetchRequest
 from guidewatch.sources.fetch import fetch_sources
-from guidewatch.sources.profiles import api_url_for
+from guidewatch.sources.profiles import Profile, api_url_for
 from guidewatch.store import SourceState, StoreError
 
 if TYPE_CHECKING:
@@ -45,9 +45,20 @@ def build_request(ws: Workspace, src: SourceState) -> FetchRequest:
         profile=profile.name,
         etag=src.etag if conditional else None,
         last_modified=src.last_modified if conditional else None,
-        api_url=api_url_for(src.url, profile),
         allowed_hosts=tuple(profile.hosts),
+        **_api_fields(ws, src.url, profile),
     )
+
+
+def _api_fields(ws: Workspace, url: str, profile: Profile) -> dict[str, str | None]:
+    """The API endpoint, and for a keyed API the key's variable name: no key set, no API (HTML only)."""
+    api_url = api_url_for(url, profile)
+    if api_url is None or profile.api_key is None:
+        return {"api_url": api_url}
+    table = ws.config.fetch.nhs_api if profile.api_key == "nhs_api" else None
+    if table is None or table.key is None:
+        return {"api_url": None}
+    return {"api_url": api_url, "api_key_env": table.key_env, "api_key_header": table.header}
 
 
 def crawl(ws: Workspace, sources: Sequence[SourceState], *,

@@ -186,6 +186,19 @@ class SourceConfig:
 
 
 @dataclass(frozen=True)
+class NhsApiConfig:
+    key_env: str = key("environment variable holding the NHS website content API key; set: www.nhs.uk pages are "
+                       "read through the API (HTML when it fails), unset or empty: as HTML", "str", "NHS_API_KEY",
+                       secret="key")
+    header: str = key("request header carrying the key (`apikey` in API v2; `subscription-key` in the old "
+                      "syndication API)", "str", "apikey")
+
+    @property
+    def key(self) -> str | None:
+        return os.environ.get(self.key_env) or None
+
+
+@dataclass(frozen=True)
 class FetchConfig:
     user_agent: str = key("product name sent in the User-Agent of every request", "str",
                           f"guidewatch/{__version__} (patient-guide source monitor)")
@@ -207,6 +220,8 @@ class FetchConfig:
     parse_workers: int | None = num(
         "processes that normalise pages once a crawl has 16+ pages with content; `0` parses in the crawl process",
         None, 0, 64, kind=int, shown="one per core, max 4", example=4)
+    nhs_api: NhsApiConfig | None = key("read www.nhs.uk pages through the NHS website content API (needs a key)",
+                                       "table", table=NhsApiConfig)
 
 
 @dataclass(frozen=True)

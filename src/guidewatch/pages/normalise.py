@@ -7,7 +7,8 @@ space, the page's own "last reviewed" date - is removed or folded here, so the s
 always gives the same text and the same hash. Dates and notices go into `Page.metadata`.
 
 The same function reads GOV.UK Content API JSON (`via_api=True`); it yields the same blocks as
-the rendered page: the lead paragraph is the item's description, the body is `details.body`.
+the rendered page: the lead paragraph is the item's description, the body is `details.body`;
+and NHS website content API JSON (`nhsapi`), read the same way.
 
 The parts: `decode` (what the body is, its charset), `css` (chrome removal), `blocks` (the HTML
 walk), `metadata` (dates and notices), `fold` (typography and white space), `ignore` (rules).
@@ -39,6 +40,7 @@ from guidewatch.pages.metadata import (
     _withdrawn,
     parse_date,
 )
+from guidewatch.pages.nhsapi import from_nhs_api, is_nhs_api
 from guidewatch.sources.profiles import Profile
 
 __all__ = ["IgnoreRules", "compile_ignore", "fold_text", "normalise", "parse_date"]
@@ -64,6 +66,8 @@ def normalise(
     media, charset = _parse_content_type(content_type)
     if via_api:
         data = _load_json(body, charset)
+        if isinstance(data, dict) and is_nhs_api(data):
+            return from_nhs_api(data, url, profile, rules, media or "application/json")
         if isinstance(data, dict):
             return _from_api(data, url, profile, rules, media or "application/json")
     kind = _classify(body, media)

@@ -48,6 +48,9 @@ DATE_KEYS = frozenset(
     }
 )
 
+# API key tables in the config's [fetch] a profile's `[api] key` may name (the key itself is in the environment).
+API_KEYS = ("nhs_api",)
+
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _TOP_KEYS = frozenset(
@@ -123,6 +126,7 @@ class Profile:
     api: str | None = None  # structured endpoint template: {path}, {host}, {scheme}
     api_hosts: tuple[str, ...] = ()  # hosts the endpoint serves (empty: all of `hosts`)
     api_exclude: tuple[re.Pattern[str], ...] = ()  # URL paths the endpoint does not serve
+    api_key: str | None = None  # "nhs_api": used only when config [fetch.nhs_api] names a key that is set
     schedule: str | None = None  # default crawl cron for the site (config can override)
     source: str = ""  # the file it was read from
 
@@ -184,7 +188,7 @@ class _Reader:
         name = self.string("name", default=self.path.stem)
         if not _NAME.match(name):
             raise self.fail("name", f"{name!r} must be lower-case letters, digits, '-' or '_'")
-        api, api_hosts, api_exclude = self.api()
+        api, api_hosts, api_exclude, api_key = self.api()
         suffix = self.string("title_suffix", default="")
         return Profile(
             name=name,
@@ -205,6 +209,7 @@ class _Reader:
             api=api,
             api_hosts=api_hosts,
             api_exclude=api_exclude,
+            api_key=api_key,
             schedule=self.schedule(),
             source=str(self.path),
         )
@@ -326,13 +331,16 @@ class _Reader:
         pattern = self.string("pattern", table=table, prefix=p)
         return WithdrawnRule(selectors, self.regex(p + "pattern", pattern, with_date="{date}" in pattern))
 
-    def api(self) -> tuple[str | None, tuple[str, ...], tuple[re.Pattern[str], ...]]:
-        """`api = "https://…{path}"`, or an [api] table with url, hosts and exclude."""
+    def api(self) -> tuple[str | None, tuple[str, ...], tuple[re.Pattern[str], ...], str | None]:
+        """`api = "https://…{path}"`, or an [api] table with url, hosts, exclude and key."""
         value = self.data.get("api")
         if value is None:
-            return None, (), ()
+            return None, (), (), None
         table: dict[str, Any] = {"url": value} if isinstance(value, str) else self.table("api") or {}
-        self.only("api", table, {"url", "hosts", "exclude"})
+        self.only("api", table, {"url", "hosts", "exclude", "key"})
+        key = self.string("key", table=table, prefix="api.", default="") or None
+        if key is not None and key not in API_KEYS:
+            raise self.fail("api.key", f"{key!r} is not a known API key table (known: {', '.join(API_KEYS)})")
         url = self.string("url", table=table, prefix="api.")
         if not url.startswith(("https://", "http://")) or "{path}" not in url:
             raise self.fail("api.url", f"{url!r} must be an http(s) URL containing {{path}}")
@@ -341,7 +349,7 @@ class _Reader:
             self.regex(f"api.exclude[{i}]", p)
             for i, p in enumerate(self.strings("exclude", table=table, prefix="api."))
         )
-        return url, hosts, exclude
+        return url, hosts, exclude, key
 
     def only(self, key: str, table: dict[str, Any], allowed: set[str]) -> None:
         unknown = sorted(set(table) - allowed)

@@ -32,6 +32,7 @@ settings), the downloader middlewares `hostguard.HostGuardMiddleware` and
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
@@ -163,6 +164,7 @@ class GuideSpider(scrapy.Spider):
             headers["If-Modified-Since"] = src.request.last_modified
         if phase == "api":
             headers["Accept"] = "application/json"
+            headers.update(_api_key_header(src.request))
         meta = {
             "gw_index": src.index,
             "gw_phase": phase,
@@ -321,3 +323,11 @@ def run_crawl(
     process = CrawlerProcess({**scrapy_settings(settings), "LOG_INSTALL_ROOT_HANDLER": True})
     process.crawl(GuideSpider, fetch_requests=list(requests), fetch_settings=settings, emit=emit, credits=credits)
     process.start()
+
+
+def _api_key_header(request: FetchRequest) -> dict[str, str]:
+    """The API key, read here from the environment so it never travels in the job or an outcome."""
+    if not (request.api_key_env and request.api_key_header):
+        return {}
+    value = os.environ.get(request.api_key_env, "")
+    return {request.api_key_header: value} if value else {}
