@@ -25,6 +25,10 @@ def site(tmp_path: Path, http_server: LocalHTTPServer, store_url: str) -> Site:
 [[sources]]
 url = "{ws.he_url}"
 ignore = ["css:.promo", "Share this page ", "css:.nothing-here"]
+
+[[sources]]
+url = "{ws.gt_url}"
+profile = "govuk"
 """)
     ws.serve(he_page(extra=EXTRA))
     return ws
@@ -38,7 +42,7 @@ def section(out: str, title: str) -> str:
 def test_test_shows_profile_diffed_tree_dates_and_what_each_configured_rule_removes(site: Site) -> None:
     out = ok(site.gw("test", site.he_url)).stdout
     assert f"{site.he_url}: HTTP 200" in out
-    assert "profile: default (chosen by host)" in out
+    assert "profile: default (no profile names this host)" in out
     assert "title: Hospital exemption for ATMPs" in out
     assert "last_reviewed: 2026-03-03" in section(out, "page dates and metadata (never diffed):")
     tree = section(out, "text that is diffed:")
@@ -65,6 +69,8 @@ def test_test_tries_command_line_rules_as_json_and_reports_bad_input_in_one_line
     r = ok(site.gw("test", site.he_url, "--ignore", "css:main p", "--format", "json"))
     data = json.loads(r.stdout)
     assert data["profile"] == "default" and data["ignore_from"] == "command line"
+    govuk = json.loads(ok(site.gw("test", site.gt_url, "--format", "json")).stdout)  # [[sources]] names govuk
+    assert (govuk["profile"], govuk["profile_chosen_by"]) == ("govuk", "named by its [[sources]] entry")
     assert [b["text"] for b in data["blocks"]] == ["Notifying the regulator", "Reporting adverse reactions"]
     assert data["blocks"][0] == {"kind": "heading", "level": 2, "path": ["Notifying the regulator"],
                                  "text": "Notifying the regulator"}
@@ -128,3 +134,25 @@ def test_versions_and_diff_refuse_unknown_urls_and_versions_in_one_line(site: Si
         assert r.stderr.startswith("guidewatch: error: ") and says in r.stderr, (args, r.stderr)
         assert r.stderr.count("\n") == 1 and r.stdout == ""
     assert ok(site.gw("diff", site.he_url)).stdout.rstrip().endswith("no difference")
+
+
+def govuk_page(note: str, when: str) -> str:
+    return f"""<!doctype html><html><head><title>Genomic testing</title></head><body><main>
+<h1>Genomic testing</h1><h2>Getting results</h2><p>Results usually take between 4 and 8 weeks.</p></main>
+<ol><li class="gem-c-published-dates__change-item"><time datetime="{when}">{when}</time>
+<p class="gem-c-published-dates__change-note">{note}</p></li></ol></body></html>"""
+
+
+def test_a_new_change_note_on_the_same_text_is_a_metadata_only_version(site: Site) -> None:
+    site.serve(gt=govuk_page("First published.", "2026-01-05T09:00:00Z"))
+    site.crawl(cli=True)
+    site.serve(gt=govuk_page("Checked the waiting times.", "2026-11-20T09:00:00Z"))
+    site.crawl(cli=True)
+
+    out = ok(site.gw("versions", site.gt_url)).stdout.splitlines()
+    assert "metadata only: change_note, change_note_at  [current]" in out[2], out
+    diff = ok(site.gw("diff", site.gt_url, "--from", "1", "--to", "2")).stdout
+    assert "  same text\n  page dates and metadata:\n" in diff
+    assert "    change_note: First published. -> Checked the waiting times.\n" in diff
+    data = json.loads(ok(site.gw("diff", site.gt_url, "--format", "json")).stdout)
+    assert data["changes"] == [] and data["metadata"]["change_note_at"] == {"from": "2026-01-05", "to": "2026-11-20"}

@@ -70,9 +70,15 @@ def probe(config: Config, url: str, *, ignore: Sequence[str] | None = None) -> P
     effects = tuple(rule_effect(base, _read(outcome, profile, (r,)), r) for r in rules)
     return Probe(url=url, final_url=outcome.final_url or url, http_status=outcome.http_status,
                  via_api=outcome.via_api, profile=profile.name,
-                 chosen_by="[[sources]] entry" if configured and configured.profile else "host",
+                 chosen_by=_chosen_by(profile, configured.profile if configured else None),
                  ignore_from=("command line" if ignore else "config") if rules else "none",
                  page=_read(outcome, profile, rules) if rules else base, rules=effects)
+
+
+def _chosen_by(profile: Profile, named: str | None) -> str:
+    if named:
+        return "named by its [[sources]] entry"
+    return "chosen by host" if profile.hosts else "no profile names this host"
 
 
 def _fetch(config: Config, url: str, profile: Profile) -> FetchOutcome:
@@ -125,7 +131,7 @@ def probe_text(p: Probe) -> list[str]:
     page = p.page
     lines = [f"{p.url}: HTTP {p.http_status or '-'}" + (f", ended at {p.final_url}" if p.final_url != p.url else "")
              + (" (structured API)" if p.via_api else ""),
-             f"profile: {p.profile} (chosen by {p.chosen_by})",
+             f"profile: {p.profile} ({p.chosen_by})",
              f"title: {clean(page.title) or '(none)'}",
              f"content hash: {page.content_hash[:12]} ({len(page.blocks)} blocks)",
              "", "page dates and metadata (never diffed):"]
