@@ -44,6 +44,7 @@ def test_test_shows_profile_diffed_tree_dates_and_what_each_configured_rule_remo
     assert f"{site.he_url}: HTTP 200" in out
     assert "profile: default (no profile names this host)" in out
     assert "title: Hospital exemption for ATMPs" in out
+    assert "a crawl would record: a version to diff" in out
     assert "last_reviewed: 2026-03-03" in section(out, "page dates and metadata (never diffed):")
     tree = section(out, "text that is diffed:")
     # headings at their level, their paragraphs indented beneath them
@@ -84,6 +85,10 @@ def test_test_tries_command_line_rules_as_json_and_reports_bad_input_in_one_line
     assert bad.stderr.count("\n") == 1 and "--ignore: ignore rule 'css:p[[': invalid CSS selector" in bad.stderr
     bad = ok(site.gw("test", site.he_url, "--ignore", "(unclosed"), 2)
     assert "bad regular expression" in bad.stderr and bad.stderr.count("\n") == 1
+    site.server.page("/leaflet.pdf", "%PDF-1.4 ...", content_type="application/pdf")
+    pdf = json.loads(ok(site.gw("test", site.server.url("/leaflet.pdf"), "--format", "json")).stdout)
+    assert pdf["blocks"] == [] and pdf["metadata"]["content_type"] == "application/pdf"
+    assert pdf["crawl_would_record"] == "failed: not a web page: the server sent application/pdf"
     missing = ok(site.gw("test", site.server.url("/no/such/page")), 3)  # a crawl's "could not check"
     [error] = [line for line in missing.stderr.splitlines() if "contact_url" not in line]  # the usual warning
     assert error == f"guidewatch: error: {site.server.url('/no/such/page')}: gone: HTTP 404 Not Found"

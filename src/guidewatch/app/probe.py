@@ -15,6 +15,7 @@ from typing import Any
 
 from guidewatch.alerts.digest import clean
 from guidewatch.app.crawl import request_for
+from guidewatch.app.decision import screen_page
 from guidewatch.app.settings import fetch_settings
 from guidewatch.changes.worddiff import word_diff
 from guidewatch.config import Config
@@ -50,6 +51,7 @@ class Probe:
     ignore_from: str  # "config", "command line" or "none"
     page: Page
     rules: tuple[RuleEffect, ...]
+    verdict: str  # what a crawl would make of it: a version to diff, or why not
 
 
 def probe(config: Config, url: str, *, ignore: Sequence[str] | None = None) -> Probe:
@@ -68,11 +70,20 @@ def probe(config: Config, url: str, *, ignore: Sequence[str] | None = None) -> P
     outcome = _fetch(config, url, profile)
     base = _read(outcome, profile, ())
     effects = tuple(rule_effect(base, _read(outcome, profile, (r,)), r) for r in rules)
+    page = _read(outcome, profile, rules) if rules else base
     return Probe(url=url, final_url=outcome.final_url or url, http_status=outcome.http_status,
                  via_api=outcome.via_api, profile=profile.name,
                  chosen_by=_chosen_by(profile, configured.profile if configured else None),
                  ignore_from=("command line" if ignore else "config") if rules else "none",
-                 page=_read(outcome, profile, rules) if rules else base, rules=effects)
+                 page=page, rules=effects, verdict=_verdict(page, outcome))
+
+
+def _verdict(page: Page, outcome: FetchOutcome) -> str:
+    """The crawl's own screening (`decision.screen_page`): not every 200 is a version to diff."""
+    screened = screen_page(page, outcome).outcome
+    if screened.status == "ok":
+        return "a version to diff"
+    return f"{screened.status}: {screened.error}" if screened.error else screened.status
 
 
 def _chosen_by(profile: Profile, named: str | None) -> str:
@@ -129,11 +140,12 @@ def tree_lines(blocks: Sequence[Block]) -> list[str]:
 
 def probe_text(p: Probe) -> list[str]:
     page = p.page
-    lines = [f"{p.url}: HTTP {p.http_status or '-'}" + (f", ended at {p.final_url}" if p.final_url != p.url else "")
-             + (" (structured API)" if p.via_api else ""),
+    moved = f", ended at {clean(p.final_url)}" if p.final_url != p.url else ""
+    lines = [f"{p.url}: HTTP {p.http_status or '-'}{moved}" + (" (structured API)" if p.via_api else ""),
              f"profile: {p.profile} ({p.chosen_by})",
              f"title: {clean(page.title) or '(none)'}",
              f"content hash: {page.content_hash[:12]} ({len(page.blocks)} blocks)",
+             f"a crawl would record: {clean(p.verdict)}",
              "", "page dates and metadata (never diffed):"]
     lines += [f"  {k}: {clean(v)}" for k, v in sorted(page.metadata.items())] or ["  (none)"]
     lines += ["", "text that is diffed:"]
@@ -152,7 +164,8 @@ def probe_text(p: Probe) -> list[str]:
 def probe_json(p: Probe) -> dict[str, Any]:
     return {"url": p.url, "final_url": p.final_url, "http_status": p.http_status, "via_api": p.via_api,
             "profile": p.profile, "profile_chosen_by": p.chosen_by, "title": p.page.title,
-            "content_hash": p.page.content_hash, "metadata": dict(sorted(p.page.metadata.items())),
+            "content_hash": p.page.content_hash, "crawl_would_record": p.verdict,
+            "metadata": dict(sorted(p.page.metadata.items())),
             "blocks": [{"kind": b.kind, "level": b.level, "path": list(b.path), "text": b.text}
                        for b in p.page.blocks],
             "ignore_from": p.ignore_from,
