@@ -18,6 +18,7 @@ from guidewatch.cli import main
 
 GUIDES = Path(__file__).parent / "fixtures" / "guides"
 COMMANDS = ["init", "guides", "crawl", "changes", "digest", "accept", "check", "daemon", "run", "compare", "demo",
+            "test", "versions", "diff",
             "history"]
 
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from datetime import date
 
     from guidewatch.app.workspace import Workspace
+    from guidewatch.sources.profiles import Profile
 
 log = logging.getLogger("guidewatch.crawl")
 
@@ -40,14 +41,18 @@ def build_request(ws: Workspace, src: SourceState) -> FetchRequest:
     profile = ws.profile(src)
     # Only ask for a 304 when we hold the text it would confirm.
     conditional = src.current_snapshot_id is not None and src.state not in ("gone",)
-    return FetchRequest(
-        url=src.url,
-        profile=profile.name,
-        etag=src.etag if conditional else None,
-        last_modified=src.last_modified if conditional else None,
-        allowed_hosts=tuple(profile.hosts),
-        **_api_fields(ws, src.url, profile),
-    )
+    return request_for(src.url, profile, etag=src.etag if conditional else None,
+                       last_modified=src.last_modified if conditional else None, **_api_fields(ws, src.url, profile))
+
+
+def request_for(url: str, profile: Profile, *, etag: str | None = None, last_modified: str | None = None,
+                **api: str | None) -> FetchRequest:
+    """The request a crawl sends for `url` read with `profile` (`guidewatch test` sends the same);
+    `api`: the API endpoint and key variable (`_api_fields`); without it, the profile's API
+    when it needs no key."""
+    keyless = {"api_url": api_url_for(url, profile) if profile.api_key is None else None}
+    return FetchRequest(url=url, profile=profile.name, etag=etag, last_modified=last_modified,
+                        allowed_hosts=tuple(profile.hosts), **(keyless | api))
 
 
 def _api_fields(ws: Workspace, url: str, profile: Profile) -> dict[str, str | None]:

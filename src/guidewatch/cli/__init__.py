@@ -1,7 +1,8 @@
 """The `guidewatch` command line: a thin layer over the services in `guidewatch.app`.
 
 Commands are grouped by job: `workspace` (init, guides, compare, demo), `crawling` (crawl,
-worker, run, daemon), `review` (changes, digest, accept, history, dismiss) and `gate` (check).
+worker, run, daemon), `review` (changes, digest, accept, history, dismiss), `gate` (check) and
+`inspecting` (test, versions, diff).
 Each parses its options, calls one service and prints; every `--help` ends with an example.
 
 Exit codes are a contract other tools rely on: see `exitcodes.TABLE` (README "Commands and
@@ -19,7 +20,7 @@ import click
 
 from guidewatch import __version__
 from guidewatch import exitcodes as ec
-from guidewatch.cli import crawling, gate, review, serving, workspace
+from guidewatch.cli import crawling, gate, inspecting, review, serving, workspace
 from guidewatch.cli.base import Ctx, Group, UserError
 from guidewatch.config import CONFIG_NAME
 
@@ -45,6 +46,6 @@ def main(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
     ctx.obj = Ctx(config_path, verbose)
 
 
-for _module in (workspace, crawling, review, gate, serving):
+for _module in (workspace, crawling, review, gate, serving, inspecting):
     for _command in _module.COMMANDS:
         main.add_command(_command)
