@@ -332,6 +332,22 @@ def _crons(r: _Reader, name: str, spec: Key, values: dict[str, Any]) -> Any:
     return {key: _cron(table, key, table.get(key, str)) or "" for key in list(table.data)}
 
 
+def _origins(r: _Reader, name: str, spec: Key, values: dict[str, Any]) -> Any:
+    """A table of real origin = local origin ([fetch.mirror])."""
+    from guidewatch.sources.mirror import origin_problem
+
+    table = r.table(name)
+    if table is None:
+        return dict(spec.default)
+    out: dict[str, str] = {}
+    for real in list(table.data):
+        local = table.get(real, str)
+        if problem := origin_problem(real) or origin_problem(local):
+            raise table.fail(real, problem)
+        out[real] = local
+    return out
+
+
 def _timezone(r: _Reader, name: str, spec: Key, values: dict[str, Any]) -> Any:
     tz = r.get(name, str, spec.default)
     try:
@@ -387,7 +403,8 @@ def _entries(r: _Reader, name: str, spec: Key, values: dict[str, Any]) -> Any:
 
 READERS: dict[str, Reader] = {
     "str": _text, "bool": _flag, "choice": _choice, "formats": _formats, "emails": _emails, "slug": _slug,
-    "envs": _env_names, "url": _url_key, "cron": _cron_key, "crons": _crons, "timezone": _timezone, "path": _path,
+    "envs": _env_names, "url": _url_key, "cron": _cron_key, "crons": _crons, "origins": _origins,
+    "timezone": _timezone, "path": _path,
     "number": _number, "duration": _duration, "table": _table, "entries": _entries,
     "ignore": lambda r, name, spec, values: _ignore(r),
     "store": lambda r, name, spec, values: _store(r, spec.default),

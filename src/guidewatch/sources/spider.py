@@ -48,6 +48,7 @@ from guidewatch.model import FetchOutcome, FetchRequest, FetchStatus
 from guidewatch.sources.crawlsettings import scrapy_settings
 from guidewatch.sources.fetch import FetchSettings
 from guidewatch.sources.hosts import allowed_hosts_for, host_allowed, host_of, redirect_problem
+from guidewatch.sources.mirror import Mirror
 from guidewatch.sources.netguard import downloader_url, is_private_address
 from guidewatch.sources.outcomes import (
     OutcomeDetails,
@@ -114,6 +115,7 @@ class GuideSpider(scrapy.Spider):
     ):
         super().__init__(**kwargs)
         self.fs = fetch_settings
+        self.mirror = Mirror(fetch_settings.mirror)  # a copy's links to the real site stay on the copy
         self.emit = emit
         self.credits = credits
         self.sources = [_Source(i, r, allowed_hosts_for(r)) for i, r in enumerate(fetch_requests)]
@@ -257,7 +259,7 @@ class GuideSpider(scrapy.Spider):
                 error=f"HTTP {response.status} redirect without a Location header",
             )
             return None
-        target = downloader_url(urljoin(response.url, location.strip()))
+        target = self.mirror.to_local(downloader_url(urljoin(response.url, location.strip())))
         common: dict[str, Any] = {"response": response, "final_url": target, "redirects": hops}
         if target in hops:
             loop = " -> ".join([*hops[hops.index(target) :], target])
