@@ -53,7 +53,7 @@ def test_cosmetic_changes_do_not_alert(demo: tuple[Path, str]) -> None:
 
 def test_demo_outputs_and_summary(demo: tuple[Path, str]) -> None:
     root, out = demo
-    assert "moved to http://127.0.0.1:" in out and "/tests-and-treatments/genetic-and-genomic-testing/" in out
+    assert "moved to https://www.nhs.uk/tests-and-treatments/genetic-and-genomic-testing/" in out
     assert "re-read: What is hospital exemption?" in out
     for ext in ("md", "html", "json"):
         assert list((root / "alerts").glob(f"*-digest-all.{ext}"))
@@ -62,6 +62,19 @@ def test_demo_outputs_and_summary(demo: tuple[Path, str]) -> None:
     baselines = list((root / "snapshots").rglob("*.txt"))
     assert any(p.name.endswith(".latest.txt") for p in baselines), "the changed page awaits review"
     assert "`guidewatch check` now fails (exit 1)" in out
+
+
+def test_digest_names_the_real_addresses(demo: tuple[Path, str]) -> None:
+    """The pages come from 127.0.0.1 through `[fetch.mirror]`; what editors read names the real sites."""
+    root, _ = demo
+    d = _digest(root)
+    urls = {i["source"]["url"] for g in d["guides"] for s in g["sections"] for i in s["items"]}
+    assert any(u.startswith("https://www.gov.uk/") for u in urls)
+    assert any(u.startswith("https://www.nhs.uk/") for u in urls)
+    for ext in ("md", "html", "json"):
+        text = next((root / "alerts").glob(f"*-digest-all.{ext}")).read_text()
+        assert "127.0.0.1" not in text, ext
+    assert "https://www.gov.uk" in (root / "guides" / "gene-therapy-atmps-uk.md").read_text()
 
 
 def test_demo_refuses_a_foreign_non_empty_directory(tmp_path: Path) -> None:

@@ -1,8 +1,9 @@
 """`guidewatch demo`: the whole pipeline, end to end, on bundled example pages.
 
 A local HTTP server on 127.0.0.1 plays www.gov.uk and www.nhs.uk (one port each) from
-`demo_data/site/v1`, then `v2`. The bundled ATMP guide is copied into a workspace with its
-citations pointed at that server, so nothing leaves the machine.
+`demo_data/site/v1`, then `v2`. The bundled ATMP guide is copied into a workspace unchanged, and `[fetch.mirror]`
+maps its real origins to that server: nothing leaves the machine, yet the digest and the
+alerts name the real www.gov.uk and www.nhs.uk addresses.
 """
 
 from __future__ import annotations
@@ -136,8 +137,6 @@ def _prepare(directory: Path | None) -> Path:
 def _write_workspace(root: Path, servers: dict[str, SiteServer]) -> None:
     (root / DEMO_MARKER).write_text("made by `guidewatch demo`; safe to delete\n", encoding="utf-8")
     guide = (demo_data() / "guides" / GUIDE_NAME).read_text(encoding="utf-8")
-    for host, srv in servers.items():
-        guide = guide.replace(f"https://{host}", srv.origin)
     (root / "guides").mkdir()
     (root / "guides" / GUIDE_NAME).write_text(guide, encoding="utf-8")
     from guidewatch.sources.guides import parse_guide
@@ -145,10 +144,11 @@ def _write_workspace(root: Path, servers: dict[str, SiteServer]) -> None:
     cited = parse_guide(guide, slug="demo", fmt="md").external_citations
     sources = "".join(
         f'[[sources]]\nurl = "{c.url}"\nprofile = "{HOSTS[host]}"\n\n'
-        for c in cited for host, srv in servers.items() if c.url.startswith(srv.origin))
+        for c in cited for host in servers if c.url.startswith(f"https://{host}/"))
+    mirror = "".join(f'"https://{host}" = "{srv.origin}"\n' for host, srv in servers.items())
     config = f"""\
-# Demo workspace written by `guidewatch demo`. The pages are served from 127.0.0.1;
-# each local origin stands for {", ".join(HOSTS)}.
+# Demo workspace written by `guidewatch demo`. The guide cites the real pages; [fetch.mirror]
+# fetches them from the demo's local copies of {", ".join(HOSTS)} on 127.0.0.1.
 store = "sqlite:///guidewatch.db"
 
 [[guides]]
@@ -167,6 +167,8 @@ retries = 1
 allow_private = true
 crawl_timeout = 120.0
 
+[fetch.mirror]
+{mirror}
 [alerts]
 formats = ["md", "html", "json"]
 
@@ -192,7 +194,7 @@ def run_demo(directory: Path | None = None, *, keep: bool = True, echo: Callable
             sources = ws.store.sources()
             echo(f"demo workspace: {root}")
             for h, srv in servers.items():
-                echo(f"serving example {h} pages at {srv.origin}")
+                echo(f"serving example https://{h} pages at {srv.origin} ([fetch.mirror])")
             echo(f"\n1. baseline crawl of {len(sources)} cited sources")
             s1 = crawl(ws, sources, progress=lambda o, v: echo(f"   {o.url}: {v}"))
             echo(f"   {s1.headline()}")
