@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from guidewatch.exitcodes import UsageProblem
+from guidewatch.shorten import shorten
 
 DEMO_MARKER = ".guidewatch-demo"
 GUIDE_NAME = "gene-therapy-atmps-uk.md"
@@ -240,7 +241,7 @@ def _print_summary(ws: Any, run: Any, echo: Callable[[str], None]) -> None:
         for it in sorted(group, key=lambda i: -i.impact.score):
             ev = "; ".join(it.impact.evidence[:2])
             echo(f"     re-read: {it.section_heading} (#{it.section_id}, score {it.impact.score:.2f})"
-                 + (f" — {ev[:140]}" if ev else ""))
+                 + (f" — {shorten(ev, 140)}" if ev else ""))
     echo("\ndigest written to:")
     for p in run.files:
         echo(f"   {p}")

@@ -9,6 +9,7 @@ from typing import Any
 
 from guidewatch.alerts.digest import text_ops
 from guidewatch.model import Dismissal, Guide
+from guidewatch.shorten import shorten
 from guidewatch.store import ChangeRecord, ReviewRecord, Store, StoreError
 
 
@@ -71,7 +72,7 @@ def changes_text(recs: Sequence[ChangeRecord], *, since: str | None) -> list[str
                   f"   section: {' > '.join(c.source_section) or '(whole page)'}",
                   f"   why: {c.reason}"]
         if c.ops:
-            lines.append("   diff: " + text_ops(c.ops)[:600])
+            lines.append("   diff: " + shorten(text_ops(c.ops), 600))
         for i in r.impacts:
             tier = "re-read" if i.tier == "reread" else "related"
             lines.append(f"   -> {i.guide}#{i.section} ({i.score:.2f}, {tier}) {i.heading}")
