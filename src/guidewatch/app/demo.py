@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shlex
 import shutil
+import sys
 import tempfile
 import threading
 from collections.abc import Callable
@@ -213,9 +215,11 @@ def run_demo(directory: Path | None = None, *, keep: bool = True, echo: Callable
             report = evaluate(ws, max_age=config.check.max_age, offline=True)
             echo(f"\n`guidewatch check` now fails (exit 1): {len(report.stale)} of {len(report.sources)} cited "
                  "sources are stale (changed since their last review, or moved).")
-            echo(f"Next: cd {root} && guidewatch changes — then, once the guide is right, "
-                 "`guidewatch accept URL --by 'Your Name'` for a changed page; for a moved page, "
-                 "update the guide's link to the new address.")
+            gw = own_command()
+            echo("Next, see what changed (runnable as printed):")
+            echo(f"   cd {shlex.quote(str(root))} && {gw} changes --open")
+            echo(f"then, once the guide is right, `{gw} accept URL --by 'Your Name'` for a changed page; "
+                 "for a moved page, update the guide's link to the new address.")
         finally:
             ws.close()
     finally:
@@ -224,6 +228,15 @@ def run_demo(directory: Path | None = None, *, keep: bool = True, echo: Callable
     if not keep:
         shutil.rmtree(root, ignore_errors=True)
     return 0
+
+
+def own_command() -> str:
+    """How to run guidewatch again, as this process was run: `guidewatch` is not on PATH after
+    the README's venv install, so name the script itself (or `python -m guidewatch.cli`)."""
+    script = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if script is not None and script.name == "guidewatch" and script.is_file():
+        return shlex.quote(str(script.resolve() if not script.is_absolute() else script))
+    return f"{shlex.quote(sys.executable)} -m guidewatch.cli"
 
 
 def _print_summary(ws: Any, run: Any, echo: Callable[[str], None]) -> None:
