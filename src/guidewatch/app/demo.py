@@ -235,7 +235,7 @@ def own_command() -> str:
     the README's venv install, so name the script itself (or `python -m guidewatch.cli`)."""
     script = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
     if script is not None and script.name == "guidewatch" and script.is_file():
-        return shlex.quote(str(script.resolve() if not script.is_absolute() else script))
+        return shlex.quote(str(script.absolute()))  # the hint starts with a cd: a relative path would break
     return f"{shlex.quote(sys.executable)} -m guidewatch.cli"
 
 
