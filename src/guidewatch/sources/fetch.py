@@ -41,7 +41,6 @@ from typing import IO, Any
 from guidewatch.children import child_env
 from guidewatch.config import FetchConfig
 from guidewatch.model import FetchOutcome, FetchRequest
-from guidewatch.sources.mirror import Mirror
 
 __all__ = ["FetchSettings", "decode_outcome", "encode_outcome", "fetch_sources"]
 
@@ -100,15 +99,6 @@ def fetch_sources(
     requests = list(requests)
     if not requests:
         return []
-    mirror = Mirror(settings.mirror)
-    if mirror:
-        return _fetch_mirrored(mirror, requests, settings, on_outcome, timeout, child, keep)
-    return _fetch(requests, settings, on_outcome, timeout, child, keep)
-
-
-def _fetch(requests: list[FetchRequest], settings: FetchSettings, on_outcome: Callable[[FetchOutcome], None] | None,
-           timeout: float | None, child: subprocess.Popen[bytes] | None, keep: bool) -> list[FetchOutcome]:
-    """The crawl itself: one child process, outcomes streamed back (see `fetch_sources`)."""
     results: list[FetchOutcome | None] = [None] * len(requests)
     run = _ChildCrawl(requests, settings, child, keep=keep)
     graceful = False
@@ -127,20 +117,6 @@ def _fetch(requests: list[FetchRequest], settings: FetchSettings, on_outcome: Ca
             if on_outcome:
                 on_outcome(outcome)
     return [o for o in results if o is not None] if keep else []
-
-
-def _fetch_mirrored(mirror: Mirror, requests: list[FetchRequest], settings: FetchSettings,
-                    on_outcome: Callable[[FetchOutcome], None] | None, timeout: float | None,
-                    child: subprocess.Popen[bytes] | None, keep: bool) -> list[FetchOutcome]:
-    """`fetch_sources` with each request on its mirror and each outcome back under its real URL."""
-    local = [mirror.request(r) for r in requests]
-    real_of = {m.url: r.url for m, r in zip(local, requests, strict=True)}
-
-    def back(o: FetchOutcome) -> FetchOutcome:
-        return mirror.outcome(o, real_of.get(o.url, o.url))
-
-    handle = (lambda o: on_outcome(back(o))) if on_outcome else None
-    return [back(o) for o in _fetch(local, settings, handle, timeout, child, keep)]
 
 
 def credit_window(settings: FetchSettings) -> int:
