@@ -78,6 +78,7 @@ def test_digest_names_the_real_addresses(demo: tuple[Path, str]) -> None:
         text = next((root / "alerts").glob(f"*-digest-all.{ext}")).read_text()
         assert "127.0.0.1" not in text, ext
     assert "https://www.gov.uk" in (root / "guides" / "gene-therapy-atmps-uk.md").read_text()
+    assert {p.name for p in (root / "snapshots").iterdir() if p.is_dir()} == {"www.gov.uk", "www.nhs.uk"}
 
 
 def test_closing_hint_runs_as_printed(tmp_path: Path) -> None:
