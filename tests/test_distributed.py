@@ -372,3 +372,30 @@ def test_claim_is_a_lease(store_url: str) -> None:
         assert {s.id for s in again} == {s.id for s in first}  # a dead worker's sources come due again
     finally:
         store.close()
+
+
+def test_a_worker_fetches_from_the_mirror_and_reports_json(tmp_path: Path, http_server: LocalHTTPServer,
+                                                           store_url: str, redis15: tuple[str, str]) -> None:
+    """`[fetch.mirror]` holds in the workers too: real URLs queued and recorded, pages from the copy."""
+    redis, queue = redis15
+    site = Site(http_server, n=3, delay=0)
+    ws = workspace(tmp_path, site, store_url)
+    guide = (ws / "guide.md").read_text().replace(http_server.base_url, "https://www.gov.uk")
+    (ws / "guide.md").write_text(guide)
+    with (ws / "guidewatch.toml").open("a") as f:
+        f.write(f'\n[fetch.mirror]\n"https://www.gov.uk" = "{http_server.base_url}"\n')
+    assert gw("crawl", "--distributed", "--redis", redis, "--queue", queue, cwd=ws).returncode == 0
+    proc = subprocess.Popen([*gw_command(), "worker", "--redis", redis, "--queue", queue, "--idle-exit", "2", "-q",
+                             "--format", "json"], cwd=ws, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    code, out, err = finish(proc)
+    assert code == 0, err[-2000:]
+    report = json.loads(out)
+    assert report["checked"] == 3 and report["counts"]["new"] == 3 and report["counts"]["failed"] == 0, report
+    assert [len(site.page_requests(i)) for i in range(3)] == [1] * 3
+    store = Store(store_url)
+    try:
+        for i in range(3):
+            real = f"https://www.gov.uk{Site.path(i)}"
+            assert [h["status"] for h in store.sources.fetch_history(real)] == ["ok"]
+    finally:
+        store.close()

@@ -16,6 +16,7 @@ from guidewatch.model import Dismissal, FetchOutcome
 if TYPE_CHECKING:  # without importing the crawl stack at start-up
     from guidewatch.app.recording import CrawlSummary
     from guidewatch.app.workspace import Workspace
+    from guidewatch.store import ReviewRecord
 
 
 def init_workspace(directory: Path, *, force: bool = False) -> Path:
@@ -58,6 +59,7 @@ class Accepted:
 
     lines: tuple[str, ...]
     refused: tuple[str, ...] = ()
+    reviews: tuple[tuple[ReviewRecord, str], ...] = ()  # each review recorded, with its baseline file
 
 
 def accept_reviews(ws: Workspace, source_url: str | None, *, all_sources: bool, by: str,
@@ -82,10 +84,12 @@ def accept_reviews(ws: Workspace, source_url: str | None, *, all_sources: bool, 
     reviews = accept_sources(ws.store, urls, by=by, note=note)
     sync_snapshot_files(ws)
     lines: list[str] = []
+    done: list[tuple[ReviewRecord, str]] = []
     for review, snap in reviews:
-        lines += [describe_review(review, snap),
-                  f"  baseline: {snapshot_path(ws.config.snapshots_dir, review.source_url)}"]
-    return Accepted(tuple(lines), refused)
+        baseline = str(snapshot_path(ws.config.snapshots_dir, review.source_url))
+        lines += [describe_review(review, snap), f"  baseline: {baseline}"]
+        done.append((review, baseline))
+    return Accepted(tuple(lines), refused, tuple(done))
 
 
 def dismiss_impact(ws: Workspace, change_id: str, section: str, *, by: str, note: str | None) -> Dismissal:

@@ -1,15 +1,18 @@
 """`guidewatch demo`: the whole pipeline, end to end, on bundled example pages.
 
 A local HTTP server on 127.0.0.1 plays www.gov.uk and www.nhs.uk (one port each) from
-`demo_data/site/v1`, then `v2`. The bundled ATMP guide is copied into a workspace with its
-citations pointed at that server, so nothing leaves the machine.
+`demo_data/site/v1`, then `v2`. The bundled ATMP guide is copied into a workspace unchanged, and `[fetch.mirror]`
+maps its real origins to that server: nothing leaves the machine, yet the digest and the
+alerts name the real www.gov.uk and www.nhs.uk addresses.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import shlex
 import shutil
+import sys
 import tempfile
 import threading
 from collections.abc import Callable
@@ -21,6 +24,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from guidewatch.exitcodes import UsageProblem
+from guidewatch.shorten import shorten
 
 DEMO_MARKER = ".guidewatch-demo"
 GUIDE_NAME = "gene-therapy-atmps-uk.md"
@@ -136,8 +140,6 @@ def _prepare(directory: Path | None) -> Path:
 def _write_workspace(root: Path, servers: dict[str, SiteServer]) -> None:
     (root / DEMO_MARKER).write_text("made by `guidewatch demo`; safe to delete\n", encoding="utf-8")
     guide = (demo_data() / "guides" / GUIDE_NAME).read_text(encoding="utf-8")
-    for host, srv in servers.items():
-        guide = guide.replace(f"https://{host}", srv.origin)
     (root / "guides").mkdir()
     (root / "guides" / GUIDE_NAME).write_text(guide, encoding="utf-8")
     from guidewatch.sources.guides import parse_guide
@@ -145,10 +147,11 @@ def _write_workspace(root: Path, servers: dict[str, SiteServer]) -> None:
     cited = parse_guide(guide, slug="demo", fmt="md").external_citations
     sources = "".join(
         f'[[sources]]\nurl = "{c.url}"\nprofile = "{HOSTS[host]}"\n\n'
-        for c in cited for host, srv in servers.items() if c.url.startswith(srv.origin))
+        for c in cited for host in servers if c.url.startswith(f"https://{host}/"))
+    mirror = "".join(f'"https://{host}" = "{srv.origin}"\n' for host, srv in servers.items())
     config = f"""\
-# Demo workspace written by `guidewatch demo`. The pages are served from 127.0.0.1;
-# each local origin stands for {", ".join(HOSTS)}.
+# Demo workspace written by `guidewatch demo`. The guide cites the real pages; [fetch.mirror]
+# fetches them from the demo's local copies of {", ".join(HOSTS)} on 127.0.0.1.
 store = "sqlite:///guidewatch.db"
 
 [[guides]]
@@ -167,6 +170,8 @@ retries = 1
 allow_private = true
 crawl_timeout = 120.0
 
+[fetch.mirror]
+{mirror}
 [alerts]
 formats = ["md", "html", "json"]
 
@@ -192,7 +197,7 @@ def run_demo(directory: Path | None = None, *, keep: bool = True, echo: Callable
             sources = ws.store.sources.all()
             echo(f"demo workspace: {root}")
             for h, srv in servers.items():
-                echo(f"serving example {h} pages at {srv.origin}")
+                echo(f"serving example https://{h} pages at {srv.origin} ([fetch.mirror])")
             echo(f"\n1. baseline crawl of {len(sources)} cited sources")
             s1 = crawl(ws, sources, progress=lambda o, v: echo(f"   {o.url}: {v}"))
             echo(f"   {s1.headline()}")
@@ -210,9 +215,11 @@ def run_demo(directory: Path | None = None, *, keep: bool = True, echo: Callable
             report = evaluate(ws, max_age=config.check.max_age, offline=True)
             echo(f"\n`guidewatch check` now fails (exit 1): {len(report.stale)} of {len(report.sources)} cited "
                  "sources are stale (changed since their last review, or moved).")
-            echo(f"Next: cd {root} && guidewatch changes — then, once the guide is right, "
-                 "`guidewatch accept URL --by 'Your Name'` for a changed page; for a moved page, "
-                 "update the guide's link to the new address.")
+            gw = own_command()
+            echo("Next, see what changed (runnable as printed):")
+            echo(f"   cd {shlex.quote(str(root))} && {gw} changes --open")
+            echo(f"then, once the guide is right, `{gw} accept URL --by 'Your Name'` for a changed page; "
+                 "for a moved page, update the guide's link to the new address.")
         finally:
             ws.close()
     finally:
@@ -221,6 +228,15 @@ def run_demo(directory: Path | None = None, *, keep: bool = True, echo: Callable
     if not keep:
         shutil.rmtree(root, ignore_errors=True)
     return 0
+
+
+def own_command() -> str:
+    """How to run guidewatch again, as this process was run: `guidewatch` is not on PATH after
+    the README's venv install, so name the script itself (or `python -m guidewatch.cli`)."""
+    script = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if script is not None and script.name == "guidewatch" and script.is_file():
+        return shlex.quote(str(script.absolute()))  # the hint starts with a cd: a relative path would break
+    return f"{shlex.quote(sys.executable)} -m guidewatch.cli"
 
 
 def _print_summary(ws: Any, run: Any, echo: Callable[[str], None]) -> None:
@@ -238,7 +254,7 @@ def _print_summary(ws: Any, run: Any, echo: Callable[[str], None]) -> None:
         for it in sorted(group, key=lambda i: -i.impact.score):
             ev = "; ".join(it.impact.evidence[:2])
             echo(f"     re-read: {it.section_heading} (#{it.section_id}, score {it.impact.score:.2f})"
-                 + (f" — {ev[:140]}" if ev else ""))
+                 + (f" — {shorten(ev, 140)}" if ev else ""))
     echo("\ndigest written to:")
     for p in run.files:
         echo(f"   {p}")

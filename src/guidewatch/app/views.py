@@ -5,12 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from guidewatch.alerts.digest import text_ops
 from guidewatch.app.review import history_lines
 from guidewatch.model import Dismissal, Guide
+from guidewatch.shorten import shorten
 from guidewatch.store import ChangeRecord, ReviewRecord, Store, StoreError
+
+if TYPE_CHECKING:
+    from guidewatch.app.recording import CrawlSummary
 
 
 def guides_json(guides: Sequence[Guide]) -> list[dict[str, Any]]:
@@ -61,6 +65,44 @@ def change_json(rec: ChangeRecord) -> dict[str, Any]:
                          "tier": i.tier, "claim": i.claim, "evidence": list(i.evidence)} for i in rec.impacts]}
 
 
+def open_changes(store: Store, recs: Sequence[ChangeRecord], source: str | None) -> list[ChangeRecord]:
+    """The changes still to review: those with an alert open (`accept` closes them)."""
+    still = {a.change.id for a in store.alerts.find(status="open", source_url=source)}
+    return [r for r in recs if r.id in still]
+
+
+def summary_json(summary: CrawlSummary | None) -> dict[str, Any]:
+    """`crawl`/`worker --format json`: the counts of the summary line, the new alerts, one line a source."""
+    from guidewatch.app.decision import CATEGORIES
+
+    counts = {k: summary.counts[k] if summary else 0 for k in CATEGORIES}
+    return {"checked": sum(counts.values()), "counts": counts,
+            "new_alerts": list(summary.new_alerts if summary else ()),
+            "sources": list(summary.lines if summary else ())}
+
+
+def cycle_json(result: str, code: int) -> dict[str, Any]:
+    """`run --format json`: each job's summary ("crawl: …", "digest: …") and the exit code."""
+    jobs = [line.partition(": ") for line in result.splitlines() if line.strip()]
+    return {"jobs": [{"job": name, "summary": text} for name, _, text in jobs], "exit_code": code}
+
+
+def review_json(r: ReviewRecord) -> dict[str, Any]:
+    return {"source": r.source_url, "version": r.content_hash, "by": r.reviewed_by,
+            "at": r.reviewed_at.isoformat(timespec="seconds"), "note": r.note, "alerts_closed": r.alerts_closed,
+            "automatic": r.automatic}
+
+
+def history_json(store: Store, source_url: str | None) -> dict[str, Any]:
+    """`history --format json`: the reviews and the not-relevant marks, as `history` lists them."""
+    if source_url and store.sources.get(source_url) is None:
+        raise StoreError(f"{source_url}: not a watched source (see `guidewatch guides`)")
+    marks = [{"guide": m.guide, "section": m.section, "source": m.source_url, "source_section": list(m.source_section),
+              "by": m.by, "at": m.at.isoformat(timespec="seconds"), "note": m.note}
+             for m in store.changes.dismissals(source_url)]
+    return {"reviews": [review_json(r) for r in store.reviews.find(source_url)], "dismissals": marks}
+
+
 def changes_text(recs: Sequence[ChangeRecord], *, since: str | None) -> list[str]:
     """Each change, where on the page, why it matters, the diff and the sections it affects."""
     if not recs:
@@ -72,7 +114,7 @@ def changes_text(recs: Sequence[ChangeRecord], *, since: str | None) -> list[str
                   f"   section: {' > '.join(c.source_section) or '(whole page)'}",
                   f"   why: {c.reason}"]
         if c.ops:
-            lines.append("   diff: " + text_ops(c.ops)[:600])
+            lines.append("   diff: " + shorten(text_ops(c.ops), 600))
         for i in r.impacts:
             tier = "re-read" if i.tier == "reread" else "related"
             lines.append(f"   -> {i.guide}#{i.section} ({i.score:.2f}, {tier}) {i.heading}")

@@ -19,6 +19,7 @@ from datetime import date, datetime
 from urllib.parse import urlsplit
 
 from guidewatch.model import Change, ChangeKind, Page, Severity
+from guidewatch.shorten import shorten
 from guidewatch.text import typography
 
 MAX_REASON_TEXT = 160
@@ -64,8 +65,8 @@ def _shown(day: date) -> str:
 
 
 def _short(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= MAX_REASON_TEXT else text[: MAX_REASON_TEXT - 1].rstrip() + "…"
+    """One line of at most MAX_REASON_TEXT characters, cut between words."""
+    return shorten(" ".join(text.split()), MAX_REASON_TEXT)
 
 
 def _event(

@@ -3,6 +3,7 @@ workspace context, and the parsing of dates and durations given as options."""
 
 from __future__ import annotations
 
+import json
 import sys
 import traceback
 from collections.abc import Callable
@@ -111,6 +112,18 @@ class Ctx:
 
 
 pass_ctx = click.make_pass_decorator(Ctx)
+
+
+def format_option(*choices: str, default: str | None = "text", help: str | None = None,
+                  multiple: bool = False) -> Callable[[F], F]:
+    """`--format`, declared once for every command that reports: text for people, json for scripts."""
+    return click.option("--format", "fmt", type=click.Choice(list(choices) or ["text", "json"]), default=default,
+                        show_default=default is not None, multiple=multiple,
+                        help=help or "text for people, json for scripts (fields: README).")
+
+
+def echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
 def echo_lines(lines: list[str] | tuple[str, ...], *, err: bool = False) -> None:

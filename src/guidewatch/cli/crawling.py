@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from guidewatch.cli.base import Ctx, UserError, exit_if_failed, pass_ctx, user_errors
+from guidewatch.cli.base import Ctx, UserError, echo_json, exit_if_failed, format_option, pass_ctx, user_errors
 
 
 @click.command()
@@ -19,10 +19,11 @@ from guidewatch.cli.base import Ctx, UserError, exit_if_failed, pass_ctx, user_e
               help="Redis for --distributed (env GUIDEWATCH_REDIS_URL).")
 @click.option("--queue", "queue_name", default="guidewatch", show_default=True, help="Queue name (Redis key prefix).")
 @click.option("--wait", is_flag=True, help="With --distributed: wait until the workers have recorded every source.")
+@format_option()
 @pass_ctx
 @user_errors
 def crawl(ctx: Ctx, all_sources: bool, source: str | None, quiet: bool, distributed: bool, redis_url: str | None,
-          queue_name: str, wait: bool) -> None:
+          queue_name: str, wait: bool, fmt: str) -> None:
     """Fetch due (or all) cited sources now, detect changes and open alerts.
 
     \b
@@ -39,6 +40,8 @@ def crawl(ctx: Ctx, all_sources: bool, source: str | None, quiet: bool, distribu
 
         if not (distributed and redis_url):
             raise UserError("--distributed needs --redis URL (or GUIDEWATCH_REDIS_URL); --wait needs --distributed")
+        if fmt == "json":
+            raise UserError("--format json reports a crawl made here; with --distributed, use `worker --format json`")
         return push_command(ctx.workspace(), redis_url, queue_name, all_sources=all_sources, source=source,
                             wait=wait, echo=click.echo)
     child = spawn_child()  # Scrapy's import overlaps opening the workspace
@@ -51,11 +54,15 @@ def crawl(ctx: Ctx, all_sources: bool, source: str | None, quiet: bool, distribu
             ws.close()
     finally:
         discard_child(child)
-    if summary is None:
+    if fmt == "json":
+        from guidewatch.app.views import summary_json
+
+        echo_json(summary_json(summary))
+    elif summary is None:
         click.echo("no sources are due (use --all to crawl every source now)")
-        return
-    click.echo(summary.headline())
-    exit_if_failed(summary.counts["failed"])
+    else:
+        click.echo(summary.headline())
+    exit_if_failed(summary.counts["failed"] if summary else 0)
 
 
 @click.command()
@@ -65,9 +72,10 @@ def crawl(ctx: Ctx, all_sources: bool, source: str | None, quiet: bool, distribu
 @click.option("--idle-exit", type=click.FloatRange(min=0), default=0, show_default=True,
               help="Exit once the queue has been empty this many seconds (0: run until stopped).")
 @click.option("--quiet", "-q", is_flag=True, help="Only the summary line.")
+@format_option()
 @pass_ctx
 @user_errors
-def worker(ctx: Ctx, redis_url: str, queue_name: str, idle_exit: float, quiet: bool) -> None:
+def worker(ctx: Ctx, redis_url: str, queue_name: str, idle_exit: float, quiet: bool, fmt: str) -> None:
     """Crawl worker: fetch sources queued by `crawl --distributed`, record them in the shared store.
 
     \b
@@ -80,14 +88,20 @@ def worker(ctx: Ctx, redis_url: str, queue_name: str, idle_exit: float, quiet: b
         click.echo(f"{outcome.url}: {verdict}", err=True)
 
     summary = run_worker(ctx.config, redis_url, queue_name, idle_exit=idle_exit, progress=None if quiet else progress)
-    click.echo(summary.headline())
+    if fmt == "json":
+        from guidewatch.app.views import summary_json
+
+        echo_json(summary_json(summary))
+    else:
+        click.echo(summary.headline())
     exit_if_failed(summary.counts["failed"])
 
 
 @click.command("run")
+@format_option()
 @pass_ctx
 @user_errors
-def run_once(ctx: Ctx) -> None:
+def run_once(ctx: Ctx, fmt: str) -> None:
     """One full cycle for cron: crawl due sources, detect, link, alert, deliver.
 
     \b
@@ -97,7 +111,12 @@ def run_once(ctx: Ctx) -> None:
     from guidewatch.app.daemon import run_cycle
 
     result, code = run_cycle(ctx.config)
-    click.echo(result)
+    if fmt == "json":
+        from guidewatch.app.views import cycle_json
+
+        echo_json(cycle_json(result, code))
+    else:
+        click.echo(result)
     sys.exit(code)
 
 

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import click
 
-from guidewatch.cli.base import EXIT_OK, EXIT_STALE, Ctx, parse_duration_option, pass_ctx, user_errors
+from guidewatch.cli.base import (
+    EXIT_OK,
+    EXIT_STALE,
+    Ctx,
+    format_option,
+    parse_duration_option,
+    pass_ctx,
+    user_errors,
+)
 from guidewatch.config import CheckConfig, Range
 
 RETRY_PAUSE = Range(0, 3600, unit="duration")  # check --retry-pause
@@ -16,8 +24,8 @@ RETRY_PAUSE = Range(0, 3600, unit="duration")  # check --retry-pause
 @click.command()
 @click.option("--max-age", default=None, help="Stale when not checked successfully for this long (30d).")
 @click.option("--offline", is_flag=True, help="Use what is stored; fetch nothing.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "junit", "github"]), default="text",
-              show_default=True)
+@format_option("text", "json", "junit", "github",
+               help="text for people, json for scripts, junit XML, github: annotations for GitHub Actions.")
 @click.option("--output", type=click.Path(path_type=Path, dir_okay=False), help="Write the report here too.")
 @click.option("--junit", type=click.Path(path_type=Path, dir_okay=False),
               help="Also write a JUnit XML report here (one test case per cited source).")

@@ -3,46 +3,57 @@ trail, mark an impact not relevant."""
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
 
 from guidewatch import exitcodes as ec
-from guidewatch.cli.base import Ctx, UserError, echo_lines, parse_since, pass_ctx, user_errors
+from guidewatch.cli.base import (
+    Ctx,
+    UserError,
+    echo_json,
+    echo_lines,
+    format_option,
+    parse_since,
+    pass_ctx,
+    user_errors,
+)
 
 
 @click.command()
 @click.option("--since", help="Only changes detected since this date (2026-11-01) or duration (7d).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@format_option()
 @click.option("--source", "source", metavar="URL", help="Only this source's changes.")
 @click.option("--all", "show_all", is_flag=True, help="Include cosmetic changes.")
+@click.option("--open", "still_open", is_flag=True, help="Only changes still to review (an alert open: not accepted).")
 @pass_ctx
 @user_errors
-def changes(ctx: Ctx, since: str | None, fmt: str, source: str | None, show_all: bool) -> None:
+def changes(ctx: Ctx, since: str | None, fmt: str, source: str | None, show_all: bool, still_open: bool) -> None:
     """Show detected changes and the guide sections they affect.
 
     \b
     Example:
-      guidewatch changes --since 7d --format json
+      guidewatch changes --open --since 7d --format json
     """
-    from guidewatch.app.views import change_json, changes_text, recorded_changes
+    from guidewatch.app.views import change_json, changes_text, open_changes, recorded_changes
 
     ws = ctx.workspace(sync=False)
     try:
         recs = recorded_changes(ws.store, since=parse_since(since), source=source, cosmetic=show_all)
+        if still_open:
+            recs = open_changes(ws.store, recs, source)
     finally:
         ws.close()
     if fmt == "json":
-        click.echo(json.dumps([change_json(r) for r in recs], indent=2))
+        echo_json([change_json(r) for r in recs])
     else:
         echo_lines(changes_text(recs, since=since))
 
 
 @click.command()
 @click.option("--since", help="Only alerts opened since this date (2026-11-01) or duration (7d).")
-@click.option("--format", "fmt", type=click.Choice(["md", "html", "text", "json"]), multiple=True,
-              help="Formats to write (repeatable; default: [alerts] formats in the config).")
+@format_option("md", "html", "text", "json", default=None, multiple=True,
+               help="Formats to write (repeatable; default: [alerts] formats in the config).")
 @click.option("--send", is_flag=True, help="Also deliver: e-mail to editors, the webhook, apprise URLs.")
 @click.option("--retry-dead", is_flag=True, help="With --send: try deliveries that gave up (dead) again.")
 @click.option("--stdout", "to_stdout", is_flag=True, help="Print the digest (first format) as well.")
@@ -81,9 +92,10 @@ def digest(ctx: Ctx, since: str | None, fmt: tuple[str, ...], send: bool, retry_
 @click.option("--all", "all_sources", is_flag=True, help="Accept every source awaiting review.")
 @click.option("--by", "by", required=True, help="Who reviewed it (recorded in the audit trail).")
 @click.option("--note", help="What was checked or changed in the guide.")
+@format_option()
 @pass_ctx
 @user_errors
-def accept(ctx: Ctx, source_url: str | None, all_sources: bool, by: str, note: str | None) -> None:
+def accept(ctx: Ctx, source_url: str | None, all_sources: bool, by: str, note: str | None, fmt: str) -> None:
     """Record that the guide was reviewed against a source's current version.
 
     \b
@@ -102,24 +114,33 @@ def accept(ctx: Ctx, source_url: str | None, all_sources: bool, by: str, note: s
     finally:
         ws.close()
     echo_lines(done.refused, err=True)
-    echo_lines(done.lines)
+    if fmt == "json":
+        from guidewatch.app.views import review_json
+
+        echo_json({"accepted": [review_json(r) | {"baseline": b} for r, b in done.reviews],
+                   "refused": list(done.refused)})
+    else:
+        echo_lines(done.lines)
 
 
 @click.command()
 @click.argument("source_url", required=False)
+@format_option()
 @pass_ctx
 @user_errors
-def history(ctx: Ctx, source_url: str | None) -> None:
+def history(ctx: Ctx, source_url: str | None, fmt: str) -> None:
     """Show the review audit trail: who reviewed which version of which source, and when.
 
     \b
     Example:
       guidewatch history https://www.gov.uk/guidance/x
     """
-    from guidewatch.app.views import history_text
+    from guidewatch.app.views import history_json, history_text
 
     ws = ctx.workspace(sync=False)
     try:
+        if fmt == "json":
+            return echo_json(history_json(ws.store, source_url))
         lines = history_text(ws.store, source_url)
     finally:
         ws.close()

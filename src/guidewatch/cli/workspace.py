@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from guidewatch.cli.base import Ctx, echo_lines, pass_ctx, user_errors
+from guidewatch.cli.base import Ctx, echo_lines, format_option, pass_ctx, user_errors
 from guidewatch.config import CONFIG_NAME
 
 
@@ -31,7 +31,7 @@ def init(directory: Path, force: bool) -> None:
 
 
 @click.command()
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@format_option()
 @click.option("--sections/--no-sections", default=True, help="List every section, not only those citing sources.")
 @pass_ctx
 @user_errors
@@ -57,7 +57,7 @@ def guides(ctx: Ctx, fmt: str, sections: bool) -> None:
 @click.argument("new", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.option("--guide", "guide_ref", required=True, help="Guide file (.md/.html/.txt) or configured guide slug.")
 @click.option("--url", help="Which cited source these files are (picks the profile, as the crawl does, and citation).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@format_option()
 @pass_ctx
 @user_errors
 def compare(ctx: Ctx, old: Path, new: Path, guide_ref: str, url: str | None, fmt: str) -> None:

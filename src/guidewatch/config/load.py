@@ -29,6 +29,7 @@ from guidewatch.config.schema import (
     SourceConfig,
     parse_duration,
 )
+from guidewatch.sources.mirror import origin_problem
 
 CONFIG_NAME = "guidewatch.toml"
 MAX_CONFIG_BYTES = 1024 * 1024
@@ -325,11 +326,15 @@ def _cron_key(r: _Reader, name: str, spec: Key, values: dict[str, Any]) -> Any:
 
 
 def _crons(r: _Reader, name: str, spec: Key, values: dict[str, Any]) -> Any:
-    """A table of name = schedule ([schedule.profiles])."""
+    """A table of name = text: [schedule.profiles] (name = schedule), [fetch.mirror] (real = local origin)."""
     table = r.table(name)
     if table is None:
         return dict(spec.default)
-    return {key: _cron(table, key, table.get(key, str)) or "" for key in list(table.data)}
+    pairs = {key: table.get(key, str) for key in list(table.data)}
+    for key, value in pairs.items():
+        if problem := schedule_problem(value) if spec.kind == "crons" else origin_problem(key) or origin_problem(value):
+            raise table.fail(key, problem)
+    return pairs
 
 
 def _timezone(r: _Reader, name: str, spec: Key, values: dict[str, Any]) -> Any:
@@ -387,8 +392,8 @@ def _entries(r: _Reader, name: str, spec: Key, values: dict[str, Any]) -> Any:
 
 READERS: dict[str, Reader] = {
     "str": _text, "bool": _flag, "choice": _choice, "formats": _formats, "emails": _emails, "slug": _slug,
-    "envs": _env_names, "url": _url_key, "cron": _cron_key, "crons": _crons, "timezone": _timezone, "path": _path,
-    "number": _number, "duration": _duration, "table": _table, "entries": _entries,
+    "envs": _env_names, "url": _url_key, "cron": _cron_key, "crons": _crons, "origins": _crons, "path": _path,
+    "timezone": _timezone, "number": _number, "duration": _duration, "table": _table, "entries": _entries,
     "ignore": lambda r, name, spec, values: _ignore(r),
     "store": lambda r, name, spec, values: _store(r, spec.default),
 }

@@ -215,6 +215,10 @@ class FetchConfig:
     obey_robots: bool = key("follow robots.txt", "bool", True)
     autothrottle: bool = key("adapt the delay to each host's response times", "bool", True)
     allow_private: bool = key("follow loopback/private addresses (local testing only)", "bool", False)
+    mirror: dict[str, str] = key(
+        "fetch a real origin's pages from a local copy (`\"https://www.gov.uk\" = \"http://127.0.0.1:8001\"`); "
+        "guides, the store, digests and alerts keep the real URLs; a local origin needs `allow_private`", "origins",
+        {}, example={"https://www.gov.uk": "http://127.0.0.1:8001"})
     crawl_timeout: float = num("the child crawl process is killed after this", 1800.0, 0, 7 * DAY, above=True,
                                unit=" s")
     parse_workers: int | None = num(

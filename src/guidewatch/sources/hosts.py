@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from guidewatch.model import FetchRequest
-from guidewatch.sources.netguard import ip_of, is_private_address
+from guidewatch.sources.netguard import PRIVATE_HINT, ip_of, is_private_address
 
 
 def host_of(url: str) -> str:
@@ -54,5 +54,5 @@ def redirect_problem(target: str, allowed: frozenset[str], allow_private: bool) 
         hosts = ", ".join(sorted(allowed))
         return f"redirect to host {host} not followed: not among the allowed hosts ({hosts})"
     if not allow_private and is_private_address(host):
-        return f"redirect to host {host} not followed: private or loopback address"
+        return f"redirect to host {host} not followed: private or loopback address; {PRIVATE_HINT}"
     return None

@@ -46,6 +46,11 @@ _NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052: the last 32 bits are 
 _V4_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated ::a.b.c.d
 
 
+#: Where a "private address" refusal points the user: the two settings that allow one.
+PRIVATE_HINT = ("set `[fetch] allow_private = true` to fetch it (local testing only); `[fetch.mirror]` maps a "
+                "real site's origin to a local copy")
+
+
 class BlockedHost(IgnoreRequest):
     """The host guard refused a request; the source's status becomes "blocked"."""
 

@@ -27,7 +27,7 @@ from twisted.web.client import ResponseFailed
 from guidewatch.model import FetchOutcome, FetchStatus
 from guidewatch.sources.fetch import FetchSettings
 from guidewatch.sources.hosts import host_of
-from guidewatch.sources.netguard import BlockedHost
+from guidewatch.sources.netguard import PRIVATE_HINT, BlockedHost
 from guidewatch.sources.retry import _header, retry_after_seconds
 from guidewatch.text import typography
 
@@ -126,7 +126,7 @@ def classify_error(exc: BaseException) -> tuple[FetchStatus, bool]:
 def describe_error(exc: BaseException, settings: FetchSettings, url: str) -> str:
     """A readable, one-line reason for a download exception on `url`."""
     if isinstance(exc, BlockedHost):
-        return f"blocked: {exc}"
+        return f"blocked: {exc}; {PRIVATE_HINT}"
     if isinstance(exc, IgnoreRequest) and "robots.txt" in str(exc):
         parts = urlsplit(url)
         return f"disallowed by {parts.scheme}://{parts.netloc}/robots.txt"

@@ -18,7 +18,7 @@ from scrapy_redis.spiders import RedisMixin
 
 from guidewatch.model import FetchRequest
 from guidewatch.sources.fetch import FetchSettings
-from guidewatch.sources.spider import Emit, GuideSpider, _Source, allowed_hosts_for
+from guidewatch.sources.spider import Emit, GuideSpider, _Source
 from guidewatch.sources.work_queue import decode_request
 
 log = logging.getLogger("guidewatch.app.distributed")
@@ -79,7 +79,7 @@ class RedisGuideSpider(RedisMixin, GuideSpider):  # type: ignore[misc]
             log.error("dropping an unreadable queue entry (%s): %.200r", exc, data)
             return []
         index, self.next_index = self.next_index, self.next_index + 1
-        src = _Source(index, fetch_request, allowed_hosts_for(fetch_request))
+        src = self._source(index, fetch_request)
         self.sources[index], self.raw[index] = src, data
         try:
             request = self._first_request(src)

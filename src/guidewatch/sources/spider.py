@@ -49,6 +49,7 @@ from guidewatch.model import FetchOutcome, FetchRequest, FetchStatus
 from guidewatch.sources.crawlsettings import scrapy_settings
 from guidewatch.sources.fetch import FetchSettings
 from guidewatch.sources.hosts import allowed_hosts_for, host_allowed, host_of, redirect_problem
+from guidewatch.sources.mirror import Mirror
 from guidewatch.sources.netguard import downloader_url, is_private_address
 from guidewatch.sources.outcomes import (
     OutcomeDetails,
@@ -91,10 +92,11 @@ class _Source:
     """Crawl state of one FetchRequest."""
 
     index: int
-    request: FetchRequest
+    request: FetchRequest  # as fetched: on the mirror when `[fetch.mirror]` maps its origin
     allowed: frozenset[str]
     started: float | None = None
     done: bool = False
+    real_url: str = ""  # the cited URL the outcome is reported under ("": request.url)
 
 
 Emit = Callable[[int, FetchOutcome], None]
@@ -115,9 +117,15 @@ class GuideSpider(scrapy.Spider):
     ):
         super().__init__(**kwargs)
         self.fs = fetch_settings
+        self.mirror = Mirror(fetch_settings.mirror)
         self.emit = emit
         self.credits = credits
-        self.sources = [_Source(i, r, allowed_hosts_for(r)) for i, r in enumerate(fetch_requests)]
+        self.sources = [self._source(i, r) for i, r in enumerate(fetch_requests)]
+
+    def _source(self, index: int, request: FetchRequest) -> _Source:
+        """The crawl state of `request`, fetched from its mirror if `[fetch.mirror]` has one."""
+        local = self.mirror.request(request)
+        return _Source(index, local, allowed_hosts_for(local), real_url=request.url)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> GuideSpider:
@@ -259,7 +267,7 @@ class GuideSpider(scrapy.Spider):
                 error=f"HTTP {response.status} redirect without a Location header",
             )
             return None
-        target = downloader_url(urljoin(response.url, location.strip()))
+        target = self.mirror.to_local(downloader_url(urljoin(response.url, location.strip())))
         common: dict[str, Any] = {"response": response, "final_url": target, "redirects": hops}
         if target in hops:
             loop = " -> ".join([*hops[hops.index(target) :], target])
@@ -312,6 +320,8 @@ class GuideSpider(scrapy.Spider):
             return
         src.done = True
         outcome = fetch_outcome(src.request.url, status, src.started, **details)
+        if self.mirror:  # reported under the real URLs: the store and the digest never see the copy
+            outcome = self.mirror.outcome(outcome, src.real_url or src.request.url)
         log.debug("%s: %s %s", outcome.url, status, outcome.error or "")
         self.emit(src.index, outcome)
 
