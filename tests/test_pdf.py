@@ -53,7 +53,8 @@ def test_headings_come_from_the_outline_or_the_font_sizes(profile: Profile, outl
     assert where["Unlicensed ATMPs may"] == [("Advanced therapy medicinal products", "Hospital exemption")]
     assert where["Report suspected side"] == [("Advanced therapy medicinal products", "Reporting side effects")]
     items = [b.text for b in page.blocks if b.kind == "li"]
-    assert items == ["the product is prescribed by a doctor for one patient", "the hospital holds a manufacturing licence"]
+    assert items == ["the product is prescribed by a doctor for one patient",
+                     "the hospital holds a manufacturing licence"]
     assert page.title == "Advanced therapy medicinal products"
 
 
@@ -92,8 +93,9 @@ def test_a_cosmetic_re_export_gives_the_same_text(profile: Profile) -> None:
     assert read(again, profile).content_hash == read(original, profile).content_hash
 
 
-def test_a_pdf_mislabelled_as_html_is_read_as_a_pdf(profile: Profile) -> None:
-    page = read(guidance_pdf(), profile, content_type="text/html; charset=utf-8")
+@pytest.mark.parametrize("label", ["text/html; charset=utf-8", "application/x-pdf", "binary/octet-stream", None])
+def test_a_pdf_is_read_as_a_pdf_whatever_the_server_calls_it(profile: Profile, label: str | None) -> None:
+    page = read(guidance_pdf(), profile, content_type=label)
     assert page.metadata["content_type"] == PDF and any(b.text.startswith("Unlicensed") for b in page.blocks)
 
 

@@ -70,7 +70,7 @@ def normalise(
         if isinstance(data, dict):
             return _from_api(data, url, profile, rules, media or "application/json")
     kind = _classify(body, media)
-    if kind == PDF:
+    if kind == PDF or body[:5] == b"%PDF-":  # application/x-pdf, binary/pdf, ...: the bytes decide
         return from_pdf(body, url, profile, rules)
     if kind != "html":
         return Page(url=url, profile=profile.name, title="", blocks=[], metadata={"content_type": kind})
