@@ -129,6 +129,14 @@ def test_an_unreadable_pdf_is_a_failed_check_never_a_change(profile: Profile, ma
     assert screened.outcome.error.startswith(reason) and screened.outcome.transient is transient
 
 
+def test_a_pdf_cut_off_anywhere_is_never_read_as_a_page(profile: Profile) -> None:
+    """A download cut short (no length to check it by) must not become "text removed"."""
+    whole = re_export(guidance_pdf(filler=60))
+    for end in range(100, len(whole) - 10, max(1, len(whole) // 40)):
+        page = read(whole[:end], profile)
+        assert page.blocks == [] and "unreadable" in page.metadata, end
+
+
 # --- end to end: served over real HTTP, crawled by the CLI ------------------------------------
 
 
