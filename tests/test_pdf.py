@@ -214,3 +214,21 @@ def test_a_truncated_pdf_over_http_is_a_failed_fetch_and_the_baseline_stays(http
     cut = gw(ws, "crawl", "--all", store_url=store_url)
     assert "1 failed" in cut.stdout and "truncated PDF" in cut.stderr, (cut.stdout, cut.stderr)
     assert json.loads(gw(ws, "changes", "--format", "json", store_url=store_url).stdout) == []
+
+
+def test_compare_reads_two_saved_pdfs_and_refuses_an_unreadable_one(tmp_path: Path, store_url: str) -> None:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    url = "https://assets.publishing.service.gov.uk/media/abc/atmp-guidance.pdf"
+    (ws / "guide.md").write_text(f"# G\n\n## Hospital exemption\n\nUnlicensed ATMPs under exemption. [PDF]({url})\n")
+    (ws / "v1.pdf").write_bytes(guidance_pdf(HE_V1))
+    (ws / "v2.pdf").write_bytes(re_export(guidance_pdf(HE_V2)))
+    (ws / "cut.pdf").write_bytes(guidance_pdf(HE_V1)[:700])
+    args = ("--guide", "guide.md", "--url", url, "--format", "json")
+    ok = gw(ws, "compare", "v1.pdf", "v2.pdf", *args, store_url=store_url)
+    assert ok.returncode == 0, ok.stderr
+    report = json.loads(ok.stdout)
+    assert [(c["kind"], c["severity"]) for c in report["changes"]] == [("modified", "substantive")]
+    bad = gw(ws, "compare", "v1.pdf", "cut.pdf", *args, store_url=store_url)
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert bad.stderr.strip().splitlines()[-1].endswith("cut.pdf: truncated PDF: no %%EOF at the end"), bad.stderr

@@ -102,7 +102,7 @@ def compare_files(
     old: Path, new: Path, guide: Guide, *, url: str | None, profiles: Mapping[str, Profile],
     configured: SourceConfig | None = None,
 ) -> dict[str, Any]:
-    """Compare two saved versions (HTML or GOV.UK Content API JSON) of one cited source.
+    """Compare two saved versions (HTML, PDF or GOV.UK Content API JSON) of one cited source.
 
     With `url`, it names the source and the profile is the crawl's (`resolve_profile` with
     the URL's `[[sources]]` entry, `configured`, whose ignore rules apply too). Without it, the
@@ -126,6 +126,9 @@ def compare_files(
         path: normalise(body, url=canonical[path] or source, profile=profile, via_api=api[path], ignore=ignore)
         for path, body in bodies.items()
     }
+    for path, page in pages.items():  # an unreadable PDF compared would read as "everything removed"
+        if page.metadata.get("unreadable"):
+            raise CompareError(f"{path}: {page.metadata['unreadable']}")
     return compare_pages(pages[old], pages[new], guide, url=source, profile=profile.name)
 
 
