@@ -68,10 +68,21 @@ def guidance_pdf(he: str = HE_V1, *, outline: bool = True, heading_sizes: bool =
     return bytes(pdf.output())
 
 
-def re_export(body: bytes, *, producer: str = "Acrobat PDFMaker 24", modified: str = "D:20251101120000Z") -> bytes:
-    """The same document written again: new producer and ModDate, objects renumbered and reordered."""
-    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(body)))
-    writer.add_metadata({"/Producer": producer, "/ModDate": modified})
+def re_export(body: bytes, *, producer: str = "Acrobat PDFMaker 24", modified: str = "D:20251101120000Z",
+              title: str | None = None, outline: bool = True) -> bytes:
+    """The same document written again by another program: new producer and ModDate (and
+    `title`), objects renumbered (the pages now come after the catalogue's own objects),
+    content streams recompressed; `outline=False` drops the bookmarks as some exporters do."""
+    original = PdfReader(io.BytesIO(body))
+    writer = PdfWriter()
+    meta = {k: v for k, v in (original.metadata or {}).items() if k in ("/Title", "/CreationDate")}
+    meta |= {"/Producer": producer, "/ModDate": modified}
+    if title is not None:
+        meta["/Title"] = title
+    writer.add_metadata(meta)
+    writer.append(original, import_outline=outline)
+    for page in writer.pages:
+        page.compress_content_streams(level=1)
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()

@@ -8,8 +8,8 @@ what a heading tree needs when a PDF has no outline, and what keeps a paragraph 
 whatever its line breaks. 80 ms is nothing beside the fetch, and pages parse in workers.
 
 Headings: the PDF's outline (bookmarks) where it has one, else lines in a font larger than
-the body text (larger sizes are higher levels), else one heading (the title) over the
-paragraphs. Page furniture (page numbers, running headers and footers) is dropped, and a
+the body text (larger sizes are higher levels), else one heading over the
+paragraphs (its first line). Page furniture (page numbers, running headers and footers) is dropped, and a
 paragraph broken by a page end is joined again, so re-pagination is not a change.
 
 The document's own dates (CreationDate/ModDate, "Published"/"Updated"/"Last updated" lines)
@@ -58,9 +58,10 @@ FURNITURE_MAX_CHARS = 80
 logging.getLogger("pdfminer").setLevel(logging.ERROR)
 
 _DATES = (  # the document's own dates in its text: metadata, and taken out of the diffed text
-    ("first_published_at", re.compile(r"(?i)\b(?:first\s+)?published(?:\s+on)?\s*:?\s*" + DATE_REGEX)),
-    ("public_updated_at", re.compile(r"(?i)\b(?:last\s+)?updated(?:\s+on)?\s*:?\s*" + DATE_REGEX)),
+    ("first_published_at", re.compile(r"(?i)(?:first\s+)?published(?:\s+on)?\s*:?\s*" + DATE_REGEX)),
+    ("public_updated_at", re.compile(r"(?i)(?:last\s+)?updated(?:\s+on)?\s*:?\s*" + DATE_REGEX)),
 )
+_DATE_SEPARATOR = re.compile(r"^[\s.,;|\u2013\u2014-]+")
 _BULLET = re.compile(r"^[\u2022\u25aa\u25e6\u25cf\u2023\u2043\u2013\u2014*\-\u2219\u00b7]\s+")
 _PAGE_NUMBER = re.compile(r"(?i)^(?:page\s+)?\d{1,4}(?:\s*(?:of|/)\s*\d{1,4})?$")
 _PDF_DATE = re.compile(r"^(?:D:)?(\d{4})(\d{2})?(\d{2})?")
@@ -93,7 +94,7 @@ def from_pdf(body: bytes, url: str, profile: Profile, rules: IgnoreRules) -> Pag
     except Unreadable as exc:
         return from_pdf_failure(url, profile, exc)
     metadata = {"content_type": PDF, **info}
-    raw = _take_dates(_raw_blocks(lines, outline, title), metadata)
+    raw = _take_dates(_raw_blocks(lines, outline), metadata)
     _fill_public_updated(metadata)
     blocks = _finish(raw, profile, rules)
     if not blocks:
@@ -186,9 +187,12 @@ def _lines(doc: PDFDocument) -> Iterator[_Line]:
                 yield replace(line, edge=abs(y - top) < 1 or abs(y - bottom) < 1)
 
 
-def _raw_blocks(lines: list[_Line], outline: dict[str, int], title: str) -> list[_Raw]:
+def _raw_blocks(lines: list[_Line], outline: dict[str, int]) -> list[_Raw]:
     """Lines to heading and paragraph blocks: runs of lines in one text box of one kind."""
     lines = _without_furniture(lines)
+    texts = {line.text for line in lines}
+    if sum(title in texts for title in outline) * 2 < len(outline):  # bookmarks that are not headings
+        outline = {}
     levels = _heading_levels(lines) if not outline else {}
     raw: list[_Raw] = []
     run: list[_Line] = []
@@ -205,10 +209,8 @@ def _raw_blocks(lines: list[_Line], outline: dict[str, int], title: str) -> list
     flush()
     raw = _join_across_pages(raw)
     if raw and not any(kind == "heading" for kind, _, _ in raw):  # one heading over the paragraphs
-        heading = title or fold_text(raw[0][1])
-        if fold_text(raw[0][1]) == heading:  # the first line is the title: it becomes the heading
-            raw = raw[1:]
-        raw.insert(0, ("heading", heading, 1))
+        # the first line, not the Title property: a re-export may change that, never the text
+        raw = [("heading", raw[0][1], 1), *raw[1:]]
     return raw
 
 
@@ -288,15 +290,25 @@ def _join_across_pages(raw: list[_Raw]) -> list[_Raw]:
 
 
 def _take_dates(raw: list[_Raw], metadata: dict[str, str]) -> list[_Raw]:
-    """"Published"/"Updated" dates into metadata (the first of each), and out of the text."""
+    """"Published"/"Updated" dates that open a block go into metadata (the first of each) and
+    out of the text; the same words inside a sentence ("the list was updated on ...") stay."""
     out: list[_Raw] = []
     for kind, text, level in raw:
-        for key, pattern in _DATES:
-            for m in pattern.finditer(text):
-                shown = parse_date(m.group("date"))
-                if shown and key not in metadata:
-                    metadata[key] = shown
-            text = pattern.sub("", text)
-        if fold_text(text):
+        text = fold_text(text)
+        while found := _leading_date(text):
+            key, m = found
+            shown = parse_date(m.group("date"))
+            if shown and key not in metadata:
+                metadata[key] = shown
+            text = _DATE_SEPARATOR.sub("", text[m.end():])
+        if text:
             out.append((kind, text, level))
     return out
+
+
+def _leading_date(text: str) -> tuple[str, re.Match[str]] | None:
+    for key, pattern in _DATES:
+        m = pattern.match(text)
+        if m:
+            return key, m
+    return None
