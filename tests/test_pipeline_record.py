@@ -25,7 +25,8 @@ MAINTENANCE = """<!doctype html><html><head><title>Service unavailable - Example
 Please try again later.</p></main></body></html>"""
 SOFT_404 = """<!doctype html><html><head><title>Page not found - Example Health</title></head><body><main>
 <h1>Page not found</h1><p>If you entered a web address, check it is correct.</p></main></body></html>"""
-PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n"
+PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n"  # cut off: a PDF source's check fails, nothing is diffed
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
 
 
 def _outcome(body: bytes, ctype: str = HTML) -> FetchOutcome:
@@ -41,7 +42,8 @@ def test_processing_an_answer_that_is_not_the_page_leaves_the_outcome_unchanged(
         assert first == "baseline recorded"
         cases = {"unavailable": (_outcome(MAINTENANCE.encode()), "failed (page says it is unavailable"),
                  "empty": (_outcome(b""), "failed (page had no main content)"),
-                 "pdf": (_outcome(PDF, "application/pdf"), "failed (not a web page: the server sent application/pdf)"),
+                 "pdf": (_outcome(PDF, "application/pdf"), "failed (truncated PDF: no %%EOF at the end)"),
+                 "image": (_outcome(PNG, "image/png"), "failed (not a web page: the server sent image/png)"),
                  "soft 404": (_outcome(SOFT_404.encode()), "gone (page says it was not found)")}
         for name, (outcome, expected) in cases.items():
             before = copy.deepcopy(outcome)

@@ -98,7 +98,8 @@ class Page:
     metadata: dict[str, str] = field(default_factory=dict)
     # metadata keys used across stages: public_updated_at, first_published_at, change_note,
     # change_note_at, last_reviewed, next_review_due, withdrawn_at, withdrawn_explanation,
-    # soft_404 ("1"), content_type
+    # soft_404 ("1"), content_type; a PDF's pdf_created, pdf_modified, or unreadable (why it cannot be
+    # read: no blocks, a failed check) and unreadable_transient ("1")
 
     def text(self) -> str:
         """Canonical serialisation: the same content always gives the same text."""

@@ -105,7 +105,7 @@ def compare_files(
     old: Path, new: Path, guide: Guide, *, url: str | None, profiles: Mapping[str, Profile],
     configured: SourceConfig | None = None,
 ) -> dict[str, Any]:
-    """Compare two saved versions (HTML, GOV.UK Content API or NHS website content API JSON) of one source.
+    """Compare two saved versions (HTML, PDF, GOV.UK Content API or NHS website content API JSON) of one source.
 
     With `url`, it names the source and the profile is the crawl's (`resolve_profile` with
     the URL's `[[sources]]` entry, `configured`, whose ignore rules apply too). Without it, the
@@ -129,6 +129,9 @@ def compare_files(
         path: normalise(body, url=canonical[path] or source, profile=profile, via_api=api[path], ignore=ignore)
         for path, body in bodies.items()
     }
+    for path, page in pages.items():  # an unreadable PDF compared would read as "everything removed"
+        if page.metadata.get("unreadable"):
+            raise CompareError(f"{path}: {page.metadata['unreadable']}")
     return compare_pages(pages[old], pages[new], guide, url=source, profile=profile.name)
 
 

@@ -68,10 +68,13 @@ def _failed(outcome: FetchOutcome, error: str, *, transient: bool) -> FetchOutco
 def screen_page(page: Page, outcome: FetchOutcome) -> Screened:
     """The page, or no page (the answer made a failure or soft 404) when the 200 is not the content.
 
-    An outage notice, consent wall, empty body or a PDF/JSON/text body in place of the page
-    must never be diffed: it would report the guidance as deleted and move the snapshot.
+    An outage notice, consent wall, empty body, unreadable PDF or a JSON/text body in place of
+    the page must never be diffed: it would report the guidance as deleted and move the snapshot.
     """
     kind = page.metadata.get("content_type") or ""
+    if page.metadata.get("unreadable"):  # a PDF that cannot be read: never "all text removed"
+        transient = "unreadable_transient" in page.metadata  # a cut download may come whole next time
+        return Screened(_failed(outcome, page.metadata["unreadable"], transient=transient))
     if page.metadata.get("unavailable"):
         reason = page.metadata["unavailable"][:120]
         return Screened(_failed(outcome, f"page says it is unavailable: {reason!r}", transient=True))

@@ -6,6 +6,8 @@ site changes without changing the guidance - chrome, cookie banners, typography,
 space, the page's own "last reviewed" date - is removed or folded here, so the same content
 always gives the same text and the same hash. Dates and notices go into `Page.metadata`.
 
+A PDF (by its bytes, whatever the server calls it) is read by `pages.pdf` into the same blocks.
+
 The same function reads GOV.UK Content API JSON (`via_api=True`); it yields the same blocks as
 the rendered page: the lead paragraph is the item's description, the body is `details.body`;
 and NHS website content API JSON (`nhsapi`), read the same way.
@@ -41,6 +43,7 @@ from guidewatch.pages.metadata import (
     parse_date,
 )
 from guidewatch.pages.nhsapi import from_nhs_api, is_nhs_api
+from guidewatch.pages.pdf import PDF, from_pdf
 from guidewatch.sources.profiles import Profile
 
 __all__ = ["IgnoreRules", "compile_ignore", "fold_text", "normalise", "parse_date"]
@@ -71,6 +74,8 @@ def normalise(
         if isinstance(data, dict):
             return _from_api(data, url, profile, rules, media or "application/json")
     kind = _classify(body, media)
+    if kind == PDF or body[:5] == b"%PDF-":  # application/x-pdf, binary/pdf, ...: the bytes decide
+        return from_pdf(body, url, profile, rules)
     if kind != "html":
         return Page(url=url, profile=profile.name, title="", blocks=[], metadata={"content_type": kind})
     return _from_html(decode_html(body, charset), url, profile, rules, media or "text/html")
