@@ -91,7 +91,7 @@ def test_digest_send_posts_once_through_apprise_and_retries_a_500(site: Site, op
         posted = json.loads(body)
         (delivered,) = [d for d in box.store.outbox.find() if d.status == "sent"]
         assert delivered.recipient == f"${VAR}" and posted["title"] == delivered.subject
-        assert posted["title"].startswith("[guidewatch] 2 changes to 2 sources")
+        assert posted["title"].startswith("[guidewatch] 2 changes to review in ")  # the subject names the guides
         assert HE_SECTION in posted["message"] and GT_SECTION in posted["message"]
         assert "Results take [-4-]{+12+} weeks." in posted["message"]  # the plain-text digest
         assert json.loads(received[0][2]) == posted  # the retry is the same frozen message
