@@ -26,6 +26,7 @@ from guidewatch.config.schema import (
     EmailConfig,
     FetchConfig,
     GuideConfig,
+    GuideSourceConfig,
     Range,
     ScheduleConfig,
     ServeConfig,
@@ -47,8 +48,8 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "CONFIG_NAME", "CONFIG_TEMPLATE", "DAY", "DIGEST_FORMATS", "INTERVAL", "MAX_CONFIG_BYTES", "MAX_DURATION",
     "SEVERITIES", "AlertsConfig", "CheckConfig", "Config", "ConfigError", "DurationTooLong", "EmailConfig",
-    "FetchConfig", "GuideConfig", "Range", "ScheduleConfig", "ServeConfig", "SourceConfig", "WebhookConfig",
-    "config_template",
+    "FetchConfig", "GuideConfig", "GuideSourceConfig", "Range", "ScheduleConfig", "ServeConfig", "SourceConfig",
+    "WebhookConfig", "config_template",
     "hide_password", "load_config", "markdown_table", "parse_config", "parse_duration", "read_capped",
     "schedule_problem",
 ]

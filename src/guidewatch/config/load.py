@@ -48,7 +48,8 @@ class _Reader:
         """`file:line: dotted.key`, the line being where `key` is written (when it can be found)."""
         dotted = f"{self.prefix}{key}" if key else self.prefix.rstrip(".")
         start = self.start or _table_start(self.text, self.prefix)
-        line = _line_of(self.text, key.split("[")[0] or self.prefix.rstrip(".").split(".")[-1], start)
+        line = _line_of(self.text, key.split("[")[0] or self.prefix.rstrip(".").split(".")[-1], start) or (
+            self.text.count("\n", 0, self.start) + 1 if self.start else None)  # a key not written: its [[entry]]
         return f"{self.file}:{line}: {dotted}" if line else f"{self.file}: {dotted}"
 
     def fail(self, key: str, problem: str) -> ConfigError:
@@ -380,6 +381,10 @@ def _entries(r: _Reader, name: str, spec: Key, values: dict[str, Any]) -> Any:
             got["origin"] = sub.where("path")
         elif spec.table is SourceConfig:
             got["profile_at"] = sub.where("profile")
+        elif hasattr(spec.table, "problem"):  # guide_sources: keys checked together, as the schema says
+            if bad := spec.table.problem(got):
+                raise sub.fail(*bad)
+            got["origin"] = sub.where("sitemap" if got["sitemap"] else "listing")
         sub.finish()
         out.append(spec.table(**got))
     return tuple(out)
