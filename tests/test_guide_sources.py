@@ -6,6 +6,7 @@ HTTP on 127.0.0.1, fetched by the real crawl child from the installed `guidewatc
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -77,7 +78,7 @@ timeout = 10
 
 
 def test_every_guide_in_the_sitemap_is_watched_and_changes_are_reported(
-        site: Path, http_server: LocalHTTPServer, store_url: str) -> None:
+        site: Path, http_server: LocalHTTPServer, store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     env = {"GUIDEWATCH_STORE": store_url}
     first = ok(gw(site, "crawl", "--all", env=env)).stdout
     added = [line for line in first.splitlines() if line.startswith("guide added: ")]
@@ -113,6 +114,23 @@ def test_every_guide_in_the_sitemap_is_watched_and_changes_are_reported(
         store.close()
     third = ok(gw(site, "crawl", "--all", env=env)).stdout
     assert not [line for line in third.splitlines() if line.startswith("guide ")], third
+    # kept in the audit: `guidewatch history` and the review app's audit trail
+    history = ok(gw(site, "history", env=env)).stdout
+    assert re.search(r"^\d{4}-\d\d-\d\d \d\d:\d\d guidewatch: guide gone: guide-02$", history, re.M), history
+    assert f"guidewatch: guide added: guide-31 ({http_server.url('/guides/guide-31')})" in history
+    assert history.count("guide added:") == 31 and history.count("guide gone:") == 2
+    from guidewatch.app.review import Reviewer, audit
+    from guidewatch.app.workspace import open_workspace
+    from guidewatch.config import load_config
+
+    monkeypatch.setenv("GUIDEWATCH_STORE", store_url)
+    ws = open_workspace(load_config(site / "guidewatch.toml"), sync=False)
+    try:
+        entries = audit(ws, Reviewer("editor@example.org", True, frozenset()))
+    finally:
+        ws.close()
+    assert {(e.action, e.guides) for e in entries if e.guides == ("guide-01",)} == {
+        ("guide added", ("guide-01",)), ("guide gone", ("guide-01",))}
 
 
 def test_a_malformed_or_missing_sitemap_fails_with_its_reason_and_no_guide_goes(

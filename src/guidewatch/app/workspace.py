@@ -117,6 +117,7 @@ def open_workspace(config: Config, *, sync: bool = True) -> Workspace:
         before = {g.slug: g.source for g in store.guides.all()}
         ws.guide_changes = [c for c in guide_changes(before, guides) if c.kind == "gone" or c.slug in listed]
         store.guides.sync(guides, watched_sources(guides, config.sources, profiles))
+        store.guide_events.add([(c.kind, c.slug, c.url) for c in ws.guide_changes])
         import_committed_baselines(store, config)
         retire_uncited(ws)
     return ws
