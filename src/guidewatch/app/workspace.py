@@ -114,7 +114,7 @@ def open_workspace(config: Config, *, sync: bool = True) -> Workspace:
     ws = Workspace(config, store, guides, profiles)
     if sync:
         listed = {g.slug for g in guides} - {gc.slug for gc in config.guides}
-        before = {g.slug: g.source for g in store.guides.all()}
+        before = store.guide_events.stored()
         ws.guide_changes = [c for c in guide_changes(before, guides) if c.kind == "gone" or c.slug in listed]
         store.guides.sync(guides, watched_sources(guides, config.sources, profiles))
         store.guide_events.add([(c.kind, c.slug, c.url) for c in ws.guide_changes])

@@ -14,7 +14,7 @@ from sqlalchemy import String, Text, insert, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from guidewatch.store.engine import Db
-from guidewatch.store.schema import Base, UTCDateTime, utcnow
+from guidewatch.store.schema import Base, GuideRow, UTCDateTime, utcnow
 
 
 class GuideEventRow(Base):
@@ -45,6 +45,12 @@ class GuideEvents:
         now = utcnow()
         with self.db.session() as s:
             s.execute(insert(GuideEventRow), [dict(at=now, kind=k, slug=slug, url=url) for k, slug, url in events])
+
+    def stored(self) -> dict[str, str]:
+        """Slug -> source of the guides the store holds now: what a sync is compared against
+        (one query, not every guide's sections and citations as `guides.all()` reads them)."""
+        with self.db.session() as s:
+            return {slug: source for slug, source in s.execute(select(GuideRow.slug, GuideRow.source))}
 
     def find(self, slug: str | None = None) -> list[GuideEvent]:
         with self.db.session() as s:
