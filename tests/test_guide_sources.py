@@ -215,3 +215,37 @@ def test_only_pages_below_the_path_on_the_sitemaps_own_host_are_guides() -> None
     assert found == ("https://p.example/guides/asthma/inhalers.html",)
     assert slug_for(found[0], "/guides/") == "asthma-inhalers"
     assert slug_for("https://p.example/guides/Käse%20Guide/", "/guides/") == "k-se-guide"
+
+
+def test_the_profile_says_where_a_guide_pages_content_is(tmp_path: Path, http_server: LocalHTTPServer,
+                                                         monkeypatch: pytest.MonkeyPatch, store_url: str) -> None:
+    """A profile's `main` picks the guide body out of a page whose <main> also holds a related-links
+    panel; its `drop` removes a promo inside the body: neither panel's links are citations."""
+    http_server.route("/care/knee", Reply(body=f"""<html><body><main>
+<aside class="related"><a href="http://localhost:{http_server.port}/related">Related</a></aside>
+<div class="guide-body"><h1>Knee surgery</h1><h2>Before</h2>
+<p>Read <a href="{cited(http_server, 1)}">the rule</a>.</p>
+<div class="promo"><a href="http://localhost:{http_server.port}/promo">Donate</a></div></div></main></body></html>"""))
+    http_server.route("/sitemap.xml", Reply(body=urlset(http_server, ["/care/knee"]), content_type=XML))
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "publisher.toml").write_text(
+        'name = "publisher"\nmain = [".guide-body"]\ndrop = [".promo"]\n', encoding="utf-8")
+    (tmp_path / "guidewatch.toml").write_text(f"""\
+profiles_dir = "profiles"
+
+[[guide_sources]]
+sitemap = "{http_server.url('/sitemap.xml')}"
+under = "/care/"
+profile = "publisher"
+
+[fetch]
+allow_private = true
+obey_robots = false
+""", encoding="utf-8")
+    from guidewatch.app.workspace import load_guides
+    from guidewatch.config import load_config
+
+    monkeypatch.setenv("GUIDEWATCH_STORE", store_url)
+    [guide] = load_guides(load_config(tmp_path / "guidewatch.toml"))
+    assert (guide.slug, guide.title, guide.source) == ("knee", "Knee surgery", http_server.url("/care/knee"))
+    assert [(c.section, c.url) for c in guide.external_citations] == [("before", cited(http_server, 1))]
