@@ -17,7 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "src" / "guidewatch"
 
-BOTTOM = {"model", "text", "exitcodes", "children", "procs"}
+BOTTOM = {"model", "text", "exitcodes", "children", "procs", "files", "shorten"}
 #: room -> the rooms (or single modules, "room.module") it may import; every room may import
 #: the package root (for __version__) and itself.
 ALLOWED: dict[str, set[str]] = {
@@ -26,7 +26,9 @@ ALLOWED: dict[str, set[str]] = {
     "exitcodes": set(),
     "children": set(),
     "procs": set(),
-    "config": BOTTOM | {"pages.ignore"},  # ignore rules are checked with the crawl's own function
+    "files": set(),
+    "shorten": set(),
+    "config": BOTTOM | {"pages.ignore", "sources.mirror"},  # checked with the crawl's own functions
     "sources": BOTTOM | {"config"},
     "pages": BOTTOM | {"config", "sources"},
     "changes": BOTTOM | {"sources.sites"},  # site knowledge: API paths, moved pages, named bodies

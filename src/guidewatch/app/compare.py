@@ -21,8 +21,9 @@ from bs4 import BeautifulSoup
 from guidewatch.changes.diff import diff_pages, number_changes, word_diff
 from guidewatch.changes.events import gone_event, metadata_events, moved_event, withdrawn_event
 from guidewatch.changes.link import link_changes, url_key, word_ops
-from guidewatch.config import FetchConfig, SourceConfig, read_capped
+from guidewatch.config import FetchConfig, SourceConfig
 from guidewatch.exitcodes import USAGE
+from guidewatch.files import read_capped
 from guidewatch.model import Change, Guide, Impact, Page
 from guidewatch.pages.normalise import normalise
 from guidewatch.sources.profiles import Profile, guess_profile, on_hosts, profile_for_url, resolve_profile

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from guidewatch.alerts.digest import display_ops
-from guidewatch.alerts.lifecycle import accept_refusal
+from guidewatch.alerts.lifecycle import AUTOMATIC, accept_refusal
 from guidewatch.alerts.view import event_words
 from guidewatch.app.digest import accept_sources
 from guidewatch.app.snapshot_files import sync_snapshot_files
@@ -340,6 +340,8 @@ def _all_entries(ws: Workspace) -> list[AuditEntry]:
     for m in ws.store.changes.dismissals():
         if (m.guide, m.section, m.by, m.note.partition(":")[0]) not in from_app:  # `guidewatch dismiss`
             out.append(AuditEntry(m.at, m.by, "not relevant", (m.guide,), m.section, m.source_url, "", m.note))
+    out += [AuditEntry(e.at, AUTOMATIC, f"guide {e.kind}", (e.slug,), "", e.url, "", "from the publisher's guide list")
+            for e in ws.store.guide_events.find()]
     return out
 
 

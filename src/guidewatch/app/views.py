@@ -134,6 +134,9 @@ def history_text(store: Store, source_url: str | None) -> list[str]:
     lines += [_review_line(r) for r in reviews]
     lines += [f"{m.at:%Y-%m-%d %H:%M} {m.by}: marked {m.guide}#{m.section} not relevant to {m.source_url} "
               f"› {' › '.join(m.source_section) or '(whole page)'} ({m.note})" for m in marks]
+    if not source_url:  # guides a publisher's sitemap added or dropped ([[guide_sources]])
+        lines += [f"{e.at:%Y-%m-%d %H:%M} guidewatch: guide {e.kind}: {e.slug}" + (f" ({e.url})" if e.url else "")
+                  for e in store.guide_events.find()]
     return lines + history_lines(store, source_url)  # "guide updated" / "no change needed" from the review app
 
 

@@ -4,21 +4,20 @@ committed baselines imported)."""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 
 from guidewatch.alerts.lifecycle import AUTOMATIC, uncited_closure
-from guidewatch.app.settings import fetch_settings
+from guidewatch.app.guide_sources import GuideChange, fetch_bodies, guide_changes, load_listed_guides
 from guidewatch.app.snapshot_files import sync_snapshot_files
 from guidewatch.changes.link import citing, url_key
 from guidewatch.config import Config, GuideConfig, SourceConfig
-from guidewatch.model import FetchRequest, Guide
+from guidewatch.model import Guide
 from guidewatch.pages.snapshots import parse as parse_snapshot
 from guidewatch.pages.snapshots import remove_orphaned_temp_files, snapshot_path
-from guidewatch.sources.fetch import fetch_sources
 from guidewatch.sources.guides import MAX_GUIDE_BYTES, GuideError, GuideFileError, guide_format, load_guide, parse_guide
 from guidewatch.sources.profiles import Profile, load_profiles, resolve_profile
 from guidewatch.store import SourceState, Store, utcnow
@@ -34,6 +33,7 @@ class Workspace:
     store: Store
     guides: list[Guide]
     profiles: dict[str, Profile]
+    guide_changes: list[GuideChange] = field(default_factory=list)  # listed guides added, guides gone: this sync
     _citing_index: dict[tuple[str, str], set[int]] | None = field(default=None, repr=False)
 
     def close(self) -> None:
@@ -58,7 +58,8 @@ class Workspace:
         return [self.guides[i] for i in sorted(candidates) if citing(self.guides[i], [url])]
 
 
-def load_guides(config: Config) -> list[Guide]:
+def load_guides(config: Config, profiles: Mapping[str, Profile] | None = None) -> list[Guide]:
+    """The `[[guides]]` entries, then every guide the `[[guide_sources]]` list now."""
     remote = fetch_guide_texts(config, [gc.path for gc in config.guides if _is_url(gc.path)])
     guides = []
     for gc in config.guides:
@@ -67,6 +68,10 @@ def load_guides(config: Config) -> list[Guide]:
                                       base_url=gc.base_url, editors=gc.editors))
         else:
             guides.append(_load_local(config, gc))
+    if config.guide_sources:
+        profiles = profiles if profiles is not None else load_profiles(
+            [config.profiles_dir] if config.profiles_dir else [])
+        guides += load_listed_guides(config, profiles, partial(fetch_bodies, max_bytes=MAX_GUIDE_BYTES))
     return guides
 
 
@@ -91,27 +96,28 @@ def fetch_guide_texts(config: Config, urls: Sequence[str]) -> dict[str, str]:
         return {}
     for url in urls:
         guide_format(url)  # an unsupported format fails before anything is fetched
-    settings = dataclasses.replace(fetch_settings(config), max_bytes=MAX_GUIDE_BYTES)
-    outcomes = fetch_sources([FetchRequest(url, "default") for url in dict.fromkeys(urls)], settings,
-                             timeout=config.fetch.crawl_timeout)
     texts: dict[str, str] = {}
-    for outcome in outcomes:
-        if outcome.status != "ok":
-            raise GuideError(f"{outcome.url}: cannot fetch guide: {outcome.error or outcome.status}")
-        texts[outcome.url] = outcome.body.decode("utf-8-sig", "replace")
+    for url, body in fetch_bodies(config, urls, MAX_GUIDE_BYTES).items():
+        if isinstance(body, str):
+            raise GuideError(f"{url}: cannot fetch guide: {body}")
+        texts[url] = body.decode("utf-8-sig", "replace")
     return texts
 
 
 def open_workspace(config: Config, *, sync: bool = True) -> Workspace:
-    guides = load_guides(config)
     profiles = load_profiles([config.profiles_dir] if config.profiles_dir else [])
+    guides = load_guides(config, profiles)
     for sc in config.sources:  # a profile name no profile has stops every command, not one crawl
         resolve_profile(sc.url, profiles, sc)
     store = Store(config.store)
     remove_orphaned_temp_files(config.snapshots_dir, config.alerts_dir)  # left by a killed run
     ws = Workspace(config, store, guides, profiles)
     if sync:
+        listed = {g.slug for g in guides} - {gc.slug for gc in config.guides}
+        before = store.guide_events.stored()
+        ws.guide_changes = [c for c in guide_changes(before, guides) if c.kind == "gone" or c.slug in listed]
         store.guides.sync(guides, watched_sources(guides, config.sources, profiles))
+        store.guide_events.add([(c.kind, c.slug, c.url) for c in ws.guide_changes])
         import_committed_baselines(store, config)
         retire_uncited(ws)
     return ws

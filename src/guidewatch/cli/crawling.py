@@ -47,6 +47,8 @@ def crawl(ctx: Ctx, all_sources: bool, source: str | None, quiet: bool, distribu
     child = spawn_child()  # Scrapy's import overlaps opening the workspace
     try:
         ws = ctx.workspace()
+        for change in ws.guide_changes:  # guides a publisher's sitemap added or dropped since the last run
+            click.echo(change.line())
         try:
             summary = crawl_now(ws, child, all_sources=all_sources, source=source,
                                 say=None if quiet else lambda line: click.echo(line, err=True))

@@ -9,7 +9,6 @@ from guidewatch.config.load import (
     hide_password,
     load_config,
     parse_config,
-    read_capped,
     schedule_problem,
 )
 from guidewatch.config.schema import (
@@ -26,6 +25,7 @@ from guidewatch.config.schema import (
     EmailConfig,
     FetchConfig,
     GuideConfig,
+    GuideSourceConfig,
     Range,
     ScheduleConfig,
     ServeConfig,
@@ -47,8 +47,8 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "CONFIG_NAME", "CONFIG_TEMPLATE", "DAY", "DIGEST_FORMATS", "INTERVAL", "MAX_CONFIG_BYTES", "MAX_DURATION",
     "SEVERITIES", "AlertsConfig", "CheckConfig", "Config", "ConfigError", "DurationTooLong", "EmailConfig",
-    "FetchConfig", "GuideConfig", "Range", "ScheduleConfig", "ServeConfig", "SourceConfig", "WebhookConfig",
-    "config_template",
-    "hide_password", "load_config", "markdown_table", "parse_config", "parse_duration", "read_capped",
+    "FetchConfig", "GuideConfig", "GuideSourceConfig", "Range", "ScheduleConfig", "ServeConfig", "SourceConfig",
+    "WebhookConfig", "config_template",
+    "hide_password", "load_config", "markdown_table", "parse_config", "parse_duration",
     "schedule_problem",
 ]

@@ -8,10 +8,8 @@ file: the file names the environment variables that hold them.
 
 from __future__ import annotations
 
-import errno
 import os
 import re
-import stat
 import tomllib
 from collections.abc import Callable
 from dataclasses import fields
@@ -29,6 +27,7 @@ from guidewatch.config.schema import (
     SourceConfig,
     parse_duration,
 )
+from guidewatch.files import read_capped
 from guidewatch.sources.mirror import origin_problem
 
 CONFIG_NAME = "guidewatch.toml"
@@ -49,7 +48,8 @@ class _Reader:
         """`file:line: dotted.key`, the line being where `key` is written (when it can be found)."""
         dotted = f"{self.prefix}{key}" if key else self.prefix.rstrip(".")
         start = self.start or _table_start(self.text, self.prefix)
-        line = _line_of(self.text, key.split("[")[0] or self.prefix.rstrip(".").split(".")[-1], start)
+        line = _line_of(self.text, key.split("[")[0] or self.prefix.rstrip(".").split(".")[-1], start) or (
+            self.text.count("\n", 0, self.start) + 1 if self.start else None)  # a key not written: its [[entry]]
         return f"{self.file}:{line}: {dotted}" if line else f"{self.file}: {dotted}"
 
     def fail(self, key: str, problem: str) -> ConfigError:
@@ -385,6 +385,10 @@ def _entries(r: _Reader, name: str, spec: Key, values: dict[str, Any]) -> Any:
             got["origin"] = sub.where("path")
         elif spec.table is SourceConfig:
             got["profile_at"] = sub.where("profile")
+        elif hasattr(spec.table, "problem"):  # guide_sources: keys checked together, as the schema says
+            if bad := spec.table.problem(got):
+                raise sub.fail(*bad)
+            got["origin"] = sub.where("sitemap" if got["sitemap"] else "listing")
         sub.finish()
         out.append(spec.table(**got))
     return tuple(out)
@@ -456,21 +460,6 @@ def _duplicate_key(text: str, line: int) -> str | None:
 def _line_from_message(message: str) -> int | None:
     m = re.search(r"line (\d+)", message)
     return int(m.group(1)) if m else None
-
-
-def read_capped(path: Path, limit: int) -> bytes:
-    """At most `limit` + 1 bytes of a regular file (callers compare the length with `limit`).
-
-    A size check by stat says 0 for /dev/zero or a pipe; reading those whole exhausts memory
-    or blocks, so only regular files are read, and never more than the limit allows."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a pipe opens at once instead of blocking
-    with os.fdopen(fd, "rb") as fh:
-        mode = os.fstat(fd).st_mode
-        if stat.S_ISDIR(mode):
-            raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))
-        if not stat.S_ISREG(mode):
-            raise OSError(errno.EINVAL, "not a regular file (a device, pipe or socket)", str(path))
-        return fh.read(limit + 1)
 
 
 def load_config(path: Path | None = None, *, cwd: Path | None = None) -> Config:

@@ -168,6 +168,37 @@ class GuideConfig:
 
 
 @dataclass(frozen=True)
+class GuideSourceConfig:
+    """Every guide a publisher lists under a path, without an entry for each."""
+
+    sitemap: str | None = key("the publisher's sitemap.xml (a sitemap index is followed one level down)", "url",
+                              example="https://publisher.example/sitemap.xml")
+    listing: str | None = key("instead of `sitemap`: a page whose links list the guides (e.g. "
+                              "`https://publisher.example/guides/`); give one of the two", "url", shown="none",
+                              example="")
+    under: str = key("only pages whose path is below this one are guides; the slug is the path below it", "str",
+                     "/", example="/guides/")
+    profile: str | None = key("site profile whose `main` says where a guide page's content is (a name no profile "
+                              "has: exit 2)", "str", shown="by host", example="default")
+    editors: tuple[str, ...] = key("e-mail addresses that receive these guides' alerts", "emails", (),
+                                   example=("editor@example.org",))
+    origin: str = field(default="", compare=False)  # "guidewatch.toml:12: guide_sources[0].sitemap", for errors
+
+    @property
+    def url(self) -> str:
+        return self.sitemap or self.listing or ""
+
+    @staticmethod
+    def problem(values: dict[str, Any]) -> tuple[str, str] | None:
+        """The key and what is wrong with an entry that parses but cannot be used."""
+        if bool(values["sitemap"]) == bool(values["listing"]):
+            return "sitemap", "give one of sitemap or listing (a URL)"
+        if not values["under"].startswith("/"):
+            return "under", f"must be a path starting with /, got {values['under']!r:.80}"
+        return None
+
+
+@dataclass(frozen=True)
 class SourceConfig:
     url: str = required("override for one cited source", "url",
                         example="https://www.gov.uk/guidance/advanced-therapy-medicinal-products-regulation-and-"
@@ -331,6 +362,9 @@ class Config:
                                     "cited or configured", "path", example="spiders", dataclass_default=False)
     guides: tuple[GuideConfig, ...] = key("one `[[guides]]` table per guide", "entries", (), table=GuideConfig,
                                           dataclass_default=False)
+    guide_sources: tuple[GuideSourceConfig, ...] = key(
+        "one `[[guide_sources]]` table per publisher sitemap or listing: every page under a path is a guide", "entries",
+        (), table=GuideSourceConfig, dataclass_default=False)
     sources: tuple[SourceConfig, ...] = key("per-source overrides: every external link in a guide is watched "
                                             "anyway", "entries", (), table=SourceConfig, dataclass_default=False)
     fetch: FetchConfig = key("how politely and how persistently sources are fetched", "table", FetchConfig(),

@@ -21,8 +21,8 @@ from bs4 import BeautifulSoup, NavigableString, Tag
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from guidewatch.config import read_capped
 from guidewatch.exitcodes import USAGE
+from guidewatch.files import read_capped
 from guidewatch.model import Citation, Guide, Mention, Section
 from guidewatch.sources.hrefs import Bad, bare_urls, check_href
 from guidewatch.sources.sites import BODIES  # named bodies become mentions

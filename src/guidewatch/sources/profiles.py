@@ -19,8 +19,9 @@ from urllib.parse import urlsplit
 
 import soupsieve
 
-from guidewatch.config import MAX_CONFIG_BYTES, read_capped, schedule_problem
+from guidewatch.config import MAX_CONFIG_BYTES, schedule_problem
 from guidewatch.exitcodes import USAGE
+from guidewatch.files import read_capped
 
 if TYPE_CHECKING:
     from guidewatch.config import SourceConfig

@@ -1,7 +1,8 @@
 """The store: the only code that touches the database.
 
 `Store` is the composition root: one engine and one small repository per aggregate
-(`guides`, `sources` with their versions, `changes`, `alerts`, `reviews`, `outbox`, `locks`).
+(`guides`, `sources` with their versions, `changes`, `alerts`, `reviews`, `outbox`, `locks`,
+`guide_events`).
 Callers get plain dataclasses back (model.py and `store.records`), never ORM rows. Domain
 policy (superseding, significant metadata, retry back-off, lease expiry) lives in pure
 modules (`changes.passages`, `pages.versions`, `alerts.outbox`, `procs`); the repositories
@@ -21,6 +22,7 @@ from guidewatch.changes.passages import RECOVERABLE_EVENTS
 from guidewatch.pages.versions import SIGNIFICANT_META
 from guidewatch.store.changes import Alerts, Changes
 from guidewatch.store.engine import MIGRATIONS, SCHEMA_HEAD, Db, LockHeld, StoreError, at_head, make_engine, migrate
+from guidewatch.store.guide_events import GuideEvent, GuideEvents
 from guidewatch.store.guides import Guides
 from guidewatch.store.locks import Locks
 from guidewatch.store.outbox import Outbox
@@ -59,7 +61,8 @@ from guidewatch.store.sources import Sources
 __all__ = [
     "DELIVERY_LEASE", "MIGRATIONS", "RECOVERABLE_EVENTS", "SCHEMA_HEAD", "SIGNIFICANT_META",
     "AlertRecord", "AlertRow", "Alerts", "Base", "ChangeRecord", "ChangeRow", "Changes", "CitationRow", "Db",
-    "DeliveryRecord", "DeliveryRow", "DismissalRow", "FetchRow", "GuideRow", "Guides", "ImpactRow", "LockHeld",
+    "DeliveryRecord", "DeliveryRow", "DismissalRow", "FetchRow", "GuideEvent", "GuideEvents",
+    "GuideRow", "Guides", "ImpactRow", "LockHeld",
     "LockRow", "Locks", "NewDelivery", "Outbox", "OutboxPlan", "RecordResult", "ReviewRecord", "ReviewRow",
     "Reviews", "SectionRow", "SnapshotRecord", "SnapshotRow", "SourceRow", "SourceState", "Sources", "Store",
     "StoreError", "UTCDateTime", "at_head", "make_engine", "migrate", "utcnow",
@@ -82,6 +85,7 @@ class Store:
         self.reviews = Reviews(self.db)
         self.outbox = Outbox(self.db)
         self.locks = Locks(self.db)
+        self.guide_events = GuideEvents(self.db)  # guides a sitemap added or dropped (the audit)
 
     def close(self) -> None:
         self.engine.dispose()
