@@ -85,10 +85,13 @@ def test_test_tries_command_line_rules_as_json_and_reports_bad_input_in_one_line
     assert bad.stderr.count("\n") == 1 and "--ignore: ignore rule 'css:p[[': invalid CSS selector" in bad.stderr
     bad = ok(site.gw("test", site.he_url, "--ignore", "(unclosed"), 2)
     assert "bad regular expression" in bad.stderr and bad.stderr.count("\n") == 1
-    site.server.page("/leaflet.pdf", "%PDF-1.4 ...", content_type="application/pdf")
+    site.server.page("/leaflet.pdf", "%PDF-1.4 ...", content_type="application/pdf")  # cut off: no %%EOF
     pdf = json.loads(ok(site.gw("test", site.server.url("/leaflet.pdf"), "--format", "json")).stdout)
     assert pdf["blocks"] == [] and pdf["metadata"]["content_type"] == "application/pdf"
-    assert pdf["crawl_would_record"] == "failed: not a web page: the server sent application/pdf"
+    assert pdf["crawl_would_record"] == "failed: truncated PDF: no %%EOF at the end"
+    site.server.page("/chart.png", "\x89PNG not text", content_type="image/png")
+    png = json.loads(ok(site.gw("test", site.server.url("/chart.png"), "--format", "json")).stdout)
+    assert png["crawl_would_record"] == "failed: not a web page: the server sent image/png"
     missing = ok(site.gw("test", site.server.url("/no/such/page")), 3)  # a crawl's "could not check"
     [error] = [line for line in missing.stderr.splitlines() if "contact_url" not in line]  # the usual warning
     assert error == f"guidewatch: error: {site.server.url('/no/such/page')}: gone: HTTP 404 Not Found"

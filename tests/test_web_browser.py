@@ -78,13 +78,25 @@ def full_page_shot(driver: Any, path: Path) -> Path:
     return path
 
 
+def follow(driver: Any, element: Any) -> None:
+    """Click a link or submit button and wait for the next page: reading the page at once
+    would race the navigation (the old page, or an element gone stale mid-read)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    old = driver.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(driver, 30).until(expected_conditions.staleness_of(old))
+
+
 def sign_in_by_mail(driver: Any, app: LiveApp, mailbox: Mailbox, email: str) -> None:
     from selenium.webdriver.common.by import By
 
     driver.get(app.url + "/")
     assert driver.current_url.endswith("/sign-in"), "no session: the sign-in page"
     driver.find_element(By.ID, "email").send_keys(email)
-    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    follow(driver, driver.find_element(By.CSS_SELECTOR, "form button[type=submit]"))
     assert "Check your e-mail" in driver.page_source
     [message] = mailbox.to(email)
     assert "sign-in link" in message["Subject"]
@@ -92,7 +104,7 @@ def sign_in_by_mail(driver: Any, app: LiveApp, mailbox: Mailbox, email: str) -> 
     link = re.search(r"http://127\.0\.0\.1:\d+/sign-in/\S+", text)
     assert link, text
     driver.get(link.group(0))
-    driver.find_element(By.ID, "confirm").click()
+    follow(driver, driver.find_element(By.ID, "confirm"))
     assert driver.find_element(By.TAG_NAME, "h1").text == "Review queue"
 
 
@@ -104,7 +116,7 @@ def decide(driver: Any, section: str, action: str, note: str = "") -> None:
         driver.find_element(By.ID, f"n-hospital-exemption-{section}").send_keys(note)
     radio = driver.find_element(By.ID, f"a-hospital-exemption-{section}-{action}")
     form = radio.find_element(By.XPATH, "./ancestor::form")
-    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    follow(driver, form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
     assert "Recorded:" in driver.find_element(By.CSS_SELECTOR, "[role=status]").text
 
 
@@ -124,7 +136,7 @@ def test_an_editor_goes_from_the_email_to_a_reviewed_guide(tmp_path: Path, http_
             assert queue_text.count("Review change c") == 1, "each open change once"
             full_page_shot(browser, tmp_path / "queue.png")
 
-            browser.find_element(By.PARTIAL_LINK_TEXT, "Review change c").click()
+            follow(browser, browser.find_element(By.PARTIAL_LINK_TEXT, "Review change c"))
             assert browser.find_element(By.TAG_NAME, "h1").text.startswith("Change c")
             assert browser.find_elements(By.CSS_SELECTOR, "del") and browser.find_elements(By.CSS_SELECTOR, "ins")
             full_page_shot(browser, tmp_path / "change.png")
@@ -134,12 +146,12 @@ def test_an_editor_goes_from_the_email_to_a_reviewed_guide(tmp_path: Path, http_
             decide(browser, "notifying-the-mhra", "updated", "now says must and 60 days")
             decide(browser, "before-your-first-treatment", "no_change")
             browser.find_element(By.ID, "accept-note").send_keys("all three sections checked")
-            browser.find_element(By.ID, "accept").click()
+            follow(browser, browser.find_element(By.ID, "accept"))
             assert "Accepted version" in browser.find_element(By.CSS_SELECTOR, "[role=status]").text
             assert "Hospital exemption: a guide for patients" in browser.find_element(By.TAG_NAME, "main").text
             assert "Nothing open for this guide." in browser.page_source
 
-            browser.find_element(By.LINK_TEXT, "Audit trail").click()
+            follow(browser, browser.find_element(By.LINK_TEXT, "Audit trail"))
             rows = [r.text for r in browser.find_elements(By.CSS_SELECTOR, "table.audit tbody tr")]
             assert any("accepted" in r and "all three sections checked" in r for r in rows), rows
             assert any("not relevant" in r and "questions-to-ask-your-care-team" in r for r in rows), rows
@@ -164,7 +176,7 @@ def test_a_hostile_source_page_renders_inert_in_the_browser(tmp_path: Path, http
         app = LiveApp(site)
         try:
             sign_in_by_mail(browser, app, mailbox, ALICE)
-            browser.find_element(By.PARTIAL_LINK_TEXT, "Review change c").click()
+            follow(browser, browser.find_element(By.PARTIAL_LINK_TEXT, "Review change c"))
             assert "<script>alert('x')</script>" in browser.find_element(By.TAG_NAME, "main").text, "shown as text"
             assert browser.find_elements(By.TAG_NAME, "script") == []
             assert browser.find_elements(By.CSS_SELECTOR, "main img") == []

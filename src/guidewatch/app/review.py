@@ -265,7 +265,7 @@ def source_page(ws: Workspace, who: Reviewer, source_id: int, old_id: int | None
     guides = tuple(g for g in ws.guides if citing(g, [src.url, src.final_url or ""]))
     if not any(who.may(g.slug) for g in guides):
         return None
-    versions = tuple(rows.source_versions(ws.store, source_id))
+    versions = tuple(reversed(ws.store.sources.versions(source_id)))  # newest first
     by_id = {v.id: v for v in versions}
     new = by_id.get(new_id or -1) or (versions[0] if versions else None)
     old = by_id.get(old_id or -1) or next((v for v in versions if new and v.id < new.id), None)

@@ -17,7 +17,6 @@ from guidewatch.changes.diff import diff_pages
 from guidewatch.exitcodes import UsageProblem
 from guidewatch.model import Change
 from guidewatch.store import SnapshotRecord, SourceState, Store
-from guidewatch.store.versions_query import source_snapshots
 
 MIN_HASH_PREFIX = 4
 
@@ -55,7 +54,7 @@ def history(store: Store, url: str) -> History:
     src = store.sources.get(url)
     if src is None:
         raise UsageProblem(f"{url}: not a watched source (see `guidewatch guides`)")
-    snaps = source_snapshots(store, src.id)
+    snaps = store.sources.versions(src.id)
     versions = []
     for n, snap in enumerate(snaps):
         kind, detail = _kind(snaps[n - 1] if n else None, snap)

@@ -96,6 +96,12 @@ class Sources:
             row = s.get(SnapshotRow, snapshot_id)
             return snapshot_record(row) if row else None
 
+    def versions(self, source_id: int) -> list[SnapshotRecord]:
+        """Every recorded version of a source, in the order recorded (ids grow with time)."""
+        with self.db.session() as s:
+            rows = s.scalars(select(SnapshotRow).where(SnapshotRow.source_id == source_id).order_by(SnapshotRow.id))
+            return [snapshot_record(r) for r in rows]
+
     def snapshot_hashes(self, snapshot_ids: Sequence[int | None]) -> dict[int, str]:
         """Content hashes of these snapshots, without loading their text (a cheap check per 304)."""
         ids = [i for i in snapshot_ids if i is not None]

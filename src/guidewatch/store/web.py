@@ -21,7 +21,6 @@ from guidewatch.store import (
     Base,
     ChangeRow,
     DismissalRow,
-    SnapshotRecord,
     SnapshotRow,
     SourceRow,
     Store,
@@ -170,11 +169,3 @@ def change_snapshot_ids(store: Store, change_ids: Sequence[int]) -> dict[int, tu
         q = select(ChangeRow.id, ChangeRow.old_snapshot_id, ChangeRow.new_snapshot_id).where(
             ChangeRow.id.in_(list(change_ids)))
         return {i: (old, new) for i, old, new in s.execute(q)}
-
-
-def source_versions(store: Store, source_id: int) -> list[SnapshotRecord]:
-    """Every recorded version of a source, newest first."""
-    with store.session() as s:
-        rows = s.scalars(select(SnapshotRow).where(SnapshotRow.source_id == source_id)
-                         .order_by(SnapshotRow.id.desc()))
-        return [Store._snapshot(r) for r in rows]
