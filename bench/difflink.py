@@ -84,7 +84,7 @@ def table(f: dict[str, Any]) -> str:
     rows = []
     for label, r in (("cold (builds guide indexes)", f["cold"]), (f"warm, median of {f['runs']}", f["warm_median"])):
         rows.append(f"| {label} | {r['diff_cpu_s'] * 1000:.0f} | {r['link_cpu_s'] * 1000:.0f} | "
-                    f"{r['total_cpu_s'] * 1000:.0f} | {r['total_wall_s'] * 1000:.0f} | {r['changes']} | "
+                    f"{r['total_cpu_s'] * 1000:.0f} | {r['total_wall_s'] * 1000:.0f} | {r['changes']:.0f} | "
                     f"{r['impacts']:.0f} |")
     verdict = "pass" if f["ok"] else "MISS"
     return "\n".join([

@@ -357,7 +357,9 @@ def ratio_table(runs: list[Run], marks: list[dict[str, Any]], changed: float) ->
 def summary(marks: list[dict[str, Any]]) -> str:
     missed = [m for m in marks if not m["ok"]]
     lines = [f"targets: {len(marks) - len(missed)} pass, {len(missed)} MISS"]
-    lines += [f"- MISS {m['target']} at N={m['n']} {m['phase']}: {m['value']:g}" for m in missed]
+    for m in missed:
+        where = f" at N={m['n']} {m['phase']}" if m["n"] else ""
+        lines.append(f"- MISS {m['target']}{where}: {m['value']:g}")
     return "\n".join(lines)
 
 
