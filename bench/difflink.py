@@ -6,7 +6,9 @@ The page pair comes from bench/diff.py (synthetic GOV.UK-style guidance with rea
 edits). The guides are generated Markdown on the same topics, parsed by guidewatch.sources.guides;
 every guide cites the page, so every change is scored against all 500 sections. Timed:
 `diff_pages` and then `link_changes` over the 10 guides, as `pipeline.process_outcome`
-does. The first run is reported separately (it builds each guide's TF-IDF index).
+does, in CPU seconds (process_time; wall shown too). The cold run builds each guide's TF-IDF
+index and is the one judged against the target (< 1 s CPU, issue 20); the warm median is
+what later pages of the same crawl pay. Prints a table and pass/MISS.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent / "src"))
@@ -30,6 +33,7 @@ from guidewatch.model import Guide  # noqa: E402
 from guidewatch.sources.guides import parse_guide  # noqa: E402
 
 URL = "https://www.gov.uk/guidance/synthetic"
+TARGET_S = 1.0  # issue 20: diff + link of this page under a second of CPU
 
 
 def build_guides(count: int, sections: int, seed: int = 7) -> list[Guide]:
@@ -49,33 +53,52 @@ def build_guides(count: int, sections: int, seed: int = 7) -> list[Guide]:
     return guides
 
 
-def run(old: object, new: object, guides: list[Guide]) -> tuple[float, float, int, int]:
-    t0 = time.perf_counter()
+def run(old: object, new: object, guides: list[Guide]) -> dict[str, float | int]:
+    """One diff + link, as `pipeline.process_outcome` does it: CPU and wall seconds per side."""
+    c0, t0 = time.process_time(), time.perf_counter()
     changes = diff_pages(old, new)  # type: ignore[arg-type]
-    t1 = time.perf_counter()
+    c1 = time.process_time()
     linked = link_changes(changes, URL, guides)
-    t2 = time.perf_counter()
-    return t1 - t0, t2 - t1, len(changes), sum(len(v) for v in linked.values())
+    c2, t2 = time.process_time(), time.perf_counter()
+    return {"diff_cpu_s": c1 - c0, "link_cpu_s": c2 - c1, "total_cpu_s": c2 - c0, "total_wall_s": t2 - t0,
+            "changes": len(changes), "impacts": sum(len(v) for v in linked.values())}
+
+
+def figures(kb: int = 500, edits: int = 100, guides: int = 10, sections: int = 50, runs: int = 2) -> dict[str, object]:
+    """Cold run (builds each guide's index, as the first changed page of a crawl does) and warm median.
+
+    The target (< 1 s CPU) is judged on the cold run: a crawl with one changed page pays it.
+    """
+    old, new = diffbench.build_pair(1, kb, edits)
+    gs = build_guides(guides, sections)
+    cold = run(old, new, gs)
+    warm = [run(old, new, gs) for _ in range(runs)]
+    median = {k: statistics.median(w[k] for w in warm) for k in cold}
+    return {"page_kb": round(len(old.text().encode()) / 1024), "blocks": len(old.blocks), "edits": edits,
+            "guides": guides, "sections": sections, "runs": runs, "cold": cold, "warm_median": median,
+            "target_cpu_s": TARGET_S, "ok": cold["total_cpu_s"] < TARGET_S}
+
+
+def table(f: dict[str, Any]) -> str:
+    """The figures as a Markdown table with the pass/miss verdict."""
+    rows = []
+    for label, r in (("cold (builds guide indexes)", f["cold"]), (f"warm, median of {f['runs']}", f["warm_median"])):
+        rows.append(f"| {label} | {r['diff_cpu_s'] * 1000:.0f} | {r['link_cpu_s'] * 1000:.0f} | "
+                    f"{r['total_cpu_s'] * 1000:.0f} | {r['total_wall_s'] * 1000:.0f} | {r['changes']:.0f} | "
+                    f"{r['impacts']:.0f} |")
+    verdict = "pass" if f["ok"] else "MISS"
+    return "\n".join([
+        f"page {f['page_kb']} KB ({f['blocks']} blocks), {f['edits']} edits; {f['guides']} guides x "
+        f"{f['sections']} sections, all citing the page",
+        "| run | diff CPU ms | link CPU ms | total CPU ms | total wall ms | changes | impacts |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+        *rows,
+        f"target: diff + link < {TARGET_S * 1000:.0f} ms CPU (cold run): {verdict}",
+    ])
 
 
 def report(kb: int = 500, edits: int = 100, guides: int = 10, sections: int = 50, runs: int = 2) -> str:
-    old, new = diffbench.build_pair(1, kb, edits)
-    gs = build_guides(guides, sections)
-    first = run(old, new, gs)
-    warm = [run(old, new, gs) for _ in range(runs)]
-    d = statistics.median(w[0] for w in warm)
-    lk = statistics.median(w[1] for w in warm)
-    size = len(old.text().encode()) / 1024
-    return "\n".join([
-        f"page {size:.0f} KB ({len(old.blocks)} blocks), {edits} edits; {guides} guides x {sections} sections, "
-        f"all citing the page",
-        "| run | diff ms | link ms | total ms | changes | impacts |",
-        "|---|---:|---:|---:|---:|---:|",
-        f"| first (builds guide indexes) | {first[0] * 1000:.0f} | {first[1] * 1000:.0f} | "
-        f"{(first[0] + first[1]) * 1000:.0f} | {first[2]} | {first[3]} |",
-        f"| warm, median of {runs} | {d * 1000:.0f} | {lk * 1000:.0f} | {(d + lk) * 1000:.0f} | {warm[0][2]} | "
-        f"{warm[0][3]} |",
-    ])
+    return table(figures(kb, edits, guides, sections, runs))
 
 
 def main(argv: list[str] | None = None) -> None:
