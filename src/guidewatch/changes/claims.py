@@ -49,7 +49,9 @@ _SENTENCE = re.compile(r"(?<=[.!?:])\s+(?=[A-Z0-9“\"‘'(£])|\n+")
 
 ROLE_DELTA, ROLE_CORE, ROLE_CONTEXT = 1.0, 0.55, 0.3
 ROLE_REMOVED = 1.25  # the guide still says the words the source took out
-HEADING_SHARE = 0.7  # a word met only in the section's heading
+SIBLINGS_AFTER, SIBLINGS_BEFORE = True, True
+HEADING_SHARE = 0.7
+FIGURE_DAMP, FIGURE_SUPPORT = 0.45, 0.2  # changed figures met with < this weight of other words  # a word met only in the section's heading
 
 
 @lru_cache(maxsize=65536)
@@ -122,7 +124,7 @@ def claims_of(change: Change) -> list[Claim]:
     ("... include:") or the sentence next to it in the block. Those words must meet the guide
     too, so a new list item does not match every section that shares one of its words.
     """
-    context, lead = _context_terms(change)
+    context, lead, siblings = _context_terms(change)
     if change.kind == "change_note":
         return [_claim("", s, context, frozenset()) for s in sentences(change.new)]
     old, new = sentences(change.old), sentences(change.new)
@@ -135,6 +137,8 @@ def claims_of(change: Change) -> list[Claim]:
         for o, n in _pair(old[i1:i2], new[j1:j2]):
             block, sentence = (new, n) if n else (old, o)
             near = _neighbour(block, sentence, kept, always=not (o and n))
+            if not (o and n) and len(block) == 1:
+                near |= siblings  # one item added or removed: it lives where its neighbours are
             out.append(_claim(o, n, context, lead | near))
     if not out and (change.old or change.new):  # same sentences, other order or spacing: a move
         out = [_claim(s, s, context, frozenset()) for s in new or old]
@@ -204,13 +208,18 @@ def _neighbour(block: Sequence[str], sentence: str, kept: set[str], always: bool
     return frozenset(terms(near[0])) if near else frozenset()
 
 
-def _context_terms(change: Change) -> tuple[frozenset[str], frozenset[str]]:
-    """The heading path (context), and the list's lead-in before the change ("... include:")."""
-    before = change.context.split("[…]")[0].strip() if change.context else ""
+def _context_terms(change: Change) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """The heading path (context), the list's lead-in before the change ("... include:"), and the
+    neighbouring sentences or list items around it (where an item added or removed on its own lives)."""
+    before, _, after = change.context.partition("[…]") if change.context else ("", "", "")
+    before, after = before.strip(), after.strip()
     heading = frozenset(terms(" / ".join(change.source_section).replace(" / ", ". ")))
+    near = sentences(after)[:1] if SIBLINGS_AFTER else []
     if before.endswith(":"):
-        return heading, frozenset(terms(before))
-    return heading | frozenset(terms(before)), frozenset()
+        return heading, frozenset(terms(before)), frozenset(t for s in near for t in terms(s))
+    if SIBLINGS_BEFORE and before:
+        near = sentences(before)[-1:] + near
+    return heading | frozenset(terms(before)), frozenset(), frozenset(t for s in near for t in terms(s))
 
 
 # --- the guide side -----------------------------------------------------------------------
@@ -324,6 +333,8 @@ def meet(claim: Claim, unit: Unit, weigh: Weights) -> Hit | None:
     if anchor and numeric(claim) and not _beside_figure(claim, in_body):
         return None  # the same figure said of something else ("24 hours a day" vs "report within 24 hours")
     total = anchor + kept + support
+    if _figure_only(claim, shared, weighed):
+        total *= FIGURE_DAMP  # "from the age of 40" met in a sentence about something else at 40
     restates = False
     cover = kept / whole if kept and whole else 0.0
     off_figure = False  # only a figure changed, and this sentence neither states it nor restates the claim
@@ -353,6 +364,31 @@ def _beside_figure(claim: Claim, met: frozenset[str]) -> bool:
     of, beyond the figure's own unit ("hours", "weeks")."""
     units = {p.split()[1] for p in claim.delta if " " in p and p[0] in "~0123456789"}
     return any(" " not in t and t not in units and t[0] not in "~0123456789" for t in met & (claim.core - claim.delta))
+
+
+@lru_cache(maxsize=4096)
+def figure_terms(claim: Claim) -> frozenset[str]:
+    """The claim's figures and what they count: numbers, pairs with a number ("age 40", "2 embryo"),
+    the word after a number ("embryo", "day") or an age, and pairs of those ("woman age")."""
+
+    def figure(t: str) -> bool:
+        return t[0] in "~0123456789"
+
+    pairs = [t.split() for t in claim.words if " " in t]
+    units = {b for a, b in pairs if figure(a) and not figure(b)} | {"age"}
+    return frozenset(
+        t for t in claim.words
+        if figure(t) or t in units or (" " in t and all(figure(w) or w in units for w in t.split()))
+    )
+
+
+def _figure_only(claim: Claim, shared: list[tuple[float, str]], weighed: dict[str, _Term]) -> bool:
+    """The sentence meets the changed figures and next to nothing else the claim says: the same
+    age or count said of something else ("women aged 40" for cycles, not for embryos)."""
+    figures = figure_terms(claim)
+    if not any(t in figures and weighed[t].kind == 0 for _, t in shared):
+        return False
+    return sum(w for w, t in shared if t not in figures) < FIGURE_SUPPORT
 
 
 def _other_names(claim: Claim, text: str) -> frozenset[str]:

@@ -177,8 +177,12 @@ def _score(index: _GuideIndex, claims: list[Claim], cites: set[str]) -> dict[str
     return out
 
 
-def _phrase_hit(x: _Scored | None) -> bool:
-    return x is not None and x.score >= _CITE_FALLBACK and any(" " in t for t in x.hit.shared)
+def _phrase_hit(x: _Scored | None, own: bool = False) -> bool:
+    """The section meets a phrase of the claim; with `own`, of the changed words themselves (an
+    added list item's own words, not its lead-in or neighbours: those are where it sits, not what it says)."""
+    if x is None or x.score < _CITE_FALLBACK:
+        return False
+    return any(" " in t and (not own or t in x.hit.claim.delta) for t in x.hit.shared)
 
 
 def _tiers(scored: dict[str, _Scored], pairs: dict[str, str], threshold: float) -> dict[str, Tier]:
@@ -316,7 +320,7 @@ def _passage_impacts(
     elif not (change.old.strip() and change.new.strip()):
         # a block added or removed whole: the section citing the page relies on it, if it meets a phrase of it
         for c in cites:
-            if _phrase_hit(scored.get(c.section)):
+            if _phrase_hit(scored.get(c.section), own=True):
                 tiers.setdefault(c.section, "related")
     return [
         Impact(guide.slug, sid, x.section.heading, x.score, _evidence(x, index.weigh), tier, x.hit.claim.sentence)
