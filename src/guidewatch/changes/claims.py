@@ -49,9 +49,8 @@ _SENTENCE = re.compile(r"(?<=[.!?:])\s+(?=[A-Z0-9“\"‘'(£])|\n+")
 
 ROLE_DELTA, ROLE_CORE, ROLE_CONTEXT = 1.0, 0.55, 0.3
 ROLE_REMOVED = 1.25  # the guide still says the words the source took out
-SIBLINGS_AFTER, SIBLINGS_BEFORE = True, True
-HEADING_SHARE = 0.7
-FIGURE_DAMP, FIGURE_SUPPORT = 0.45, 0.2  # changed figures met with < this weight of other words  # a word met only in the section's heading
+HEADING_SHARE = 0.7  # a word met only in the section's heading
+FIGURE_DAMP, FIGURE_SUPPORT = 0.45, 0.2  # changed figures met with < this weight of other words
 
 
 @lru_cache(maxsize=65536)
@@ -214,10 +213,10 @@ def _context_terms(change: Change) -> tuple[frozenset[str], frozenset[str], froz
     before, _, after = change.context.partition("[…]") if change.context else ("", "", "")
     before, after = before.strip(), after.strip()
     heading = frozenset(terms(" / ".join(change.source_section).replace(" / ", ". ")))
-    near = sentences(after)[:1] if SIBLINGS_AFTER else []
+    near = sentences(after)[:1]
     if before.endswith(":"):
         return heading, frozenset(terms(before)), frozenset(t for s in near for t in terms(s))
-    if SIBLINGS_BEFORE and before:
+    if before:
         near = sentences(before)[-1:] + near
     return heading | frozenset(terms(before)), frozenset(), frozenset(t for s in near for t in terms(s))
 
