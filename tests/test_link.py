@@ -624,3 +624,80 @@ def test_a_changed_figure_needs_a_sentence_that_states_some_figure() -> None:
                    "Tumour testing for everyone with bowel cancer and womb cancer was judged at £12,000 per QALY.",
                    ("Cost effectiveness",))
     assert "lynch-syndrome" not in {i.section for i in link_change(c, IVF, [NAMES])}
+
+
+CART = "https://www.nhs.uk/conditions/car-t-cell-therapy/"
+CANCERS = parse_guide(
+    "# CAR-T: a guide\n\n"
+    "## What is CAR-T cell therapy?\n\nCAR-T cell therapy changes your own immune cells to fight some blood cancers. "
+    f"Read the [NHS page on CAR-T cell therapy]({CART}).\n\n"
+    "## Which cancers is CAR-T used for?\n\nOn the NHS, CAR-T is used for some people with:\n\n"
+    "- diffuse large B-cell lymphoma\n- acute lymphoblastic leukaemia in young people\n- mantle cell lymphoma\n\n"
+    "## Side effects\n\nCytokine release syndrome is the most common serious side effect.\n\n"
+    "## Who can be tested for BRCA?\n\nYou may be offered testing if you were diagnosed with breast cancer under 60.\n\n"
+    "## Men and BRCA\n\nMen who carry a BRCA2 variant may be offered prostate checks from the age of 40.\n",
+    slug="cart",
+    fmt="md",
+)
+
+
+def test_an_item_added_alone_is_read_where_its_neighbouring_item_is() -> None:
+    """Issue 18 (list items lose their lead-in): a new list item shares little with the guide, but
+    the item next to it ("mantle cell lymphoma") is in one list of the guide: that list is stale."""
+    c = ivf_change("", "follicular lymphoma that has come back after 3 or more previous treatments", ("Who can have it",),
+                   context="CAR-T cell therapy may be used to treat: […] mantle cell lymphoma")
+    impacts = link_change(c, CART, [CANCERS])
+    assert [(i.section, i.tier) for i in impacts][:1] == [("which-cancers-is-car-t-used-for", "reread")]
+
+
+def test_the_lead_in_alone_is_where_an_item_sits_not_what_it_says() -> None:
+    """The first section shares "CAR-T cell therapy" with the list's lead-in only: it is neither the
+    best section nor re-read (before, it was both)."""
+    c = ivf_change("", "follicular lymphoma that has come back after 3 or more previous treatments", ("Who can have it",),
+                   context="CAR-T cell therapy may be used to treat: […] mantle cell lymphoma")
+    tiers = {i.section: i.tier for i in link_change(c, CART, [CANCERS])}
+    assert tiers.get("what-is-car-t-cell-therapy") != "reread"
+
+
+def test_the_citing_section_needs_a_phrase_of_the_added_item_not_of_its_lead_in(bench: ModuleType) -> None:
+    """A block added whole reaches the section citing the page through a phrase of its own words; the
+    lead-in's "CAR-T cell therapy" is the page's topic (tune item cart-t2-follicular-added)."""
+    guide, items = bench.all_sets()["car-t-therapy-uk"]
+    item = next(i for i in items if i.id == "cart-t2-follicular-added" and not i.holdout)
+    found = {i.section for i in link_change(item.change, item.source_url, [guide])}
+    assert "which-cancers-is-car-t-used-for" in found and "what-is-car-t-cell-therapy" not in found
+
+
+EMBRYOS = parse_guide(
+    "# IVF: a guide\n\n"
+    f"## What is IVF?\n\nIn IVF, eggs are fertilised in a laboratory. Read the [HFEA page on IVF]({IVF}).\n\n"
+    "## How many embryos are transferred\n\nClinics usually transfer a single embryo. The HFEA allows no more "
+    "than 2 embryos to be transferred for women under 40.\n\n"
+    "## Storing embryos\n\nEmbryos can be stored for up to 55 years if you renew your consent.\n\n"
+    "## Counselling\n\nEvery clinic must offer counselling before treatment with donated eggs.\n\n"
+    "## How many IVF cycles can I have on the NHS?\n\nNICE recommends 3 cycles for women under 40 and 1 cycle "
+    "for women aged 40 to 42.\n",
+    slug="embryos",
+    fmt="md",
+)
+
+
+def test_a_changed_age_met_with_nothing_else_is_not_the_claim() -> None:
+    """Issue 18 (same figure, other meaning): the embryo limits change "women under 40" and "aged 40";
+    the NHS-cycles answer says "women aged 40" of cycles, not of embryos, and must not be re-read."""
+    c = ivf_change("Clinics can transfer no more than 2 embryos in women under 40, and no more than 3 in women "
+                   "aged 40 or over.", "Clinics can transfer no more than 1 embryo in women under 37, and no more "
+                   "than 2 in women aged 37 or over.", ("Multiple births",))
+    impacts = {i.section: i.tier for i in link_change(c, IVF, [EMBRYOS])}
+    assert impacts.get("how-many-embryos-are-transferred") == "reread"
+    assert impacts.get("how-many-ivf-cycles-can-i-have-on-the-nhs") != "reread"
+
+
+def test_figure_terms_are_the_figures_and_what_they_count() -> None:
+    from guidewatch.changes.claims import claims_of, figure_terms
+
+    (claim,) = claims_of(ivf_change("Clinics can transfer no more than 2 embryos in women under 40.",
+                                    "Clinics can transfer no more than 1 embryo in women under 37.", ("Transfers",)))
+    figures = figure_terms(claim)
+    assert {"1", "2", "40", "37", "1 embryo", "2 embryo", "embryo", "woman 40", "woman 37", "transfer 1"} <= figures
+    assert not {"clinic", "transfer", "clinic transfer"} & figures

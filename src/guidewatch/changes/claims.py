@@ -102,6 +102,7 @@ class Claim:
     context: frozenset[str]  # lead-in, neighbouring sentence and heading path
     added: bool = False  # a sentence with no old version (or no new one): all of it is news
     names: tuple[tuple[str, frozenset[str]], ...] = ()  # proper names in it ("Lynch Syndrome UK"), with their terms
+    lead_in: frozenset[str] = frozenset()  # an item added or removed alone: its list's lead-in, where it sits
 
     @property
     def words(self) -> frozenset[str]:
@@ -138,7 +139,7 @@ def claims_of(change: Change) -> list[Claim]:
             near = _neighbour(block, sentence, kept, always=not (o and n))
             if not (o and n) and len(block) == 1:
                 near |= siblings  # one item added or removed: it lives where its neighbours are
-            out.append(_claim(o, n, context, lead | near))
+            out.append(_claim(o, n, context, lead | near, lead if not (o and n) else frozenset()))
     if not out and (change.old or change.new):  # same sentences, other order or spacing: a move
         out = [_claim(s, s, context, frozenset()) for s in new or old]
     return out
@@ -163,7 +164,9 @@ def _pair(old: Sequence[str], new: Sequence[str]) -> list[tuple[str, str]]:
     return pairs + [(o, "") for o in free]
 
 
-def _claim(old: str, new: str, context: frozenset[str], lead: frozenset[str]) -> Claim:
+def _claim(
+    old: str, new: str, context: frozenset[str], lead: frozenset[str], lead_in: frozenset[str] = frozenset()
+) -> Claim:
     t_old, t_new = frozenset(terms(old)), frozenset(terms(new))
     core = t_old | t_new
     delta = t_old ^ t_new
@@ -172,7 +175,8 @@ def _claim(old: str, new: str, context: frozenset[str], lead: frozenset[str]) ->
         delta = core  # all of it is news, read with what it hangs on
         if not lead - core:
             return Claim(new or old, core, delta, frozenset(), context - core, added=True, names=names)
-        return Claim(new or old, core | lead, delta, frozenset(), context - core - lead, names=names)
+        return Claim(new or old, core | lead, delta, frozenset(), context - core - lead, names=names,
+                     lead_in=lead_in - core)
     if not delta:  # only function words changed ("must" -> "should", "one" -> "one or both"): all of it is the claim
         delta = core
     return Claim(new, core | lead, delta, t_old - t_new, context - core - lead, names=names)
@@ -318,7 +322,7 @@ def meet(claim: Claim, unit: Unit, weigh: Weights) -> Hit | None:
         t = weighed[term]
         w = t.weight * (_NAME_DAMP if term in other else 1.0)
         if term in in_body:
-            subject = max(subject, t.pair)
+            subject = max(subject, 0.0 if term in claim.lead_in else t.pair)  # the lead-in is where it sits
         else:
             w *= HEADING_SHARE * (0.2 if term in _GENERIC else 1.0)
         if w > 0:
@@ -338,7 +342,7 @@ def meet(claim: Claim, unit: Unit, weigh: Weights) -> Hit | None:
     cover = kept / whole if kept and whole else 0.0
     off_figure = False  # only a figure changed, and this sentence neither states it nor restates the claim
     if not claim.added:
-        restates = cover >= RESTATES and whole >= RESTATE_MIN
+        restates = cover >= RESTATES and whole >= RESTATE_MIN and not in_body <= claim.lead_in | claim.context
         off_figure = anchor == 0 and not restates and numeric(claim)
         if off_figure and not any(t[0].isdigit() for t in unit.terms):
             return None  # a figure changed, and this sentence states no figure for anything ("3 in 10" would do)
@@ -377,7 +381,8 @@ def figure_terms(claim: Claim) -> frozenset[str]:
     units = {b for a, b in pairs if figure(a) and not figure(b)} | {"age"}
     return frozenset(
         t for t in claim.words
-        if figure(t) or t in units or (" " in t and all(figure(w) or w in units for w in t.split()))
+        if figure(t) or t in units or (" " in t and any(figure(w) for w in t.split()))
+        or (" " in t and all(w in units for w in t.split()))
     )
 
 
