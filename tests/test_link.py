@@ -633,9 +633,7 @@ CANCERS = parse_guide(
     f"Read the [NHS page on CAR-T cell therapy]({CART}).\n\n"
     "## Which cancers is CAR-T used for?\n\nOn the NHS, CAR-T is used for some people with:\n\n"
     "- diffuse large B-cell lymphoma\n- acute lymphoblastic leukaemia in young people\n- mantle cell lymphoma\n\n"
-    "## Side effects\n\nCytokine release syndrome is the most common serious side effect.\n\n"
-    "## Who can be tested for BRCA?\n\nYou may be offered testing if you were diagnosed with breast cancer under 60.\n\n"
-    "## Men and BRCA\n\nMen who carry a BRCA2 variant may be offered prostate checks from the age of 40.\n",
+    "## Side effects\n\nCytokine release syndrome is the most common serious side effect.\n",
     slug="cart",
     fmt="md",
 )
