@@ -699,3 +699,34 @@ def test_figure_terms_are_the_figures_and_what_they_count() -> None:
     figures = figure_terms(claim)
     assert {"1", "2", "40", "37", "1 embryo", "2 embryo", "embryo", "woman 40", "woman 37", "transfer 1"} <= figures
     assert not {"clinic", "transfer", "clinic transfer"} & figures
+
+
+GENES = parse_guide(
+    "# Inherited cancer: a guide\n\n"
+    f"## About testing\n\nRead the [NICE guideline]({IVF}).\n\n"
+    "## Which genes are tested?\n\n- BRCA1 and BRCA2, which raise the risk of breast and ovarian cancer\n"
+    "- PALB2, which raises the risk of breast cancer\n\n"
+    "## Lynch syndrome\n\nLynch syndrome raises the risk of bowel cancer.\n\n"
+    "## Telling your family\n\nYour relatives have a 1 in 2 chance of carrying the same variant, even if no one "
+    "has had breast cancer.\n\n"
+    "## Screening\n\nWomen with a BRCA variant are offered yearly MRI scans to find breast cancer early.\n\n"
+    "## Men\n\nMen with a BRCA2 variant have a higher chance of prostate and breast cancer.\n\n"
+    "## Costs\n\nA private test costs about £300.\n",
+    slug="genes",
+    fmt="md",
+)
+
+
+def test_a_subject_phrase_is_written_as_one() -> None:
+    """Issue 18 (the page's topic, not the changed claim): "risk of breast cancer" in an HRT
+    recommendation is not a phrase naming what the recommendation is about, so the gene list that
+    says "risk of breast" is not re-read for it; "breast cancer" is written as one phrase."""
+    from guidewatch.changes.claims import phrases
+
+    assert phrases("the risk of breast cancer") == frozenset({"breast cancer"})
+    c = ivf_change("Advise women with a family history of breast cancer that hormone replacement therapy may "
+                   "slightly increase their risk of breast cancer.",
+                   "Advise women with a family history of breast cancer that combined hormone replacement therapy "
+                   "increases their risk of breast cancer more than oestrogen-only therapy.",
+                   ("1.9 Hormone replacement therapy",))
+    assert "which-genes-are-tested" not in {i.section for i in link_change(c, IVF, [GENES]) if i.tier == "reread"}

@@ -60,27 +60,54 @@ def stem(word: str) -> str:
 
 
 @lru_cache(maxsize=16384)
+def _runs(text: str) -> tuple[tuple[tuple[str, bool], ...], ...]:
+    """Punctuation-free runs of (term, written right after the previous term, no word dropped between)."""
+    folded = re.sub(r"(?<=\d),(?=\d{3})", "", _YEAR.sub("\\1" + _YEAR_MARK, fold(text)))
+    runs = []
+    for chunk in re.split(r"[.,;:!?()\[\]\"“”•|]+", folded):
+        run: list[tuple[str, bool]] = []
+        gap = False
+        for m in _TOKEN.finditer(chunk):
+            word = _NUMBER_WORDS.get(m.group(), m.group())
+            if word[0].isdigit():
+                run.append((word, not gap))
+                sum_like = len(word) >= 4 and "." not in word and not chunk.startswith(_YEAR_MARK, m.end())
+                if sum_like:  # £280,451 meets "more than £280,000"; a year (2026) is a date, never a sum
+                    run.append(("~" + str(round(int(word), 1 - len(word) + 1)), True))
+                gap = False
+            elif word not in _STOP and len(word) > 1:
+                run.append((_SYNONYMS.get(stem(word), stem(word)), not gap))
+                gap = False
+            else:
+                gap = True
+        runs.append(tuple(run))
+    return tuple(runs)
+
+
+@lru_cache(maxsize=16384)
 def terms(text: str) -> tuple[str, ...]:
     """Matching terms in order: stems of content words, numbers as digits, then adjacent pairs.
 
     Pairs ("hospital exempt", "5 week") span dropped stop words but never a comma or full stop.
     """
-    folded = re.sub(r"(?<=\d),(?=\d{3})", "", _YEAR.sub("\\1" + _YEAR_MARK, fold(text)))
     out: list[str] = []
-    for chunk in re.split(r"[.,;:!?()\[\]\"“”•|]+", folded):
-        run = []
-        for m in _TOKEN.finditer(chunk):
-            word = _NUMBER_WORDS.get(m.group(), m.group())
-            if word[0].isdigit():
-                run.append(word)
-                sum_like = len(word) >= 4 and "." not in word and not chunk.startswith(_YEAR_MARK, m.end())
-                if sum_like:  # £280,451 meets "more than £280,000"; a year (2026) is a date, never a sum
-                    run.append("~" + str(round(int(word), 1 - len(word) + 1)))
-            elif word not in _STOP and len(word) > 1:
-                run.append(_SYNONYMS.get(stem(word), stem(word)))
-        out += run
-        out += [f"{a} {b}" for a, b in zip(run, run[1:], strict=False) if a != b]
+    for run in _runs(text):
+        words = [w for w, _ in run]
+        out += words
+        out += [f"{a} {b}" for a, b in zip(words, words[1:], strict=False) if a != b]
     return tuple(out)
+
+
+@lru_cache(maxsize=16384)
+def phrases(text: str) -> frozenset[str]:
+    """The pairs written as one phrase, with no word dropped between: "breast cancer", "hospital
+    exempt", not "risk breast" (from "risk of breast cancer")."""
+    out = set()
+    for run in _runs(text):
+        for (a, _), (b, tight) in zip(run, run[1:], strict=False):
+            if tight and a != b:
+                out.add(f"{a} {b}")
+    return frozenset(out)
 
 
 def sentences(text: str) -> list[str]:
@@ -103,6 +130,7 @@ class Claim:
     added: bool = False  # a sentence with no old version (or no new one): all of it is news
     names: tuple[tuple[str, frozenset[str]], ...] = ()  # proper names in it ("Lynch Syndrome UK"), with their terms
     lead_in: frozenset[str] = frozenset()  # an item added or removed alone: its list's lead-in, where it sits
+    phrases: frozenset[str] = frozenset()  # its pairs written as one phrase ("breast cancer", not "risk breast")
 
     @property
     def words(self) -> frozenset[str]:
@@ -174,12 +202,14 @@ def _claim(
     if not old or not new:
         delta = core  # all of it is news, read with what it hangs on
         if not lead - core:
-            return Claim(new or old, core, delta, frozenset(), context - core, added=True, names=names)
+            return Claim(new or old, core, delta, frozenset(), context - core, added=True, names=names,
+                     phrases=phrases(old + "\n" + new))
         return Claim(new or old, core | lead, delta, frozenset(), context - core - lead, names=names,
-                     lead_in=lead_in - core)
+                     lead_in=lead_in - core, phrases=phrases(old + "\n" + new))
     if not delta:  # only function words changed ("must" -> "should", "one" -> "one or both"): all of it is the claim
         delta = core
-    return Claim(new, core | lead, delta, t_old - t_new, context - core - lead, names=names)
+    return Claim(new, core | lead, delta, t_old - t_new, context - core - lead, names=names,
+                     phrases=phrases(old + "\n" + new))
 
 
 def names_in(text: str) -> tuple[tuple[str, frozenset[str]], ...]:
@@ -303,7 +333,8 @@ def _weighed(claim: Claim, weigh: Weights) -> tuple[dict[str, _Term], float]:
         if term in BODY_TERMS and term not in claim.delta:
             w *= 0.15  # a body met by mere presence: the change is not about it
         kind = 0 if term in claim.delta else 1 if term in claim.core else 2
-        out[term] = _Term(w, kind, weigh(term) if kind == 1 and " " in term else 0.0)
+        subject = kind == 1 and term in claim.phrases  # a kept phrase, written as one, can name the subject
+        out[term] = _Term(w, kind, weigh(term) if subject else 0.0)
     return out, claim_weight(claim, weigh)
 
 
