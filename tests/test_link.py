@@ -730,3 +730,33 @@ def test_a_subject_phrase_is_written_as_one() -> None:
                    "increases their risk of breast cancer more than oestrogen-only therapy.",
                    ("1.9 Hormone replacement therapy",))
     assert "which-genes-are-tested" not in {i.section for i in link_change(c, IVF, [GENES]) if i.tier == "reread"}
+
+
+TA559 = "https://www.nice.org.uk/guidance/ta559"
+LYMPHOMA = parse_guide(
+    "# CAR-T: a guide\n\n"
+    "## What is CAR-T?\n\nCAR-T changes your own immune cells to fight some blood cancers.\n\n"
+    "## Which cancers is CAR-T used for?\n\nOn the NHS, CAR-T is used for some people with:\n\n"
+    "- diffuse large B-cell lymphoma\n- mantle cell lymphoma\n\n"
+    "NICE decides whether each product is recommended, for example in its guidance on "
+    f"[axicabtagene ciloleucel for diffuse large B-cell lymphoma]({TA559}).\n\n"
+    "## Who can have CAR-T?\n\nAdults with lymphoma may have CAR-T after 2 or more previous lines of treatment.\n\n"
+    "## Side effects\n\nCytokine release syndrome is the most common serious side effect.\n\n"
+    "## Costs\n\nEach dose can cost more than £280,000.\n",
+    slug="lymphoma",
+    fmt="md",
+)
+
+
+def test_words_that_only_name_the_cited_page_are_its_topic() -> None:
+    """The guide names "axicabtagene ciloleucel" only in the link text citing NICE's appraisal of it:
+    a change to the appraisal's end of life reasoning is about that page, not about the list."""
+    c = ivf_change("The committee concluded that axicabtagene ciloleucel met the end of life criteria for adults "
+                   "with relapsed or refractory DLBCL.",
+                   "The committee concluded that axicabtagene ciloleucel did not meet the end of life criteria for "
+                   "adults aged 65 and over with relapsed or refractory DLBCL.", ("3 Committee discussion",))
+    assert link_change(c, TA559, [LYMPHOMA]) == []
+    lines = ivf_change("Axicabtagene ciloleucel is recommended for adults after 2 or more lines of systemic therapy.",
+                       "Axicabtagene ciloleucel is recommended for adults after 1 or more lines of systemic therapy.",
+                       ("1 Recommendations",))
+    assert [i.section for i in link_change(lines, TA559, [LYMPHOMA])][:1] == ["who-can-have-car-t"]
