@@ -221,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     parts = {"tune": [False], "holdout": [True], "all": [False, True]}[args.part]
     grades: list[str] = []
+    hidden = 0  # severity misses on the untuned parts: counted, never named
     for slug, (guide, items) in all_sets().items():
         if args.guide and slug != args.guide:
             continue
@@ -234,8 +235,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(line(f"{slug} {'untuned' if holdout else 'tuned'}{suffix}", s))
                 if args.errors or args.verbose:
                     print("\n".join(details(s, args.verbose)))
-        grades += part(runs[0][1], None).grade_errors
-    print(f"severity labels missed: {len(grades)} {grades if grades else ''}")
+        grades += part(runs[0][1], False).grade_errors
+        hidden += len(part(runs[0][1], True).grade_errors)
+    print(f"severity labels missed: tuned {len(grades)} {grades if grades else ''}  untuned {hidden}")
     return 0
 
 

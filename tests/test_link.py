@@ -516,7 +516,7 @@ def test_new_devsets_tuned_parts_do_not_regress(bench: ModuleType) -> None:
             continue
         summary = bench.evaluate(guide, [i for i in items if not i.holdout])
         assert summary.recall >= 0.95, slug
-        assert summary.precision >= 0.6, slug
+        assert summary.precision >= 0.7, slug
         cosmetic = [r for r in summary.results if r.item.topic == "cosmetic"]
         assert cosmetic and all(not r.found for r in cosmetic), slug
 
@@ -624,3 +624,139 @@ def test_a_changed_figure_needs_a_sentence_that_states_some_figure() -> None:
                    "Tumour testing for everyone with bowel cancer and womb cancer was judged at £12,000 per QALY.",
                    ("Cost effectiveness",))
     assert "lynch-syndrome" not in {i.section for i in link_change(c, IVF, [NAMES])}
+
+
+CART = "https://www.nhs.uk/conditions/car-t-cell-therapy/"
+CANCERS = parse_guide(
+    "# CAR-T: a guide\n\n"
+    "## What is CAR-T cell therapy?\n\nCAR-T cell therapy changes your own immune cells to fight some blood cancers. "
+    f"Read the [NHS page on CAR-T cell therapy]({CART}).\n\n"
+    "## Which cancers is CAR-T used for?\n\nOn the NHS, CAR-T is used for some people with:\n\n"
+    "- diffuse large B-cell lymphoma\n- acute lymphoblastic leukaemia in young people\n- mantle cell lymphoma\n\n"
+    "## Side effects\n\nCytokine release syndrome is the most common serious side effect.\n",
+    slug="cart",
+    fmt="md",
+)
+
+
+def test_an_item_added_alone_is_read_where_its_neighbouring_item_is() -> None:
+    """Issue 18 (list items lose their lead-in): a new list item shares little with the guide, but
+    the item next to it ("mantle cell lymphoma") is in one list of the guide: that list is stale."""
+    c = ivf_change("", "follicular lymphoma that has come back after 3 or more previous treatments", ("Who can",),
+                   context="CAR-T cell therapy may be used to treat: […] mantle cell lymphoma")
+    impacts = link_change(c, CART, [CANCERS])
+    assert [(i.section, i.tier) for i in impacts][:1] == [("which-cancers-is-car-t-used-for", "reread")]
+
+
+def test_the_lead_in_alone_is_where_an_item_sits_not_what_it_says() -> None:
+    """The first section shares "CAR-T cell therapy" with the list's lead-in only: it is neither the
+    best section nor re-read (before, it was both)."""
+    c = ivf_change("", "follicular lymphoma that has come back after 3 or more previous treatments", ("Who can",),
+                   context="CAR-T cell therapy may be used to treat: […] mantle cell lymphoma")
+    tiers = {i.section: i.tier for i in link_change(c, CART, [CANCERS])}
+    assert tiers.get("what-is-car-t-cell-therapy") != "reread"
+
+
+def test_the_citing_section_needs_a_phrase_of_the_added_item_not_of_its_lead_in(bench: ModuleType) -> None:
+    """A block added whole reaches the section citing the page through a phrase of its own words; the
+    lead-in's "CAR-T cell therapy" is the page's topic (tune item cart-t2-follicular-added)."""
+    guide, items = bench.all_sets()["car-t-therapy-uk"]
+    item = next(i for i in items if i.id == "cart-t2-follicular-added" and not i.holdout)
+    found = {i.section for i in link_change(item.change, item.source_url, [guide])}
+    assert "which-cancers-is-car-t-used-for" in found and "what-is-car-t-cell-therapy" not in found
+
+
+EMBRYOS = parse_guide(
+    "# IVF: a guide\n\n"
+    f"## What is IVF?\n\nIn IVF, eggs are fertilised in a laboratory. Read the [HFEA page on IVF]({IVF}).\n\n"
+    "## How many embryos are transferred\n\nClinics usually transfer a single embryo. The HFEA allows no more "
+    "than 2 embryos to be transferred for women under 40.\n\n"
+    "## Storing embryos\n\nEmbryos can be stored for up to 55 years if you renew your consent.\n\n"
+    "## Counselling\n\nEvery clinic must offer counselling before treatment with donated eggs.\n\n"
+    "## How many IVF cycles can I have on the NHS?\n\nNICE recommends 3 cycles for women under 40 and 1 cycle "
+    "for women aged 40 to 42.\n",
+    slug="embryos",
+    fmt="md",
+)
+
+
+def test_a_changed_age_met_with_nothing_else_is_not_the_claim() -> None:
+    """Issue 18 (same figure, other meaning): the embryo limits change "women under 40" and "aged 40";
+    the NHS-cycles answer says "women aged 40" of cycles, not of embryos, and must not be re-read."""
+    c = ivf_change("Clinics can transfer no more than 2 embryos in women under 40, and no more than 3 in women "
+                   "aged 40 or over.", "Clinics can transfer no more than 1 embryo in women under 37, and no more "
+                   "than 2 in women aged 37 or over.", ("Multiple births",))
+    impacts = {i.section: i.tier for i in link_change(c, IVF, [EMBRYOS])}
+    assert impacts.get("how-many-embryos-are-transferred") == "reread"
+    assert impacts.get("how-many-ivf-cycles-can-i-have-on-the-nhs") != "reread"
+
+
+def test_figure_terms_are_the_figures_and_what_they_count() -> None:
+    from guidewatch.changes.claims import claims_of, figure_terms
+
+    (claim,) = claims_of(ivf_change("Clinics can transfer no more than 2 embryos in women under 40.",
+                                    "Clinics can transfer no more than 1 embryo in women under 37.", ("Transfers",)))
+    figures = figure_terms(claim)
+    assert {"1", "2", "40", "37", "1 embryo", "2 embryo", "embryo", "woman 40", "woman 37", "transfer 1"} <= figures
+    assert not {"clinic", "transfer", "clinic transfer"} & figures
+
+
+GENES = parse_guide(
+    "# Inherited cancer: a guide\n\n"
+    f"## About testing\n\nRead the [NICE guideline]({IVF}).\n\n"
+    "## Which genes are tested?\n\n- BRCA1 and BRCA2, which raise the risk of breast and ovarian cancer\n"
+    "- PALB2, which raises the risk of breast cancer\n\n"
+    "## Lynch syndrome\n\nLynch syndrome raises the risk of bowel cancer.\n\n"
+    "## Telling your family\n\nYour relatives have a 1 in 2 chance of carrying the same variant, even if no one "
+    "has had breast cancer.\n\n"
+    "## Screening\n\nWomen with a BRCA variant are offered yearly MRI scans to find breast cancer early.\n\n"
+    "## Men\n\nMen with a BRCA2 variant have a higher chance of prostate and breast cancer.\n\n"
+    "## Costs\n\nA private test costs about £300.\n",
+    slug="genes",
+    fmt="md",
+)
+
+
+def test_a_subject_phrase_is_written_as_one() -> None:
+    """Issue 18 (the page's topic, not the changed claim): "risk of breast cancer" in an HRT
+    recommendation is not a phrase naming what the recommendation is about, so the gene list that
+    says "risk of breast" is not re-read for it; "breast cancer" is written as one phrase."""
+    from guidewatch.changes.claims import phrases
+
+    assert phrases("the risk of breast cancer") == frozenset({"breast cancer"})
+    c = ivf_change("Advise women with a family history of breast cancer that hormone replacement therapy may "
+                   "slightly increase their risk of breast cancer.",
+                   "Advise women with a family history of breast cancer that combined hormone replacement therapy "
+                   "increases their risk of breast cancer more than oestrogen-only therapy.",
+                   ("1.9 Hormone replacement therapy",))
+    assert "which-genes-are-tested" not in {i.section for i in link_change(c, IVF, [GENES]) if i.tier == "reread"}
+
+
+TA559 = "https://www.nice.org.uk/guidance/ta559"
+LYMPHOMA = parse_guide(
+    "# CAR-T: a guide\n\n"
+    "## What is CAR-T?\n\nCAR-T changes your own immune cells to fight some blood cancers.\n\n"
+    "## Which cancers is CAR-T used for?\n\nOn the NHS, CAR-T is used for some people with:\n\n"
+    "- diffuse large B-cell lymphoma\n- mantle cell lymphoma\n\n"
+    "NICE decides whether each product is recommended, for example in its guidance on "
+    f"[axicabtagene ciloleucel for diffuse large B-cell lymphoma]({TA559}).\n\n"
+    "## Who can have CAR-T?\n\nAdults with lymphoma may have CAR-T after 2 or more previous lines of treatment.\n\n"
+    "## Side effects\n\nCytokine release syndrome is the most common serious side effect.\n\n"
+    "## Costs\n\nEach dose can cost more than £280,000.\n",
+    slug="lymphoma",
+    fmt="md",
+)
+
+
+def test_words_that_only_name_the_cited_page_are_its_topic() -> None:
+    """The guide names "axicabtagene ciloleucel" only in the link text citing NICE's appraisal of it:
+    a change to the appraisal's end of life reasoning is about that page, not about the list."""
+    c = ivf_change("The committee concluded that axicabtagene ciloleucel met the end of life criteria for adults "
+                   "with relapsed or refractory DLBCL.",
+                   "The committee concluded that axicabtagene ciloleucel did not meet the end of life criteria for "
+                   "adults aged 65 and over with relapsed or refractory DLBCL.", ("3 Committee discussion",))
+    assert link_change(c, TA559, [LYMPHOMA]) == []
+    lines = ivf_change("Axicabtagene ciloleucel is recommended for adults after 2 or more lines of systemic therapy.",
+                       "Axicabtagene ciloleucel is recommended for adults after 1 or more lines of systemic therapy.",
+                       ("1 Recommendations",))
+    assert [i.section for i in link_change(lines, TA559, [LYMPHOMA])][:1] == ["who-can-have-car-t"]

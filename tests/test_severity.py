@@ -106,3 +106,45 @@ def test_worst() -> None:
     assert worst("cosmetic", "minor") == "minor"
     assert worst("minor", "substantive", "cosmetic") == "substantive"
     assert worst("cosmetic") == "cosmetic"
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("Overview", "Step 1: Overview"),  # gov.uk step-by-step headings
+        ("Who can donate", "Part 3. Who can donate"),
+        ("Making the cells usually takes 3 to 5 weeks.", "Making the cells usually takes 3-5 weeks."),
+        ("Results take 4 to 8 weeks.", "Results take 4–8 weeks."),
+        ("Risks and benefits of IVF", "Risks & benefits of IVF"),
+        ("Add-ons, for example embryo glue, cost extra.", "Add-ons, e.g. embryo glue, cost extra."),
+        ("Clinics organise counselling.", "Clinics organize counselling."),
+        ("One cycle can cost £5,000 or more.", "One cycle can cost £5000 or more."),
+    ],
+)
+def test_typography_and_heading_numbering_are_cosmetic(old: str, new: str) -> None:
+    """Issue 18: heading numbering, ranges, '&', 'e.g.', spelling variants and digit
+    grouping change nothing a reader takes in; graded higher, they sent editors to re-read."""
+    assert classify(old, new)[0] == "cosmetic"
+    assert classify(new, old)[0] == "cosmetic"
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("Making the cells usually takes 3 to 5 weeks.", "Making the cells usually takes 3-6 weeks."),
+        ("You should drive carefully.", "You shouldn't drive."),
+        ("Step 1: Overview", "Step 2: Overview and costs"),
+        ("you have at least one Jewish grandparent", "you have at least one Jewish parent or grandparent"),
+        ("if one partner already has a child", "if one or both partners already have a child"),
+    ],
+)
+def test_what_a_reader_takes_in_is_not_cosmetic(old: str, new: str) -> None:
+    """The same normalisation must not hide a changed range, a negation or a widened eligibility."""
+    assert classify(old, new)[0] == "substantive"
+
+
+def test_a_contraction_is_wording_not_a_new_sentence() -> None:
+    """"shouldn't" for "should not" is wording (minor, as the table has "You'll" for "You will"),
+    not a sentence replaced: short sentences were graded substantive for it."""
+    assert classify("You should not drive for 8 weeks.", "You shouldn't drive for 8 weeks.")[0] == "minor"
+    assert classify("It is licensed by the HFEA.", "It's licensed by the HFEA.")[0] == "minor"

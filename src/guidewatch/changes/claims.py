@@ -50,6 +50,7 @@ _SENTENCE = re.compile(r"(?<=[.!?:])\s+(?=[A-Z0-9“\"‘'(£])|\n+")
 ROLE_DELTA, ROLE_CORE, ROLE_CONTEXT = 1.0, 0.55, 0.3
 ROLE_REMOVED = 1.25  # the guide still says the words the source took out
 HEADING_SHARE = 0.7  # a word met only in the section's heading
+FIGURE_DAMP, FIGURE_SUPPORT = 0.45, 0.2  # changed figures met with < this weight of other words
 
 
 @lru_cache(maxsize=65536)
@@ -59,27 +60,54 @@ def stem(word: str) -> str:
 
 
 @lru_cache(maxsize=16384)
+def _runs(text: str) -> tuple[tuple[tuple[str, bool], ...], ...]:
+    """Punctuation-free runs of (term, written right after the previous term, no word dropped between)."""
+    folded = re.sub(r"(?<=\d),(?=\d{3})", "", _YEAR.sub("\\1" + _YEAR_MARK, fold(text)))
+    runs = []
+    for chunk in re.split(r"[.,;:!?()\[\]\"“”•|]+", folded):
+        run: list[tuple[str, bool]] = []
+        gap = False
+        for m in _TOKEN.finditer(chunk):
+            word = _NUMBER_WORDS.get(m.group(), m.group())
+            if word[0].isdigit():
+                run.append((word, not gap))
+                sum_like = len(word) >= 4 and "." not in word and not chunk.startswith(_YEAR_MARK, m.end())
+                if sum_like:  # £280,451 meets "more than £280,000"; a year (2026) is a date, never a sum
+                    run.append(("~" + str(round(int(word), 1 - len(word) + 1)), True))
+                gap = False
+            elif word not in _STOP and len(word) > 1:
+                run.append((_SYNONYMS.get(stem(word), stem(word)), not gap))
+                gap = False
+            else:
+                gap = True
+        runs.append(tuple(run))
+    return tuple(runs)
+
+
+@lru_cache(maxsize=16384)
 def terms(text: str) -> tuple[str, ...]:
     """Matching terms in order: stems of content words, numbers as digits, then adjacent pairs.
 
     Pairs ("hospital exempt", "5 week") span dropped stop words but never a comma or full stop.
     """
-    folded = re.sub(r"(?<=\d),(?=\d{3})", "", _YEAR.sub("\\1" + _YEAR_MARK, fold(text)))
     out: list[str] = []
-    for chunk in re.split(r"[.,;:!?()\[\]\"“”•|]+", folded):
-        run = []
-        for m in _TOKEN.finditer(chunk):
-            word = _NUMBER_WORDS.get(m.group(), m.group())
-            if word[0].isdigit():
-                run.append(word)
-                sum_like = len(word) >= 4 and "." not in word and not chunk.startswith(_YEAR_MARK, m.end())
-                if sum_like:  # £280,451 meets "more than £280,000"; a year (2026) is a date, never a sum
-                    run.append("~" + str(round(int(word), 1 - len(word) + 1)))
-            elif word not in _STOP and len(word) > 1:
-                run.append(_SYNONYMS.get(stem(word), stem(word)))
-        out += run
-        out += [f"{a} {b}" for a, b in zip(run, run[1:], strict=False) if a != b]
+    for run in _runs(text):
+        words = [w for w, _ in run]
+        out += words
+        out += [f"{a} {b}" for a, b in zip(words, words[1:], strict=False) if a != b]
     return tuple(out)
+
+
+@lru_cache(maxsize=16384)
+def phrases(text: str) -> frozenset[str]:
+    """The pairs written as one phrase, with no word dropped between: "breast cancer", "hospital
+    exempt", not "risk breast" (from "risk of breast cancer")."""
+    out = set()
+    for run in _runs(text):
+        for (a, _), (b, tight) in zip(run, run[1:], strict=False):
+            if tight and a != b:
+                out.add(f"{a} {b}")
+    return frozenset(out)
 
 
 def sentences(text: str) -> list[str]:
@@ -101,6 +129,8 @@ class Claim:
     context: frozenset[str]  # lead-in, neighbouring sentence and heading path
     added: bool = False  # a sentence with no old version (or no new one): all of it is news
     names: tuple[tuple[str, frozenset[str]], ...] = ()  # proper names in it ("Lynch Syndrome UK"), with their terms
+    lead_in: frozenset[str] = frozenset()  # an item added or removed alone: its list's lead-in, where it sits
+    phrases: frozenset[str] = frozenset()  # its pairs written as one phrase ("breast cancer", not "risk breast")
 
     @property
     def words(self) -> frozenset[str]:
@@ -122,7 +152,7 @@ def claims_of(change: Change) -> list[Claim]:
     ("... include:") or the sentence next to it in the block. Those words must meet the guide
     too, so a new list item does not match every section that shares one of its words.
     """
-    context, lead = _context_terms(change)
+    context, lead, siblings = _context_terms(change)
     if change.kind == "change_note":
         return [_claim("", s, context, frozenset()) for s in sentences(change.new)]
     old, new = sentences(change.old), sentences(change.new)
@@ -135,7 +165,9 @@ def claims_of(change: Change) -> list[Claim]:
         for o, n in _pair(old[i1:i2], new[j1:j2]):
             block, sentence = (new, n) if n else (old, o)
             near = _neighbour(block, sentence, kept, always=not (o and n))
-            out.append(_claim(o, n, context, lead | near))
+            if not (o and n) and len(block) == 1:
+                near |= siblings  # one item added or removed: it lives where its neighbours are
+            out.append(_claim(o, n, context, lead | near, lead if not (o and n) else frozenset()))
     if not out and (change.old or change.new):  # same sentences, other order or spacing: a move
         out = [_claim(s, s, context, frozenset()) for s in new or old]
     return out
@@ -160,7 +192,9 @@ def _pair(old: Sequence[str], new: Sequence[str]) -> list[tuple[str, str]]:
     return pairs + [(o, "") for o in free]
 
 
-def _claim(old: str, new: str, context: frozenset[str], lead: frozenset[str]) -> Claim:
+def _claim(
+    old: str, new: str, context: frozenset[str], lead: frozenset[str], lead_in: frozenset[str] = frozenset()
+) -> Claim:
     t_old, t_new = frozenset(terms(old)), frozenset(terms(new))
     core = t_old | t_new
     delta = t_old ^ t_new
@@ -168,11 +202,14 @@ def _claim(old: str, new: str, context: frozenset[str], lead: frozenset[str]) ->
     if not old or not new:
         delta = core  # all of it is news, read with what it hangs on
         if not lead - core:
-            return Claim(new or old, core, delta, frozenset(), context - core, added=True, names=names)
-        return Claim(new or old, core | lead, delta, frozenset(), context - core - lead, names=names)
+            return Claim(new or old, core, delta, frozenset(), context - core, added=True, names=names,
+                     phrases=phrases(old + "\n" + new))
+        return Claim(new or old, core | lead, delta, frozenset(), context - core - lead, names=names,
+                     lead_in=lead_in - core, phrases=phrases(old + "\n" + new))
     if not delta:  # only function words changed ("must" -> "should", "one" -> "one or both"): all of it is the claim
         delta = core
-    return Claim(new, core | lead, delta, t_old - t_new, context - core - lead, names=names)
+    return Claim(new, core | lead, delta, t_old - t_new, context - core - lead, names=names,
+                     phrases=phrases(old + "\n" + new))
 
 
 def names_in(text: str) -> tuple[tuple[str, frozenset[str]], ...]:
@@ -204,13 +241,18 @@ def _neighbour(block: Sequence[str], sentence: str, kept: set[str], always: bool
     return frozenset(terms(near[0])) if near else frozenset()
 
 
-def _context_terms(change: Change) -> tuple[frozenset[str], frozenset[str]]:
-    """The heading path (context), and the list's lead-in before the change ("... include:")."""
-    before = change.context.split("[…]")[0].strip() if change.context else ""
+def _context_terms(change: Change) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """The heading path (context), the list's lead-in before the change ("... include:"), and the
+    neighbouring sentences or list items around it (where an item added or removed on its own lives)."""
+    before, _, after = change.context.partition("[…]") if change.context else ("", "", "")
+    before, after = before.strip(), after.strip()
     heading = frozenset(terms(" / ".join(change.source_section).replace(" / ", ". ")))
+    near = sentences(after)[:1]
     if before.endswith(":"):
-        return heading, frozenset(terms(before))
-    return heading | frozenset(terms(before)), frozenset()
+        return heading, frozenset(terms(before)), frozenset(t for s in near for t in terms(s))
+    if before:
+        near = sentences(before)[-1:] + near
+    return heading | frozenset(terms(before)), frozenset(), frozenset(t for s in near for t in terms(s))
 
 
 # --- the guide side -----------------------------------------------------------------------
@@ -291,7 +333,8 @@ def _weighed(claim: Claim, weigh: Weights) -> tuple[dict[str, _Term], float]:
         if term in BODY_TERMS and term not in claim.delta:
             w *= 0.15  # a body met by mere presence: the change is not about it
         kind = 0 if term in claim.delta else 1 if term in claim.core else 2
-        out[term] = _Term(w, kind, weigh(term) if kind == 1 and " " in term else 0.0)
+        subject = kind == 1 and term in claim.phrases  # a kept phrase, written as one, can name the subject
+        out[term] = _Term(w, kind, weigh(term) if subject else 0.0)
     return out, claim_weight(claim, weigh)
 
 
@@ -310,7 +353,7 @@ def meet(claim: Claim, unit: Unit, weigh: Weights) -> Hit | None:
         t = weighed[term]
         w = t.weight * (_NAME_DAMP if term in other else 1.0)
         if term in in_body:
-            subject = max(subject, t.pair)
+            subject = max(subject, 0.0 if term in claim.lead_in else t.pair)  # the lead-in is where it sits
         else:
             w *= HEADING_SHARE * (0.2 if term in _GENERIC else 1.0)
         if w > 0:
@@ -324,11 +367,13 @@ def meet(claim: Claim, unit: Unit, weigh: Weights) -> Hit | None:
     if anchor and numeric(claim) and not _beside_figure(claim, in_body):
         return None  # the same figure said of something else ("24 hours a day" vs "report within 24 hours")
     total = anchor + kept + support
+    if _figure_only(claim, shared, weighed):
+        total *= FIGURE_DAMP  # "from the age of 40" met in a sentence about something else at 40
     restates = False
     cover = kept / whole if kept and whole else 0.0
     off_figure = False  # only a figure changed, and this sentence neither states it nor restates the claim
     if not claim.added:
-        restates = cover >= RESTATES and whole >= RESTATE_MIN
+        restates = cover >= RESTATES and whole >= RESTATE_MIN and not in_body <= claim.lead_in | claim.context
         off_figure = anchor == 0 and not restates and numeric(claim)
         if off_figure and not any(t[0].isdigit() for t in unit.terms):
             return None  # a figure changed, and this sentence states no figure for anything ("3 in 10" would do)
@@ -353,6 +398,32 @@ def _beside_figure(claim: Claim, met: frozenset[str]) -> bool:
     of, beyond the figure's own unit ("hours", "weeks")."""
     units = {p.split()[1] for p in claim.delta if " " in p and p[0] in "~0123456789"}
     return any(" " not in t and t not in units and t[0] not in "~0123456789" for t in met & (claim.core - claim.delta))
+
+
+@lru_cache(maxsize=4096)
+def figure_terms(claim: Claim) -> frozenset[str]:
+    """The claim's figures and what they count: numbers, pairs with a number ("age 40", "2 embryo"),
+    the word after a number ("embryo", "day") or an age, and pairs of those ("woman age")."""
+
+    def figure(t: str) -> bool:
+        return t[0] in "~0123456789"
+
+    pairs = [t.split() for t in claim.words if " " in t]
+    units = {b for a, b in pairs if figure(a) and not figure(b)} | {"age"}
+    return frozenset(
+        t for t in claim.words
+        if figure(t) or t in units or (" " in t and any(figure(w) for w in t.split()))
+        or (" " in t and all(w in units for w in t.split()))
+    )
+
+
+def _figure_only(claim: Claim, shared: list[tuple[float, str]], weighed: dict[str, _Term]) -> bool:
+    """The sentence meets the changed figures and next to nothing else the claim says: the same
+    age or count said of something else ("women aged 40" for cycles, not for embryos)."""
+    figures = figure_terms(claim)
+    if not any(t in figures and weighed[t].kind == 0 for _, t in shared):
+        return False
+    return sum(w for w, t in shared if t not in figures) < FIGURE_SUPPORT
 
 
 def _other_names(claim: Claim, text: str) -> frozenset[str]:

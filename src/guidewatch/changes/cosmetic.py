@@ -125,16 +125,37 @@ def _cosmetic_reason(old: str, new: str) -> str | None:
     return None
 
 
-# Heading and list numbering that gov.uk and NICE add or change: "1. Overview", "2.1 Eligibility", "3) Risks".
-_ENUMERATOR = re.compile(r"^\s*(?:\d{1,3}(?:\.\d{1,3})+\.?|\d{1,3}[.)]|[a-z][.)]|[ivx]{1,5}[.)])\s+(?=\S)", re.I | re.M)
+# Heading and list numbering that gov.uk and NICE add or change: "1. Overview", "2.1 Eligibility", "3) Risks",
+# "Step 1: Check", "Part 3. Who can donate".
+_ENUMERATOR = re.compile(
+    r"^\s*(?:(?:step|part|section|chapter)\s+\d{1,3}\s*[:.)-]?|\d{1,3}(?:\.\d{1,3})+\.?|\d{1,3}[.)]|[a-z][.)]"
+    r"|[ivx]{1,5}[.)])\s+(?=\S)",
+    re.I | re.M,
+)
 _PER_CENT = re.compile(r"(?<=\d)\s?(?:per\s?cent|percent)\b", re.I)
+# Typography a reader does not take in as a difference, each written one way.
+_SPELLINGS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(p, re.I), r)
+    for p, r in (
+        (r"(?<=\d)\s?[-–—]\s?(?=\d)", " to "),  # "3-5 weeks" is "3 to 5 weeks"
+        (r"(?<=\d),(?=\d{3}\b)", ""),  # "£5,000" is "£5000"
+        (r"\s&\s", " and "),
+        (r"\be\.\s?g\.?(?=\s)", "for example"),
+        (r"\bi\.\s?e\.?(?=\s)", "that is"),
+        (r"(?<=[a-z])iz(e|ed|es|ing|ation|ations)\b", r"is\1"),  # "organize" is "organise"
+    )
+)
 
 
 def _canonical(text: str) -> str:
-    """The text without heading numbers, with dates as ISO days and per cent as %: what a reader takes in."""
+    """The text without heading numbers, with dates as ISO days, per cent as %, ranges, '&', 'e.g.'
+    and spelling variants written one way: what a reader takes in."""
     text = _ENUMERATOR.sub("", text)
     text = _PER_CENT.sub("%", text)
-    return DATE.sub(lambda m: _iso_date(m.group()) or m.group(), text)
+    text = DATE.sub(lambda m: _iso_date(m.group()) or m.group(), text)
+    for pattern, repl in _SPELLINGS:
+        text = pattern.sub(repl, text)
+    return text
 
 
 _DATE_FORMATS = ("%d %B %Y", "%d %b %Y", "%B %d %Y", "%b %d %Y", "%B %Y", "%b %Y", "%Y-%m-%d", "%d/%m/%Y", "%d/%m/%y")

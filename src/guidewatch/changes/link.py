@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from guidewatch.changes.claims import BODY_TERMS, Claim, Hit, Unit, Weights, best_hits, claims_of, surfaces
@@ -101,6 +101,22 @@ class _GuideIndex:
                 Unit(s.id, x, frozenset(claim_terms(x)), heading) for x in claim_sentences(s.own_text)
             ]
         self.pairs = restatements(guide)
+        self.titles: dict[tuple[tuple[str, str], ...], frozenset[str]] = {}
+
+    def title_only(self, cites: Sequence[Citation]) -> frozenset[str]:
+        """Terms of the link texts citing the source that the guide writes nowhere else: they name
+        the cited page ("axicabtagene ciloleucel for ..."), the change's topic, not a claim the guide makes."""
+        key = tuple(sorted({(c.section, c.text) for c in cites}))
+        if key not in self.titles:
+            title = {t for _, text in key for t in claim_terms(text)}
+            rest: set[str] = set()
+            for s in self.guide.sections:
+                text = s.own_text
+                for sid, link in key:
+                    text = text.replace(link, " ") if sid == s.id else text
+                rest.update(claim_terms(s.heading + "\n" + text))
+            self.titles[key] = frozenset(title - rest)
+        return self.titles[key]
 
 
 #: Guide indexes, least recently used first. A crawl links each changed page to the few
@@ -177,8 +193,12 @@ def _score(index: _GuideIndex, claims: list[Claim], cites: set[str]) -> dict[str
     return out
 
 
-def _phrase_hit(x: _Scored | None) -> bool:
-    return x is not None and x.score >= _CITE_FALLBACK and any(" " in t for t in x.hit.shared)
+def _phrase_hit(x: _Scored | None, own: bool = False) -> bool:
+    """The section meets a phrase of the claim; with `own`, of the changed words themselves (an
+    added list item's own words, not its lead-in or neighbours: those are where it sits, not what it says)."""
+    if x is None or x.score < _CITE_FALLBACK:
+        return False
+    return any(" " in t and (not own or t in x.hit.claim.delta) for t in x.hit.shared)
 
 
 def _tiers(scored: dict[str, _Scored], pairs: dict[str, str], threshold: float) -> dict[str, Tier]:
@@ -307,7 +327,9 @@ def _passage_impacts(
 ) -> list[Impact]:
     """Sections whose sentences assert the changed claim, each with its tier and evidence."""
     index = _index(guide)
-    scored = _score(index, claims_of(change), {c.section for c in cites})
+    title = index.title_only(cites)
+    claims = [_as_topic(c, title) for c in claims_of(change)]
+    scored = _score(index, claims, {c.section for c in cites})
     tiers = _tiers(scored, index.pairs, threshold)
     if not tiers and max((x.score for x in scored.values()), default=0.0) < _VAGUE:
         # the guide's wording cannot tell its sections apart: those citing the source, if they share a phrase
@@ -316,13 +338,21 @@ def _passage_impacts(
     elif not (change.old.strip() and change.new.strip()):
         # a block added or removed whole: the section citing the page relies on it, if it meets a phrase of it
         for c in cites:
-            if _phrase_hit(scored.get(c.section)):
+            if _phrase_hit(scored.get(c.section), own=True):
                 tiers.setdefault(c.section, "related")
     return [
         Impact(guide.slug, sid, x.section.heading, x.score, _evidence(x, index.weigh), tier, x.hit.claim.sentence)
         for sid, tier in tiers.items()
         if _kept(x := scored[sid], marks)
     ]
+
+
+def _as_topic(claim: Claim, title: frozenset[str]) -> Claim:
+    """The claim with the unchanged words that only name the cited page moved to its context."""
+    named = (claim.core - claim.delta) & title
+    if not named:
+        return claim
+    return replace(claim, core=claim.core - named, context=claim.context | named)
 
 
 def link_changes(

@@ -213,7 +213,10 @@ def _token_delta(old: list[tuple[str, str]], new: list[tuple[str, str]]) -> tupl
 
 
 def _content_words(sentence: str) -> set[str]:
-    return {w for w in re.findall(r"[a-z0-9]+", sentence.casefold()) if w not in _STOPWORDS}
+    low = sentence.casefold().replace("’", "'")
+    for pattern, repl in _CONTRACTIONS:  # "shouldn't" is "should not": the same words, not a new sentence
+        low = pattern.sub(repl, low)
+    return {w for w in re.findall(r"[a-z0-9]+", low) if w not in _STOPWORDS}
 
 
 def _novel(span: list[str], other: list[str]) -> int:
@@ -315,6 +318,15 @@ def _check_qualifiers(old: _Tokens, new: _Tokens) -> str | None:
     return f"qualifier changed: {_quote(dict.fromkeys(removed))} → {_quote(dict.fromkeys(added))}"
 
 
+def _check_alternatives(old: _Tokens, new: _Tokens) -> str | None:
+    """An alternative added or dropped ("one Jewish grandparent" -> "one Jewish parent or grandparent")
+    changes who a rule covers."""
+    o, n = old.words.count("or"), new.words.count("or")
+    if o == n:
+        return None
+    return "alternative added ('or')" if n > o else "alternative removed ('or')"
+
+
 def _check_bodies(old: _Tokens, new: _Tokens) -> str | None:
     o, n = old.bodies, new.bodies
     return _delta("named body or product", sorted(o - n), sorted(n - o), quote=True)
@@ -333,6 +345,7 @@ _CHECKS: list[_Check] = [
     _check_bodies,
     _check_links,
     _check_qualifiers,
+    _check_alternatives,
     _quantity_check("time period"),
 ]
 
