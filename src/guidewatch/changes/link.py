@@ -25,6 +25,7 @@ from guidewatch.changes.claims import BODY_TERMS, Claim, Hit, Unit, Weights, bes
 from guidewatch.changes.claims import sentences as claim_sentences
 from guidewatch.changes.claims import terms as claim_terms
 from guidewatch.changes.passage import Passage, _content_tokens, passage_of, sentences, word_ops
+from guidewatch.changes.subject import judge_subject, known_terms
 from guidewatch.changes.tfidf import pairwise
 from guidewatch.model import Change, Citation, Dismissal, Guide, Impact, Section, Tier
 from guidewatch.sources.sites import same_source, url_key
@@ -329,8 +330,12 @@ def _passage_impacts(
     index = _index(guide)
     title = index.title_only(cites)
     claims = [_as_topic(c, title) for c in claims_of(change)]
-    scored = _score(index, claims, {c.section for c in cites})
+    cited = {c.section for c in cites}
+    scored = _score(index, claims, cited)
     tiers = _tiers(scored, index.pairs, threshold)
+    rests = cited | {k for k, v in index.pairs.items() if v in cited}  # the page's own sections, and restatements
+    known = known_terms(s.heading + "\n" + s.text for s in guide.sections)
+    tiers = judge_subject(tiers, {k: scored[k].hit for k in tiers}, rests, known, change.source_section)
     if not tiers and max((x.score for x in scored.values()), default=0.0) < _VAGUE:
         # the guide's wording cannot tell its sections apart: those citing the source, if they share a phrase
         # of the claim (single context words such as the guide's subject are not enough)
