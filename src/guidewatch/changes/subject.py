@@ -16,8 +16,6 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 
-from wordfreq import zipf_frequency
-
 from guidewatch.changes.claims import Claim, Hit, surfaces, terms
 from guidewatch.model import Tier
 
@@ -26,9 +24,17 @@ _WORD = re.compile(r"[A-Za-z]{3,}")
 
 
 @lru_cache(maxsize=65536)
+def zipf(word: str) -> float:
+    """The word's frequency in wordfreq's shipped English list; imported on first use (0.1 s),
+    so a crawl with nothing to link never loads it."""
+    from wordfreq import zipf_frequency
+
+    return zipf_frequency(word.lower(), "en", wordlist="small")
+
+
 def rare(word: str) -> bool:
     """A word the everyday English list hardly knows: a drug, procedure or test name."""
-    return zipf_frequency(word.lower(), "en", wordlist="small") < RARE_ZIPF
+    return zipf(word) < RARE_ZIPF
 
 
 @lru_cache(maxsize=64)
@@ -68,7 +74,7 @@ def one_everyday_word(hit: Hit) -> bool:
     if len(hit.shared) != 1 or " " in hit.shared[0] or hit.shared[0][0] in "~0123456789":
         return False
     shown = surfaces(hit.shared, hit.unit.text)
-    return bool(shown) and zipf_frequency(shown[0].lower(), "en", wordlist="small") >= EVERYDAY_ZIPF
+    return bool(shown) and zipf(shown[0]) >= EVERYDAY_ZIPF
 
 
 
