@@ -208,6 +208,19 @@ EDGE = {  # markup where BeautifulSoup's tree and a bare lxml tree could disagre
     "details": "<main><details><summary>Sum</summary><p>body</p></details><dl><dt>t</dt><dd>d</dd></dl></main>",
     "tr_without_cells": "<main><table><tr>loose<b>x</b></tr><tr><th></th><td></td></tr>"
     "<tr><td>a</td>b<td>c</td></tr></table></main>",
+    # what a bare lxml tree needs help with: libxml2's depth limit, control characters lxml will not
+    # write, junk after </html> starting a second root, template contents hidden from selectors
+    "deep_controls": "<main>" + "<div>" * 300 + "de\x01ep<p class='a\x02b' a\"b=1>x\x0cy</p><di\x01v>q</di\x01v>"
+    + "</div>" * 300 + "<!--c\x01--><?p a\x01?>after\x00</main>",
+    "deep_second_root": "<header></html><body><h1>Page not found</h1>" + "<div>" * 400 + "deep" + "</div>" * 400,
+    "control_tails": "<main><h1>T\x01</h1><p>a</p><nav>n</nav>\x01b\x02<div hidden>h</div>\x0bc<footer>f</footer>\x0c"
+    "<span class='govuk-visually-hidden'>v</span>\x1fd</main>",
+    "second_root": "<header></html><body><main><h1>Page not found</h1><p>x</p></main><title>Late</title>",
+    "template_selectors": "<body><main><template><h1>T</h1><div class='gem-c-notice'>This guidance was withdrawn on "
+    "1 May 2020</div><ol class='history'><li><time datetime='2020-01-02'>x</time><p>n</p></li></ol></template>"
+    "<h1>Real</h1><p>x</p></main></body>",
+    "pruned_headings": "<html><head><title>Page title</title></head><body><main><header><h1>Sorry, we can't find"
+    "</h1></header><h1>Real</h1><p>Service unavailable</p></main></body></html>",
 }
 EDGE_BYTES = {
     "latin1_declared": (
@@ -237,6 +250,9 @@ def _edge_cases() -> Iterator[Case]:
     for name in ("structure_like", "complex_drop", "title_in_main", "comments", "dates"):
         html = EDGE.get(name, "<main><h2>A</h2><p>one</p><p class='x'>two</p><ul><li>i</li><li>j</li></ul></main>")
         yield f"edge:{name}:govuk:ignore", html.encode(), {"profile": "govuk", "ignore": ignore}
+    odd = ("css::root > body > main > p:first-child", "css:li:empty", "css:p[type=TEXT]", "css:main > :nth-child(2)")
+    html = "<main><p>first</p><p type=text>t</p><ul><li> </li><li>i</li></ul><p>last</p></main>"
+    yield "edge:odd_selectors:default:ignore", html.encode(), {"profile": "default", "ignore": odd}
     yield "edge:api_ignore", json.dumps({"title": "T", "description": "D cookie", "details": {
         "body": "<h2>A</h2><p>one</p><p class='x'>two</p><ul><li>i</li><li>j</li></ul>"}}).encode(), {
         "profile": "govuk", "via_api": True, "ignore": ignore}
