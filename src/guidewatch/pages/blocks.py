@@ -302,11 +302,12 @@ def _finish(raw: list[_Raw], profile: Profile, rules: IgnoreRules) -> list[Block
     blocks: list[Block] = []
     stack: list[tuple[int, str]] = []
     for kind, text, level in raw:
-        text = fold_text(text)
+        text = folded = fold_text(text)
         for pattern in strip:
             if text:
                 text = pattern.sub("", text)
-        text = fold_text(text) if strip else text
+        if text != folded:  # folding is idempotent: only a changed text needs it again
+            text = fold_text(text)
         if kind == "p":
             while (m := _MARKER.match(text)) is not None:  # would read back as a heading/item/row
                 text = text[m.end() :]

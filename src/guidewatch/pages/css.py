@@ -171,9 +171,22 @@ class _Selectors:
             else:
                 self.by_attr.setdefault(c.attrs[0][0], []).append(c)
         self.xpath = compile_selector(", ".join(complex_)) if complex_ else None
+        self.classes = frozenset(self.by_class)
+        self.attr_names = tuple(self.by_attr)
+        compounds = [c for group in (self.by_id, self.by_class, self.by_tag, self.by_attr) for cs in group.values()
+                     for c in cs]
+        # When every simple selector names its tag, libxml2 can pick those elements out.
+        self.tags = sorted({c.tag for c in compounds if c.tag}) if all(c.tag for c in compounds) else None
 
     def match(self, el: Element) -> bool:
         get = el.get
+        if not (  # the common case, decided without building the candidate list
+            el.tag in self.by_tag
+            or (self.by_id and get("id") in self.by_id)
+            or (self.classes and not self.classes.isdisjoint((get("class") or "").split()))
+            or any(get(name) is not None for name in self.attr_names)
+        ):
+            return False
         el_id = get("id")
         found = get("class")
         classes = found.split() if found else ()
@@ -190,17 +203,45 @@ class _Selectors:
     def select(self, root: Element, *, hidden: bool = False) -> list[Element]:
         """Outermost index matches under root (and, with `hidden`, hidden ones too), then every
         match of the other selectors, each in document order."""
-        found: list[Element] = []
-        stack = [c for c in reversed(root) if isinstance(c.tag, str)]
-        while stack:
-            el = stack.pop()
-            if self.match(el) or (hidden and _is_hidden(el)):
-                found.append(el)
-                continue
-            stack.extend([c for c in reversed(el) if isinstance(c.tag, str)])
+        found = self._outermost(root, hidden)
         if self.xpath is not None:
             found += _under(root, self.xpath(root.getroottree().getroot()))
         return found
+
+
+    def _outermost(self, root: Element, hidden: bool) -> list[Element]:
+        """Matches below root in document order, none inside another."""
+        found: list[Element] = []
+        if self.tags is not None and not hidden:
+            chosen: set[Element] = set()
+            for el in root.iterdescendants(*self.tags) if self.tags else ():
+                if self.match(el) and not any(a in chosen for a in el.iterancestors() if chosen):
+                    found.append(el)
+                    chosen.add(el)
+            return found
+        end: Element | None = None  # while set: the first element after the last match's subtree
+        for el in root.iterdescendants(etree.Element):
+            if end is not None:
+                if el is not end:
+                    continue
+                end = None
+            if self.match(el) or (hidden and _is_hidden(el)):
+                found.append(el)
+                end = _after(el, root)
+                if end is None:
+                    break
+        return found
+
+
+def _after(el: Element, root: Element) -> Element | None:
+    """The first element after el's subtree (in document order) that is still below root."""
+    node: Element | None = el
+    while node is not None and node is not root:
+        following = next(node.itersiblings(etree.Element), None)
+        if following is not None:
+            return following
+        node = node.getparent()
+    return None
 
 
 @lru_cache(maxsize=128)
