@@ -10,7 +10,6 @@ added on top is kept here: text inside <script>, <style> and <template> is code,
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 from lxml import etree
 
@@ -249,36 +248,37 @@ def _row_text(tr: Element, ok: bool) -> str:
     return " | ".join(texts) if any(texts) else ""
 
 
-def strings(root: Element, *, collapse: bool = False) -> Iterator[str]:
-    """The plain strings under root in document order, as BeautifulSoup's `get_text` reads them.
+def strings(root: Element, *, collapse: bool = False) -> list[str]:
+    """The plain strings under root in document order, as BeautifulSoup's `get_text` reads them:
+    none inside a string container (or all of a container root's own strings, none nested deeper).
 
     With `collapse`, a string of nothing but ASCII white space outside <pre>/<textarea> becomes
     one newline (if it has one) or one space, as BeautifulSoup stored it.
     """
-    want = root.tag if root.tag in _CONTAINERS else None
-    keep = _preserved(root) if collapse else True
-    stack: list[tuple[object, str | None, bool]] = []
-    _push_strings(stack, root, _innermost(root), keep)
-    while stack:
-        node, where, pre = stack.pop()
-        if isinstance(node, str):
-            if where == want:
-                if not pre and not node.strip(_ASCII_SPACE):
-                    node = "\n" if "\n" in node else " "
-                yield node
-            continue
-        el: Element = node  # type: ignore[assignment]
-        if el.tail:
-            stack.append((el.tail, where, pre))
-        if isinstance(el.tag, str):
-            name = el.tag
-            _push_strings(stack, el, name if name in _CONTAINERS else where, pre or name in _PRESERVE)
-
-
-def _push_strings(stack: list[tuple[object, str | None, bool]], el: Element, where: str | None, pre: bool) -> None:
-    stack.extend([(c, where, pre) for c in reversed(el)])
-    if el.text:
-        stack.append((el.text, where, pre))
+    if root.tag not in _CONTAINERS and _innermost(root) is not None:
+        return []  # inside a template, script or ruby text: no plain string at all
+    out: list[str] = []
+    nested = 0  # string containers open below root
+    pre = [_preserved(root) if collapse else True]
+    for event, el in etree.iterwalk(root, events=("start", "end", "comment", "pi")):
+        if event == "start":
+            if el is not root:
+                nested += el.tag in _CONTAINERS
+                pre.append(pre[-1] or el.tag in _PRESERVE)
+            text = el.text
+        elif event == "end":
+            if el is root:
+                break
+            nested -= el.tag in _CONTAINERS
+            pre.pop()
+            text = el.tail
+        else:  # a comment or processing instruction: only its tail is text
+            text = el.tail
+        if text and not nested:
+            if not pre[-1] and not text.strip(_ASCII_SPACE):
+                text = "\n" if "\n" in text else " "
+            out.append(text)
+    return out
 
 
 def _preserved(el: Element) -> bool:

@@ -184,7 +184,7 @@ class _Selectors:
             el.tag in self.by_tag
             or (self.by_id and get("id") in self.by_id)
             or (self.classes and not self.classes.isdisjoint((get("class") or "").split()))
-            or any(get(name) is not None for name in self.attr_names)
+            or (self.attr_names and any(get(name) is not None for name in self.attr_names))
         ):
             return False
         el_id = get("id")
