@@ -1,11 +1,12 @@
 """Benchmark: CPU per page of `normalise`, this checkout against a baseline commit, in one run.
 
-    .venv/bin/python bench/normalise.py [--baseline main] [--pages 200] [--copies 45] [--rounds 3]
+    .venv/bin/python bench/normalise.py [--baseline main] [--pages 200] [--copies 45] [--depth 20000] [--rounds 3]
 
 The pages are the bench corpus (bench/corpus.py: GOV.UK-like ~30 KB and NHS-like ~12 KB pages,
-each read with its site's profile) and the demo ATMP page with its body repeated to ~600 KB
-(`--copies`). Each side runs in its own process (the baseline from `git archive <baseline>` into
-a temporary directory, this checkout from src/), alternating, `--rounds` times; the figure kept
+each read with its site's profile), the demo ATMP page with its body repeated to ~600 KB
+(`--copies`) and a hostile page nested `--depth` elements deep. Each side runs in its own
+process (the baseline from `git archive <baseline>` into a temporary directory, this checkout
+from src/), alternating, `--rounds` times; the figure kept
 is each side's least CPU time (time.process_time, so other processes' load counts little).
 Prints ms per page for both and the ratio. No asserts: tests/test_normalise_golden.py checks
 that both give the same text.
@@ -33,7 +34,7 @@ def big_page(site: Path, copies: int) -> bytes:
     return html.replace(inner, "".join(inner.replace('id="', f'id="c{i}-') for i in range(copies))).encode()
 
 
-def worker(src: str, pages: int, copies: int) -> dict[str, float]:
+def worker(src: str, pages: int, copies: int, depth: int) -> dict[str, float]:
     """Run inside one side's process: CPU ms per page for the corpus and for the big page."""
     sys.path.insert(0, src)
     sys.path.insert(0, str(ROOT / "bench"))
@@ -54,6 +55,10 @@ def worker(src: str, pages: int, copies: int) -> dict[str, float]:
     blocks = sum(len(normalise(body, url=url, profile=profile).blocks) for body, url, profile in work)
     corpus_ms = (time.process_time() - t0) * 1000 / pages
     out = {"corpus_ms": corpus_ms, "corpus_blocks": blocks, "big_kb": len(big) / 1024}
+    deep = ("<main>" + "<div><span>" * depth + "deep" + "</span></div>" * depth + "<p>after</p></main>").encode()
+    t0 = time.process_time()
+    out["deep_blocks"] = len(normalise(deep, url="https://www.gov.uk/deep", profile=profiles["govuk"]).blocks)
+    out["deep_ms"] = (time.process_time() - t0) * 1000
     for name in ("govuk", "default"):
         t0 = time.process_time()
         out[f"big_{name}_blocks"] = len(normalise(big, url=f"https://www.gov.uk/guidance/{SLUG}",
@@ -63,7 +68,8 @@ def worker(src: str, pages: int, copies: int) -> dict[str, float]:
 
 
 def run_side(src: str, args: argparse.Namespace) -> dict[str, float]:
-    cmd = [sys.executable, "-B", __file__, "--worker", src, "--pages", str(args.pages), "--copies", str(args.copies)]
+    cmd = [sys.executable, "-B", __file__, "--worker", src, "--pages", str(args.pages), "--copies", str(args.copies),
+           "--depth", str(args.depth)]
     return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
 
 
@@ -73,10 +79,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--pages", type=int, default=200)
     ap.add_argument("--copies", type=int, default=45)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--depth", type=int, default=20000, help="nesting of the hostile deep page")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
-        print(json.dumps(worker(args.worker, args.pages, args.copies)))
+        print(json.dumps(worker(args.worker, args.pages, args.copies, args.depth)))
         return
     with tempfile.TemporaryDirectory() as tmp:
         archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.baseline, "src"], check=True,
@@ -94,7 +101,8 @@ def main(argv: list[str] | None = None) -> None:
     old, new = best[args.baseline], best["this checkout"]
     print(f"{args.pages} corpus pages ({old['corpus_blocks']:.0f} blocks), big page {old['big_kb']:.0f} KB; "
           f"least CPU time of {args.rounds} rounds")
-    rows = [("corpus page", "corpus_ms"), ("big page, govuk", "big_govuk_ms"), ("big page, default", "big_default_ms")]
+    rows = [("corpus page", "corpus_ms"), ("big page, govuk", "big_govuk_ms"), ("big page, default", "big_default_ms"),
+            (f"{args.depth}-deep page", "deep_ms")]
     for label, key in rows:
         print(f"{label:18} {args.baseline}: {old[key]:8.2f} ms   this checkout: {new[key]:8.2f} ms   "
               f"{old[key] / new[key]:5.1f}x")

@@ -134,19 +134,22 @@ def _compound(selector: str) -> _Compound | None:
 
 
 def _under(scope: Element, found: Iterable[Element]) -> list[Element]:
-    """The elements of a whole-document match inside scope, in document order."""
-    return [el for el in found if _reachable(el, scope)]
+    """The elements of a whole-document match a search from scope finds, in document order."""
+    found = list(found)
+    if not found:
+        return []
+    below = set(scope.iterdescendants(etree.Element)) - _in_templates(scope)
+    return [el for el in found if el in below]
 
 
-def _reachable(el: Element, scope: Element) -> bool:
-    """Whether a search from scope finds el: below it, and not inside a <template> below it (as
-    soupsieve: a template's contents are not part of the document around it)."""
-    for a in el.iterancestors():
-        if a is scope:
-            return True
-        if a.tag == "template":
-            return False
-    return False
+def _in_templates(scope: Element) -> set[Element]:
+    """The elements inside a <template> below scope: as soupsieve, a search does not enter one
+    (a template's contents are not part of the document around it)."""
+    out: set[Element] = set()
+    for template in scope.iterdescendants("template"):
+        if template not in out:
+            out.update(template.iterdescendants(etree.Element))
+    return out
 
 
 class _Selectors:
@@ -175,8 +178,8 @@ class _Selectors:
         self.attr_names = tuple(self.by_attr)
         compounds = [c for group in (self.by_id, self.by_class, self.by_tag, self.by_attr) for cs in group.values()
                      for c in cs]
-        # When every simple selector names its tag, libxml2 can pick those elements out.
-        self.tags = sorted({c.tag for c in compounds if c.tag}) if all(c.tag for c in compounds) else None
+        # When every simple selector names its tag, other elements need no test.
+        self.tags = frozenset(c.tag for c in compounds if c.tag) if all(c.tag for c in compounds) else None
 
     def match(self, el: Element) -> bool:
         get = el.get
@@ -212,19 +215,15 @@ class _Selectors:
     def _outermost(self, root: Element, hidden: bool) -> list[Element]:
         """Matches below root in document order, none inside another."""
         found: list[Element] = []
-        if self.tags is not None and not hidden:
-            chosen: set[Element] = set()
-            for el in root.iterdescendants(*self.tags) if self.tags else ():
-                if self.match(el) and not any(a in chosen for a in el.iterancestors() if chosen):
-                    found.append(el)
-                    chosen.add(el)
-            return found
+        tags = None if hidden else self.tags  # when set: no other element can match
         end: Element | None = None  # while set: the first element after the last match's subtree
         for el in root.iterdescendants(etree.Element):
             if end is not None:
                 if el is not end:
                     continue
                 end = None
+            if tags is not None and el.tag not in tags:
+                continue
             if self.match(el) or (hidden and _is_hidden(el)):
                 found.append(el)
                 end = _after(el, root)
@@ -260,10 +259,13 @@ def select_one(scope: Element, selector: str) -> Element | None:
     if c is None:
         found = _under(scope, compile_selector(selector)(scope.getroottree().getroot()))
         return found[0] if found else None
+    hidden: set[Element] | None = None
     for el in scope.iterdescendants(c.tag or etree.Element):
         found_class = el.get("class")
-        if c.matches(el, el.get("id"), found_class.split() if found_class else (), ci=True) and _reachable(el, scope):
-            return el
+        if c.matches(el, el.get("id"), found_class.split() if found_class else (), ci=True):
+            hidden = _in_templates(scope) if hidden is None else hidden
+            if el not in hidden:
+                return el
     return None
 
 

@@ -88,6 +88,10 @@ def _text(value: object, *, fold: bool = True) -> str:
 def _fragment(html: str, profile: Profile, rules: IgnoreRules) -> list[_Raw]:
     if not html.strip():
         return []
-    root = body_or_document(parse(html))
+    doc = parse(html)
+    alive = list(doc.iter())  # one proxy per node while it is read (see normalise._from_html)
+    root = body_or_document(doc)
     prune(root, (*profile.drop, *rules.css))
-    return _walk(root)
+    raw = _walk(root)
+    del alive
+    return raw

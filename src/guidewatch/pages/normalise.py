@@ -80,6 +80,9 @@ def normalise(
 
 def _from_html(text: str, url: str, profile: Profile, rules: IgnoreRules, media: str) -> Page:
     root = parse(text)
+    # One proxy per node while the page is read: lxml frees a dropped proxy after walking up to an
+    # ancestor that has one, so iterating a deep tree without them costs depth x size.
+    alive = list(root.iter())
     title_el, title = _title(root, profile)
     metadata = {"content_type": media}
     metadata.update(_dates(root, profile))
@@ -96,6 +99,7 @@ def _from_html(text: str, url: str, profile: Profile, rules: IgnoreRules, media:
     notice = _unavailable_text(root, title, blocks, profile)
     if notice:
         metadata["unavailable"] = notice
+    del alive
     return Page(url=url, profile=profile.name, title=title, blocks=blocks, metadata=metadata)
 
 
@@ -163,9 +167,13 @@ def _api_body(body: object) -> str:
 def _fragment_blocks(html: str, profile: Profile, rules: IgnoreRules) -> list[_Raw]:
     if not html.strip():
         return []
-    root = body_or_document(parse(html))
+    doc = parse(html)
+    alive = list(doc.iter())  # see _from_html
+    root = body_or_document(doc)
     prune(root, (*profile.drop, *rules.css))
-    return _walk(root)
+    raw = _walk(root)
+    del alive
+    return raw
 
 
 def _put(metadata: dict[str, str], key: str, value: str | None) -> None:
