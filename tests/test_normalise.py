@@ -21,7 +21,7 @@ from guidewatch.model import Block, Page, parse_blocks
 from guidewatch.pages.blocks import parse
 from guidewatch.pages.css import select_all, select_one
 from guidewatch.pages.normalise import compile_ignore, fold_text, normalise, parse_date
-from guidewatch.sources.profiles import Profile, load_profiles
+from guidewatch.sources.profiles import Profile, ProfileError, load_profiles
 
 FIXTURES = Path(__file__).parent / "fixtures" / "normalise"
 SITE = Path(guidewatch.__file__).parent / "demo_data" / "site"
@@ -803,11 +803,18 @@ def test_selector_matching_agrees_with_soupsieve(profiles: dict[str, Profile], r
         assert one is None or _path(one, False) == _path(other, True), selector
 
 
-def test_a_selector_cssselect_cannot_take_is_refused_in_one_line() -> None:
-    for rule in ("css:p:-soup-contains('x')", "css:a:not(.x, .y)", "css:li:nth-child(2n+1 of .x)"):
-        with pytest.raises(ValueError, match="invalid CSS selector") as err:
-            compile_ignore((rule,))
-        assert "\n" not in str(err.value)
+SOUPSIEVE_ONLY = ("p:-soup-contains('x')", "a:not(.x, .y)", "li:nth-child(2n+1 of .x)", "a:any-link")
+
+
+@pytest.mark.parametrize("selector", SOUPSIEVE_ONLY)
+def test_a_selector_cssselect_cannot_take_is_refused_in_one_line(tmp_path: Path, selector: str) -> None:
+    with pytest.raises(ValueError, match="invalid CSS selector") as err:
+        compile_ignore((f"css:{selector}",))
+    assert "\n" not in str(err.value)
+    (tmp_path / "mysite.toml").write_text(f'name = "mysite"\ndrop = ["nav", "{selector}"]\n')
+    with pytest.raises(ProfileError, match=r"mysite.toml: key 'drop\[1\]': invalid CSS selector") as perr:
+        load_profiles([tmp_path])
+    assert "\n" not in str(perr.value) and perr.value.exit_code == 2
 
 
 # --- speed --------------------------------------------------------------------------------
