@@ -18,9 +18,10 @@ from hypothesis import strategies as st
 
 import guidewatch
 from guidewatch.model import Block, Page, parse_blocks
-from guidewatch.pages.css import _Selectors
+from guidewatch.pages.blocks import parse
+from guidewatch.pages.css import select_all, select_one
 from guidewatch.pages.normalise import compile_ignore, fold_text, normalise, parse_date
-from guidewatch.sources.profiles import Profile, load_profiles
+from guidewatch.sources.profiles import Profile, ProfileError, load_profiles
 
 FIXTURES = Path(__file__).parent / "fixtures" / "normalise"
 SITE = Path(guidewatch.__file__).parent / "demo_data" / "site"
@@ -737,7 +738,7 @@ def test_parse_date(raw: object, expected: str | None) -> None:
     assert parse_date(raw) == expected
 
 
-# --- the fast selector matcher agrees with soupsieve ---------------------------------------
+# --- the selector matcher on lxml agrees with soupsieve on BeautifulSoup's tree -------------
 
 EXTRA_SELECTORS = (
     "[role=banner]",
@@ -755,22 +756,65 @@ EXTRA_SELECTORS = (
     "time[datetime]",
     "[href$='.uk/']",
     "*",
+    "li:empty",
+    "p:empty",
+    ":root > body",
+    "main > div:nth-child(2) p:last-of-type",
+    "h2 ~ p",
+    "div:has(> h2)",
 )
+# Values of HTML's case-insensitive attributes: soupsieve's select_one (main, title) ignores their
+# case; the chrome index never did, and keeps matching them exactly (stored baselines depend on it).
+CASE_SELECTORS = ("[LANG=EN]", "html[lang=EN]", "p[type=text]")
+TRICKY = """<!doctype html><html lang="en"><body><main><p class="a\tb\x0cc">x</p><p class="sr-only\u00a0z">y</p>
+<template><main><h1>in a template</h1><p>t</p></main></template><ul><li> </li><li><!-- c --></li></ul><p>\n</p>
+<p TYPE=Text></p></main></body></html><!-- after --><p>stray</p>"""
 
 
-def _outermost(elements: list[object]) -> set[int]:
-    ids = {id(e) for e in elements}
-    return {id(e) for e in elements if not any(id(p) in ids for p in e.parents)}  # type: ignore[attr-defined]
+def _path(el: object, bs4: bool) -> tuple[int, ...]:
+    """Where an element sits: its index among its parent's elements, from the document down."""
+    out: list[int] = []
+    while True:
+        parent = el.parent if bs4 else el.getparent()  # type: ignore[attr-defined]
+        if parent is None:
+            return tuple(reversed(out))
+        kids = [c for c in (parent.contents if bs4 else parent) if (c.name if bs4 else isinstance(c.tag, str))]
+        out.append(next(i for i, c in enumerate(kids) if c is el))
+        el = parent
 
 
-@pytest.mark.parametrize("rel", [f"v1/{ATMP}", NHS_V1, f"v2/{IO}"])
-def test_fast_selector_matching_agrees_with_soupsieve(profiles: dict[str, Profile], rel: str) -> None:
-    soup = BeautifulSoup(site(rel).decode(), "lxml")
+def _outermost(paths: list[tuple[int, ...]]) -> set[tuple[int, ...]]:
+    found = set(paths)
+    return {p for p in found if not any(p[:i] in found for i in range(len(p)))}
+
+
+@pytest.mark.parametrize("rel", [f"v1/{ATMP}", NHS_V1, f"v2/{IO}", "tricky"])
+def test_selector_matching_agrees_with_soupsieve(profiles: dict[str, Profile], rel: str) -> None:
+    html = TRICKY if rel == "tricky" else site(rel).decode()
+    soup, doc = BeautifulSoup(html, "lxml"), parse(html)
     lists = [p.drop for p in profiles.values()] + [(s,) for s in EXTRA_SELECTORS] + [EXTRA_SELECTORS[:8]]
     for selectors in lists:
-        ours = _Selectors(tuple(selectors)).select(soup)
-        theirs = soupsieve.select(", ".join(selectors), soup)
+        ours = [_path(e, False) for e in select_all(doc, selectors)]
+        theirs = [_path(e, True) for e in soupsieve.select(", ".join(selectors), soup)]
         assert _outermost(ours) == _outermost(theirs), selectors
+    for selector in (*EXTRA_SELECTORS, *CASE_SELECTORS, *(s for p in profiles.values() for s in (*p.main, *p.title))):
+        one, other = select_one(doc, selector), soup.select_one(selector)
+        assert (one is None) == (other is None), selector
+        assert one is None or _path(one, False) == _path(other, True), selector
+
+
+SOUPSIEVE_ONLY = ("p:-soup-contains('x')", "a:not(.x, .y)", "li:nth-child(2n+1 of .x)", "a:any-link")
+
+
+@pytest.mark.parametrize("selector", SOUPSIEVE_ONLY)
+def test_a_selector_cssselect_cannot_take_is_refused_in_one_line(tmp_path: Path, selector: str) -> None:
+    with pytest.raises(ValueError, match="invalid CSS selector") as err:
+        compile_ignore((f"css:{selector}",))
+    assert "\n" not in str(err.value)
+    (tmp_path / "mysite.toml").write_text(f'name = "mysite"\ndrop = ["nav", "{selector}"]\n')
+    with pytest.raises(ProfileError, match=r"mysite.toml: key 'drop\[1\]': invalid CSS selector") as perr:
+        load_profiles([tmp_path])
+    assert "\n" not in str(perr.value) and perr.value.exit_code == 2
 
 
 # --- speed --------------------------------------------------------------------------------

@@ -10,8 +10,6 @@ import codecs
 import json
 import re
 
-from bs4.dammit import EncodingDetector
-
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _UNSURE_TYPES = frozenset({"", "text/plain", "application/octet-stream", "binary/octet-stream"})
 _MAGIC = (
@@ -78,10 +76,10 @@ def decode_html(body: bytes, charset: str | None = None) -> str:
     for bom, encoding in _BOMS:
         if body.startswith(bom):
             return body[len(bom) :].decode(encoding, errors="replace")
-    declared = [c for c in (_codec(charset), _codec(_declared_in_markup(body))) if c]
+    wide = b"\x00" in body[:4096]  # markup in UTF-16/32 always has NUL bytes; without any, it is mislabelled
+    declared = _declared(body, charset) if wide else []
     for encoding in declared:  # UTF-16/32 bytes can be valid UTF-8, so trust a wide declaration first
-        # ...unless the body has no NUL byte: markup in UTF-16/32 always has some, so it is mislabelled
-        if _wide(encoding) and b"\x00" in body[:4096]:
+        if _wide(encoding):
             try:
                 return body.decode(encoding)
             except UnicodeDecodeError:
@@ -90,6 +88,7 @@ def decode_html(body: bytes, charset: str | None = None) -> str:
         return body.decode("utf-8")
     except UnicodeDecodeError:
         pass
+    declared = declared or _declared(body, charset)
     candidates = list(dict.fromkeys(c for c in ("utf-8", *declared, "cp1252") if not _wide(c)))
     misfits: list[tuple[int, int, str]] = []
     for order, encoding in enumerate(candidates):
@@ -118,7 +117,14 @@ def _wide(encoding: str) -> bool:
     return encoding.startswith(("utf-16", "utf-32"))
 
 
+def _declared(body: bytes, charset: str | None) -> list[str]:
+    """The charsets the header and the markup declare (looked for only when UTF-8 is not enough)."""
+    return [c for c in (_codec(charset), _codec(_declared_in_markup(body))) if c]
+
+
 def _declared_in_markup(body: bytes) -> str | None:
+    from bs4.dammit import EncodingDetector  # imported only for a page that is not UTF-8
+
     try:
         found = EncodingDetector.find_declared_encoding(body[:4096], is_html=True)
     except Exception:  # detection is best effort; never fatal

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-import soupsieve
+from guidewatch.sources.selectors import compile_selector
 
 
 @dataclass(frozen=True)
@@ -30,9 +30,9 @@ def compile_ignore(ignore: tuple[str, ...]) -> IgnoreRules:
             if not selector:
                 raise ValueError(f"ignore rule {rule!r}: empty CSS selector")
             try:
-                soupsieve.compile(selector)
-            except Exception as exc:  # soupsieve raises several types for bad selectors
-                raise ValueError(f"ignore rule {rule!r}: invalid CSS selector: {_one_line(exc)}") from None
+                compile_selector(selector)
+            except ValueError as exc:
+                raise ValueError(f"ignore rule {rule!r}: invalid CSS selector: {exc}") from None
             css.append(selector)
         elif rule:
             try:
@@ -40,7 +40,3 @@ def compile_ignore(ignore: tuple[str, ...]) -> IgnoreRules:
             except re.error as exc:
                 raise ValueError(f"ignore rule {rule!r}: bad regular expression: {exc}") from None
     return IgnoreRules(tuple(css), tuple(regexes))
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())

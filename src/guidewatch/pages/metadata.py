@@ -6,15 +6,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
+from itertools import islice
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bs4 import BeautifulSoup
-from bs4.element import Tag
-
 from guidewatch.model import Block
-from guidewatch.pages.blocks import _inline_text, _Raw, _walk
-from guidewatch.pages.css import _select_all
+from guidewatch.pages.blocks import Element, _inline_text, _Raw, _walk, get_text, strings
+from guidewatch.pages.css import select_all, select_one
 from guidewatch.pages.fold import fold_text
 from guidewatch.sources.profiles import Profile
 
@@ -107,26 +105,35 @@ def _newest_change(entries: Iterable[tuple[str, str]]) -> dict[str, str]:
 # --- the page's own notices --------------------------------------------------------------
 
 
-def _title(soup: BeautifulSoup, profile: Profile) -> tuple[Tag | None, str]:
+def _title(root: Element, profile: Profile) -> tuple[Element | None, str]:
     """The title element (to take out of the text) and the title text."""
     for selector in profile.title:
-        el = soup.select_one(selector)
+        el = select_one(root, selector)
         if el is not None:
             text = fold_text(_inline_text(el))
             if text:
                 return el, text
-    head = soup.find("title")
-    text = fold_text(head.get_text()) if isinstance(head, Tag) else ""
+    head = _first(root, "title")
+    text = fold_text(get_text(head)) if head is not None else ""
     if profile.title_suffix is not None:
         text = profile.title_suffix.sub("", text).strip()
     return None, text
 
 
-def _dates(soup: BeautifulSoup, profile: Profile) -> dict[str, str]:
+def _first(root: Element, tag: str) -> Element | None:
+    return next(root.iter(tag), None)
+
+
+def _h1s(root: Element) -> list[str]:
+    """The first three h1s' text (BeautifulSoup's find_all("h1", limit=3))."""
+    return [fold_text(get_text(h, " ")) for h in islice(root.iter("h1"), 3)]
+
+
+def _dates(root: Element, profile: Profile) -> dict[str, str]:
     """The page's own dates, found by their labels in the page text (class names vary)."""
     if not profile.dates:
         return {}
-    text = soup.get_text("\n")
+    text = "\n".join(strings(root, collapse=True))
     found: dict[str, str] = {}
     for rule in profile.dates:
         if rule.key in found:
@@ -139,32 +146,31 @@ def _dates(soup: BeautifulSoup, profile: Profile) -> dict[str, str]:
     return found
 
 
-def _change_history(soup: BeautifulSoup, profile: Profile) -> dict[str, str]:
+def _change_history(root: Element, profile: Profile) -> dict[str, str]:
     rule = profile.change_history
     if rule is None:
         return {}
     entries: list[tuple[str, str]] = []
-    for item in _select_all(soup, (rule.item,)):
-        when = item.select_one(rule.time)
-        note = item.select_one(rule.note)
-        stamp = (when.get("datetime") or when.get_text()) if when is not None else ""
-        text = note.get_text(" ") if note is not None else ""
-        entries.append((stamp if isinstance(stamp, str) else "", text))
+    for item in select_all(root, (rule.item,)):
+        when = select_one(item, rule.time)
+        note = select_one(item, rule.note)
+        stamp = (when.get("datetime") or get_text(when)) if when is not None else ""
+        text = get_text(note, " ") if note is not None else ""
+        entries.append((stamp, text))
     return _newest_change(entries)
 
 
-def _withdrawn(soup: BeautifulSoup, profile: Profile) -> dict[str, str]:
+def _withdrawn(root: Element, profile: Profile) -> dict[str, str]:
     rule = profile.withdrawn
     if rule is None:
         return {}
-    for notice in _select_all(soup, rule.selectors):
-        m = rule.pattern.search(fold_text(notice.get_text(" ")))
+    for notice in select_all(root, rule.selectors):
+        m = rule.pattern.search(fold_text(get_text(notice, " ")))
         if not m:
             continue
         out: dict[str, str] = {}
-        when = notice.find("time", attrs={"datetime": True})
-        stamp = when.get("datetime") if isinstance(when, Tag) else None
-        shown = parse_date(stamp)
+        when = next((t for t in notice.iterdescendants("time") if t.get("datetime") is not None), None)
+        shown = parse_date(when.get("datetime") if when is not None else None)
         if not shown and "date" in rule.pattern.groupindex:
             shown = parse_date(m.group("date"))
         if shown:
@@ -183,12 +189,11 @@ def _explanation(raw: list[_Raw], title: re.Pattern[str] | None = None) -> str:
     return fold_text(title.sub("", text)) if title is not None else text
 
 
-def _is_soft_404(soup: BeautifulSoup, title: str, profile: Profile) -> bool:
+def _is_soft_404(root: Element, title: str, profile: Profile) -> bool:
     if not profile.soft_404:
         return False
-    head = soup.find("title")
-    candidates = [title, fold_text(head.get_text()) if isinstance(head, Tag) else ""]
-    candidates += [fold_text(h.get_text(" ")) for h in soup.find_all("h1", limit=3)]
+    head = _first(root, "title")
+    candidates = [title, fold_text(get_text(head)) if head is not None else "", *_h1s(root)]
     return any(p.search(c) for p in profile.soft_404 for c in candidates if c)
 
 
@@ -196,16 +201,15 @@ def _is_soft_404(soup: BeautifulSoup, title: str, profile: Profile) -> bool:
 SHORT_PAGE_CHARS = 800
 
 
-def _unavailable_text(soup: BeautifulSoup, title: str, blocks: list[Block], profile: Profile) -> str | None:
+def _unavailable_text(root: Element, title: str, blocks: list[Block], profile: Profile) -> str | None:
     """The title, h1 or (short page) text saying the page is an outage notice or consent wall.
 
     Such a 200 stands in for the content; diffing it would report the guidance as deleted.
     """
     if not profile.unavailable:
         return None
-    head = soup.find("title")
-    candidates = [title, fold_text(head.get_text()) if isinstance(head, Tag) else ""]
-    candidates += [fold_text(h.get_text(" ")) for h in soup.find_all("h1", limit=3)]
+    head = _first(root, "title")
+    candidates = [title, fold_text(get_text(head)) if head is not None else "", *_h1s(root)]
     text = " ".join(b.text for b in blocks)
     if len(text) <= SHORT_PAGE_CHARS:
         candidates.append(text)

@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from guidewatch.model import Page
-from guidewatch.pages.blocks import _finish, _Raw, _soup, _walk
-from guidewatch.pages.css import _prune
+from guidewatch.pages.blocks import _finish, _Raw, _walk, body_or_document, parse
+from guidewatch.pages.css import prune
 from guidewatch.pages.fold import fold_text
 from guidewatch.pages.ignore import IgnoreRules
 from guidewatch.pages.metadata import parse_date
@@ -88,7 +88,10 @@ def _text(value: object, *, fold: bool = True) -> str:
 def _fragment(html: str, profile: Profile, rules: IgnoreRules) -> list[_Raw]:
     if not html.strip():
         return []
-    soup = _soup(html)
-    root = soup.body or soup
-    _prune(root, (*profile.drop, *rules.css))
-    return _walk(root)
+    doc = parse(html)
+    alive = list(doc.iter())  # one proxy per node while it is read (see normalise._from_html)
+    root = body_or_document(doc)
+    prune(root, (*profile.drop, *rules.css))
+    raw = _walk(root)
+    del alive
+    return raw

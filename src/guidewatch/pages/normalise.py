@@ -21,12 +21,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bs4 import BeautifulSoup
-from bs4.element import Tag
-
 from guidewatch.model import Page
-from guidewatch.pages.blocks import _finish, _Raw, _soup, _walk
-from guidewatch.pages.css import _prune
+from guidewatch.pages.blocks import Element, _finish, _Raw, _walk, body_or_document, parse
+from guidewatch.pages.css import prune, remove, select_one
 from guidewatch.pages.decode import _classify, _load_json, _parse_content_type, decode_html
 from guidewatch.pages.fold import fold_text
 from guidewatch.pages.ignore import IgnoreRules, compile_ignore
@@ -82,32 +79,36 @@ def normalise(
 
 
 def _from_html(text: str, url: str, profile: Profile, rules: IgnoreRules, media: str) -> Page:
-    soup = _soup(text)
-    title_el, title = _title(soup, profile)
+    root = parse(text)
+    # One proxy per node while the page is read: lxml frees a dropped proxy after walking up to an
+    # ancestor that has one, so iterating a deep tree without them costs depth x size.
+    alive = list(root.iter())
+    title_el, title = _title(root, profile)
     metadata = {"content_type": media}
-    metadata.update(_dates(soup, profile))
-    metadata.update(_change_history(soup, profile))
-    metadata.update(_withdrawn(soup, profile))
-    if _is_soft_404(soup, title, profile):
+    metadata.update(_dates(root, profile))
+    metadata.update(_change_history(root, profile))
+    metadata.update(_withdrawn(root, profile))
+    if _is_soft_404(root, title, profile):
         metadata["soft_404"] = "1"
     _fill_public_updated(metadata)
-    main = _select_main(soup, profile)
-    if title_el is not None and title_el is not main and any(p is main for p in title_el.parents):
-        title_el.extract()  # the title is Page.title, not the first block
-    _prune(main, (*profile.drop, *rules.css))
+    main = _select_main(root, profile)
+    if title_el is not None and title_el is not main and any(p is main for p in title_el.iterancestors()):
+        remove(title_el)  # the title is Page.title, not the first block
+    prune(main, (*profile.drop, *rules.css))
     blocks = _finish(_walk(main), profile, rules)
-    notice = _unavailable_text(soup, title, blocks, profile)
+    notice = _unavailable_text(root, title, blocks, profile)
     if notice:
         metadata["unavailable"] = notice
+    del alive
     return Page(url=url, profile=profile.name, title=title, blocks=blocks, metadata=metadata)
 
 
-def _select_main(soup: BeautifulSoup, profile: Profile) -> Tag:
+def _select_main(root: Element, profile: Profile) -> Element:
     for selector in (*profile.main, *_FALLBACK_MAIN):
-        el = soup.select_one(selector)
+        el = select_one(root, selector)
         if el is not None:
             return el
-    return soup
+    return root
 
 
 # --- GOV.UK Content API --------------------------------------------------------------------
@@ -166,10 +167,13 @@ def _api_body(body: object) -> str:
 def _fragment_blocks(html: str, profile: Profile, rules: IgnoreRules) -> list[_Raw]:
     if not html.strip():
         return []
-    soup = _soup(html)
-    root = soup.body or soup
-    _prune(root, (*profile.drop, *rules.css))
-    return _walk(root)
+    doc = parse(html)
+    alive = list(doc.iter())  # see _from_html
+    root = body_or_document(doc)
+    prune(root, (*profile.drop, *rules.css))
+    raw = _walk(root)
+    del alive
+    return raw
 
 
 def _put(metadata: dict[str, str], key: str, value: str | None) -> None:

@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import soupsieve
-
 from guidewatch.config import MAX_CONFIG_BYTES, schedule_problem
 from guidewatch.exitcodes import USAGE
 from guidewatch.files import read_capped
+from guidewatch.sources.selectors import compile_selector
 
 if TYPE_CHECKING:
     from guidewatch.config import SourceConfig
@@ -277,9 +276,9 @@ class _Reader:
 
     def selector(self, key: str, sel: str) -> str:
         try:
-            soupsieve.compile(sel)
-        except Exception as exc:  # soupsieve raises several error types for bad selectors
-            raise self.fail(key, f"invalid CSS selector {sel!r}: {_one_line(exc)}") from None
+            compile_selector(sel)
+        except ValueError as exc:
+            raise self.fail(key, f"invalid CSS selector {sel!r}: {exc}") from None
         return sel
 
     def regex(self, key: str, pattern: str, *, with_date: bool = False) -> re.Pattern[str]:
