@@ -9,8 +9,11 @@ the N pages is crawled once (every page recorded), then `guidewatch crawl --all 
 `--runs` times; for each run it prints the time from just before the command's process was
 started to the first request the server received (robots.txt counts: it is a request), the
 whole command's wall time, and the CPU seconds of the command and its crawl child (wait4).
-Then the import breakdown: `python -X importtime` of the parent (the same crawl) and of the
-crawl child (given the same job the parent sends), grouped by top-level package.
+Then the CPU seconds of the parent until it sends the child its job and of a crawl child
+until it is ready for one (load hardly changes these; on an idle machine the first request
+comes at about the larger of the two), and the import breakdown: `python -X importtime` of
+the parent (the same crawl; before and after it sent the job) and of the crawl child (given
+the same job the parent sends), by top-level package.
 Wall times on a loaded machine are inflated: read them with `uptime`, printed first.
 Prints figures; asserts nothing.
 """
@@ -141,10 +144,12 @@ def import_groups(text: str) -> tuple[float, dict[str, float]]:
     return sum(groups.values()), groups
 
 
-def parent_imports(root: Path) -> str:
-    proc = subprocess.run([sys.executable, "-X", "importtime", str(VENV_BIN / "guidewatch"), "crawl", "--all", "-q"],
+def parent_imports(root: Path) -> tuple[str, str]:
+    """The crawl command's -X importtime lines before it sent the job, and after."""
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", _JOB_CPU, str(VENV_BIN / "guidewatch")],
                           cwd=root, capture_output=True, text=True, check=False)
-    return "\n".join(line for line in proc.stderr.splitlines() if line.startswith("import time:"))
+    before, _, after = proc.stderr.partition('{"job_cpu"')
+    return before, after
 
 
 def child_imports(origin: str) -> str:
@@ -169,6 +174,43 @@ def child_imports(origin: str) -> str:
     err = proc.stderr.read().decode()
     proc.wait()
     return err
+
+
+# The crawl command, noting its CPU seconds when its crawl child is given the job (fetch_sources' on_sent).
+_JOB_CPU = """
+import json, sys, time
+import guidewatch.sources.fetch as fetch
+real = fetch.fetch_sources
+def spy(*a, on_sent=None, **kw):
+    def sent():
+        print(json.dumps({"job_cpu": time.process_time()}), file=sys.__stderr__, flush=True)
+        if on_sent:
+            on_sent()
+    return real(*a, on_sent=sent, **kw)
+fetch.fetch_sources = spy
+sys.argv = [sys.argv[1], "crawl", "--all", "-q"]
+from guidewatch.cli import main
+main(prog_name="guidewatch")
+"""
+# A crawl child's work before it can take a job: starting, importing, preloading Scrapy's parts.
+_CHILD_READY = "import time; import guidewatch.sources.child as c; c.preload(); print(time.process_time())"
+
+
+def cpu_path(root: Path, runs: int) -> tuple[float, float]:
+    """Median CPU seconds (load hardly changes them) of the parent until it sends the job, and
+    of a crawl child until it is ready for one: on an idle machine the first request comes
+    at about the larger of the two (the child starts first thing), plus ~10 ms."""
+    from guidewatch.children import child_env
+
+    parent, child = [], []
+    for _ in range(runs):
+        proc = subprocess.run([sys.executable, "-c", _JOB_CPU, str(VENV_BIN / "guidewatch")], cwd=root,
+                              capture_output=True, text=True, check=False)
+        parent += [json.loads(line)["job_cpu"] for line in proc.stderr.splitlines() if line.startswith('{"job_cpu"')]
+        proc = subprocess.run([sys.executable, "-c", _CHILD_READY], capture_output=True, text=True, check=True,
+                              env=child_env())
+        child.append(float(proc.stdout))
+    return statistics.median(parent), statistics.median(child)
 
 
 def print_imports(title: str, text: str, top: int = 12) -> None:
@@ -196,8 +238,13 @@ def main() -> None:
             print(f"  {first:8.3f} s   {wall:6.3f} s  {cpu:6.3f} s")
         print(f"  median: first request {statistics.median(r[0] for r in runs):.3f} s, "
               f"wall {statistics.median(r[1] for r in runs):.3f} s, CPU {statistics.median(r[2] for r in runs):.3f} s")
+        parent, child = cpu_path(root, args.runs)
+        print(f"\nCPU seconds (median of {args.runs}): the parent until it sends the job {parent:.3f} s; "
+              f"a crawl child until it is ready for one {child:.3f} s")
         if not args.no_imports:
-            print_imports("parent (guidewatch crawl --all -q)", parent_imports(root))
+            before, after = parent_imports(root)
+            print_imports("parent (guidewatch crawl --all -q) until it sends the job", before)
+            print_imports("parent after it sent the job", after, top=6)
             print_imports("crawl child (python -m guidewatch.sources.child)", child_imports(server.origin))
     finally:
         server.shutdown()
