@@ -135,10 +135,12 @@ def open_workspace(config: Config, *, sync: bool = True) -> Workspace:
 
 def _guide_changes(store: Store, config: Config, guides: Sequence[Guide]) -> list[GuideChange]:
     """Guides a `[[guide_sources]]` listing added, and guides gone, since the last sync."""
+    before = store.guide_events.stored()
+    if before.keys() == {g.slug for g in guides}:  # the usual run: none added, none gone (and no import)
+        return []
     from guidewatch.app.guide_sources import guide_changes
 
     listed = {g.slug for g in guides} - {gc.slug for gc in config.guides}
-    before = store.guide_events.stored()
     return [c for c in guide_changes(before, guides) if c.kind == "gone" or c.slug in listed]
 
 
