@@ -2,7 +2,9 @@
 
 Each outcome is processed as soon as the child crawl process streams it back, so a crawl
 that is killed part-way keeps everything it had already recorded (`recording.Recording`,
-which records each through `recorder.record_outcome` as `decision.decide` says).
+which records each through `recorder.record_outcome` as `decision.decide` says). The
+recording machinery (normalising, diffing, linking) is imported only once the child has its
+job, so that import overlaps the child's start instead of delaying its first request.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import subprocess
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from guidewatch.app.recording import CrawlSummary, Recording
 from guidewatch.app.settings import fetch_settings
 from guidewatch.model import FetchOutcome, FetchRequest
 from guidewatch.sources.fetch import fetch_sources
@@ -22,8 +23,8 @@ from guidewatch.store import SourceState, StoreError
 if TYPE_CHECKING:
     from datetime import date
 
+    from guidewatch.app.recording import CrawlSummary, Recording
     from guidewatch.app.workspace import Workspace
-    from guidewatch.sources.profiles import Profile
 
 log = logging.getLogger("guidewatch.crawl")
 
@@ -70,19 +71,27 @@ def crawl(ws: Workspace, sources: Sequence[SourceState], *,
           progress: Callable[[FetchOutcome, str], None] | None = None, today: date | None = None,
           child: subprocess.Popen[bytes] | None = None) -> CrawlSummary:
     """Fetch the sources in a child process (`child`, if started early) and record each outcome as it arrives."""
-    summary = CrawlSummary()
     by_url = {s.url: s for s in sources}
     requests = [build_request(ws, s) for s in sources]
-    recording = Recording(ws, summary, sources, progress=progress, today=today)
+    started: list[tuple[CrawlSummary, Recording]] = []
+
+    def start() -> None:  # the child has its job: set up the recording while it starts crawling
+        from guidewatch.app.recording import CrawlSummary, Recording
+
+        summary = CrawlSummary()
+        started.append((summary, Recording(ws, summary, sources, progress=progress, today=today)))
 
     def handle(outcome: FetchOutcome) -> None:
         src = by_url.get(outcome.url)
         if src is not None:
-            recording.add(src, outcome)
+            started[0][1].add(src, outcome)
 
     try:
         fetch_sources(requests, fetch_settings(ws.config), on_outcome=handle, timeout=ws.config.fetch.crawl_timeout,
-                      child=child, keep=False)
+                      child=child, keep=False, on_sent=start)
+        if not started:  # nothing to fetch: no child was asked
+            start()
     finally:
-        recording.close()
-    return summary
+        if started:
+            started[0][1].close()
+    return started[0][0]

@@ -1,6 +1,11 @@
 """The loaded workspace: config, store, guides and profiles, and keeping the store's list of
 watched sources in line with what the guides cite (new sources, uncited ones retired,
-committed baselines imported)."""
+committed baselines imported).
+
+A crawl opens a workspace before it can send its crawl child the job, so what only some
+workspaces need (sitemap guide sources, the linker, snapshot file moves) is imported where
+it is used, not here.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +14,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
+from typing import TYPE_CHECKING
 
 from guidewatch.alerts.lifecycle import AUTOMATIC, uncited_closure
-from guidewatch.app.guide_sources import GuideChange, fetch_bodies, guide_changes, load_listed_guides
-from guidewatch.app.snapshot_files import sync_snapshot_files
-from guidewatch.changes.link import citing, url_key
 from guidewatch.config import Config, GuideConfig, SourceConfig
 from guidewatch.model import Guide
 from guidewatch.pages.snapshots import parse as parse_snapshot
@@ -21,6 +24,9 @@ from guidewatch.pages.snapshots import remove_orphaned_temp_files, snapshot_path
 from guidewatch.sources.guides import MAX_GUIDE_BYTES, GuideError, GuideFileError, guide_format, load_guide, parse_guide
 from guidewatch.sources.profiles import Profile, load_profiles, resolve_profile
 from guidewatch.store import SourceState, Store, utcnow
+
+if TYPE_CHECKING:
+    from guidewatch.app.guide_sources import GuideChange
 
 log = logging.getLogger("guidewatch.crawl")
 
@@ -45,6 +51,8 @@ class Workspace:
     def guides_citing(self, url: str) -> list[Guide]:
         """Guides citing `url` (as `link.citing` decides), through an index built once: scanning
         every citation of every guide for each changed page is O(N) per page at scale."""
+        from guidewatch.changes.link import citing, url_key
+
         if self._citing_index is None:
             self._citing_index = {}
             for i, g in enumerate(self.guides):
@@ -69,6 +77,8 @@ def load_guides(config: Config, profiles: Mapping[str, Profile] | None = None) -
         else:
             guides.append(_load_local(config, gc))
     if config.guide_sources:
+        from guidewatch.app.guide_sources import fetch_bodies, load_listed_guides
+
         profiles = profiles if profiles is not None else load_profiles(
             [config.profiles_dir] if config.profiles_dir else [])
         guides += load_listed_guides(config, profiles, partial(fetch_bodies, max_bytes=MAX_GUIDE_BYTES))
@@ -94,6 +104,8 @@ def fetch_guide_texts(config: Config, urls: Sequence[str]) -> dict[str, str]:
     guard to keep in step, and the one that fell behind is the way round it."""
     if not urls:
         return {}
+    from guidewatch.app.guide_sources import fetch_bodies
+
     for url in urls:
         guide_format(url)  # an unsupported format fails before anything is fetched
     texts: dict[str, str] = {}
@@ -113,14 +125,23 @@ def open_workspace(config: Config, *, sync: bool = True) -> Workspace:
     remove_orphaned_temp_files(config.snapshots_dir, config.alerts_dir)  # left by a killed run
     ws = Workspace(config, store, guides, profiles)
     if sync:
-        listed = {g.slug for g in guides} - {gc.slug for gc in config.guides}
-        before = store.guide_events.stored()
-        ws.guide_changes = [c for c in guide_changes(before, guides) if c.kind == "gone" or c.slug in listed]
+        ws.guide_changes = _guide_changes(store, config, guides)
         store.guides.sync(guides, watched_sources(guides, config.sources, profiles))
         store.guide_events.add([(c.kind, c.slug, c.url) for c in ws.guide_changes])
         import_committed_baselines(store, config)
         retire_uncited(ws)
     return ws
+
+
+def _guide_changes(store: Store, config: Config, guides: Sequence[Guide]) -> list[GuideChange]:
+    """Guides a `[[guide_sources]]` listing added, and guides gone, since the last sync."""
+    before = store.guide_events.stored()
+    if before.keys() == {g.slug for g in guides}:  # the usual run: none added, none gone (and no import)
+        return []
+    from guidewatch.app.guide_sources import guide_changes
+
+    listed = {g.slug for g in guides} - {gc.slug for gc in config.guides}
+    return [c for c in guide_changes(before, guides) if c.kind == "gone" or c.slug in listed]
 
 
 def retire_uncited(ws: Workspace) -> None:
@@ -135,6 +156,8 @@ def retire_uncited(ws: Workspace) -> None:
     gone = [u for u in ws.store.sources.uncited_urls()
             if snapshot_path(root, u).exists() or snapshot_path(root, u, latest=True).exists()]
     if gone:
+        from guidewatch.app.snapshot_files import sync_snapshot_files
+
         sync_snapshot_files(ws, urls=gone)
 
 

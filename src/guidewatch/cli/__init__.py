@@ -12,17 +12,22 @@ is shown only with -v.
 
 from __future__ import annotations
 
-import logging
 import sys
-from pathlib import Path
 
-import click
+from guidewatch.cli import early
 
-from guidewatch import __version__
-from guidewatch import exitcodes as ec
-from guidewatch.cli import crawling, gate, inspecting, review, serving, workspace
-from guidewatch.cli.base import Ctx, Group, UserError
-from guidewatch.config import CONFIG_NAME
+early.start(sys.argv)  # `guidewatch crawl`: the crawl child starts before click and the rest are imported
+
+import logging  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import click  # noqa: E402
+
+from guidewatch import __version__  # noqa: E402
+from guidewatch import exitcodes as ec  # noqa: E402
+from guidewatch.cli import crawling, gate, inspecting, review, serving, workspace  # noqa: E402
+from guidewatch.cli.base import Ctx, Group, UserError  # noqa: E402
+from guidewatch.config import CONFIG_NAME  # noqa: E402
 
 __all__ = ["main", "UserError"]
 

@@ -31,7 +31,8 @@ def crawl(ctx: Ctx, all_sources: bool, source: str | None, quiet: bool, distribu
       guidewatch crawl --source https://www.gov.uk/guidance/advanced-therapy-medicinal-products
     """
     from guidewatch.app.actions import crawl_now
-    from guidewatch.sources.fetch import discard_child, spawn_child
+    from guidewatch.cli import early
+    from guidewatch.sources.childproc import discard_child, spawn_child
 
     if all_sources and source:
         raise UserError("--all and --source cannot be used together")
@@ -44,7 +45,7 @@ def crawl(ctx: Ctx, all_sources: bool, source: str | None, quiet: bool, distribu
             raise UserError("--format json reports a crawl made here; with --distributed, use `worker --format json`")
         return push_command(ctx.workspace(), redis_url, queue_name, all_sources=all_sources, source=source,
                             wait=wait, echo=click.echo)
-    child = spawn_child()  # Scrapy's import overlaps opening the workspace
+    child = early.take() or spawn_child()  # Scrapy's import overlaps opening the workspace
     try:
         ws = ctx.workspace()
         for change in ws.guide_changes:  # guides a publisher's sitemap added or dropped since the last run

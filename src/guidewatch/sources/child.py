@@ -18,6 +18,7 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.defer import Deferred
 
 from guidewatch.model import FetchOutcome, FetchRequest
+from guidewatch.sources.crawlsettings import preload
 from guidewatch.sources.fetch import FetchSettings, credit_window, encode_outcome
 from guidewatch.sources.spider import run_crawl
 
@@ -114,6 +115,7 @@ def _read_job(fd: int) -> tuple[list[FetchRequest], FetchSettings]:
 def main() -> int:
     """Child-process entry point: job on stdin, outcomes on stdout, logs on stderr."""
     out = _private_stdout()
+    preload()  # while the parent works out the job
     requests, settings = _read_job(0)
     credits = Credits(credit_window(settings))
     _watch_lifeline(0, credits.ack_from_thread)

@@ -2,13 +2,47 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
+
+from scrapy.settings import default_settings
 
 from guidewatch.sources.fetch import FetchSettings
 from guidewatch.sources.hostguard import HostGuardMiddleware
 from guidewatch.sources.netguard import GuardedResolver, RobotsMiddleware
 from guidewatch.sources.partial import PartialBodyMiddleware
 from guidewatch.sources.retry import BackoffRetryMiddleware
+
+# Scrapy imports every component named in a setting such as EXTENSIONS (even one set to None)
+# before asking it whether it is enabled, so the ones our settings switch off are left out of
+# the *_BASE lists instead: the cookies middleware alone imports tldextract and requests, the
+# remote-control extension aiohttp (~0.1 s of the child's start). None would do anything here.
+_DM = "scrapy.downloadermiddlewares."
+UNUSED_DOWNLOADER_MIDDLEWARES = frozenset({
+    _DM + "robotstxt.RobotsTxtMiddleware",  # guidewatch.sources.netguard.RobotsMiddleware instead
+    _DM + "retry.RetryMiddleware",  # RETRY_ENABLED off: BackoffRetryMiddleware instead
+    _DM + "redirect.MetaRefreshMiddleware",  # METAREFRESH_ENABLED off
+    _DM + "redirect.RedirectMiddleware",  # REDIRECT_ENABLED off: the spider follows redirects
+    _DM + "cookies.CookiesMiddleware",  # COOKIES_ENABLED off
+    _DM + "httpcache.HttpCacheMiddleware",  # HTTPCACHE_ENABLED off
+})
+UNUSED_EXTENSIONS = frozenset({
+    "scrapy.extensions.telnet.TelnetConsole",  # TELNETCONSOLE_ENABLED off
+    "scrapy.extensions.remote_control.RemoteControl",  # REMOTE_CONTROL_ENABLED off
+    "scrapy.extensions.memusage.MemoryUsage",  # no MEMUSAGE_* limit: it would only poll
+    "scrapy.extensions.memdebug.MemoryDebugger",  # MEMDEBUG_ENABLED off
+    "scrapy.extensions.closespider.CloseSpider",  # no CLOSESPIDER_* limit
+    "scrapy.extensions.feedexport.FeedExporter",  # no FEEDS: outcomes go to the parent
+    "scrapy.extensions.spiderstate.SpiderState",  # no JOBDIR
+})
+# Only http(s) is fetched: the spider answers any other scheme itself, and a redirect off
+# HTTP(S) is blocked (`hosts.redirect_problem`) before anything is requested.
+USED_SCHEMES = frozenset({"http", "https"})
+
+
+def _base(name: str, unused: frozenset[str]) -> dict[str, Any]:
+    """Scrapy's default `name` (a *_BASE component dict) without the `unused` components."""
+    return {k: v for k, v in getattr(default_settings, name).items() if k not in unused}
 
 
 def scrapy_settings(settings: FetchSettings) -> dict[str, Any]:
@@ -42,22 +76,52 @@ def scrapy_settings(settings: FetchSettings) -> dict[str, Any]:
         "TWISTED_DNS_RESOLVER": GuardedResolver,  # every lookup, the download's own too, is checked
         "DOWNLOADER_MIDDLEWARES": {
             HostGuardMiddleware: 50,  # before robots.txt (100): no robots.txt fetch either
-            "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
             RobotsMiddleware: 100,  # gives every waiting request the parsed file
             BackoffRetryMiddleware: 550,
             PartialBodyMiddleware: 595,  # above HttpCompressionMiddleware (590): sees the raw bytes
         },
+        "DOWNLOADER_MIDDLEWARES_BASE": _base("DOWNLOADER_MIDDLEWARES_BASE", UNUSED_DOWNLOADER_MIDDLEWARES),
+        "EXTENSIONS_BASE": _base("EXTENSIONS_BASE", UNUSED_EXTENSIONS),
+        "DOWNLOAD_HANDLERS_BASE": {k: v for k, v in default_settings.DOWNLOAD_HANDLERS_BASE.items()
+                                   if k in USED_SCHEMES},
         "DEFAULT_REQUEST_HEADERS": {
             "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
             "Accept-Language": "en-GB,en;q=0.8",
         },
         "LOG_LEVEL": settings.log_level.upper(),
+        # the versions of lxml, Twisted, OpenSSL, the platform...: worked out (~20 ms) even when
+        # the INFO line that shows them is not logged
+        **({} if settings.log_level.upper() in ("DEBUG", "INFO") else {"LOG_VERSIONS": []}),
         "LOG_FORMAT": "%(levelname)s|%(name)s|%(message)s",
         "GUIDEWATCH_ALLOW_PRIVATE": settings.allow_private,
         "GUIDEWATCH_RETRIES": settings.retries,
         "GUIDEWATCH_RETRY_BACKOFF": settings.retry_backoff,
         "GUIDEWATCH_MAX_RETRY_AFTER": settings.max_retry_after,
     }
+
+
+# The settings naming the components a crawl loads once it has its settings (the job).
+_COMPONENT_LISTS = ("DOWNLOADER_MIDDLEWARES_BASE", "EXTENSIONS_BASE", "DOWNLOAD_HANDLERS_BASE",
+                    "SPIDER_MIDDLEWARES_BASE")  # {path: order}, or {scheme: path} for the handlers
+_COMPONENTS = ("SCHEDULER", "SCHEDULER_PRIORITY_QUEUE", "SCHEDULER_MEMORY_QUEUE", "DUPEFILTER_CLASS", "STATS_CLASS",
+               "REQUEST_FINGERPRINTER_CLASS", "LOG_FORMATTER", "DOWNLOADER", "ITEM_PROCESSOR")
+
+
+def preload() -> None:
+    """Import the Scrapy components a crawl will load (the HTTP handler and its TLS context
+    factories alone take ~40 ms), while the crawl child waits for its job: the parent takes
+    longer to work the job out than the child takes to start, so this costs no time, and
+    the crawl then starts as soon as the job arrives. Never fails: the crawl loads them again."""
+    from scrapy.settings import Settings
+    from scrapy.utils.misc import load_object
+
+    settings = Settings(scrapy_settings(FetchSettings()))
+    paths = [settings.get(name) for name in _COMPONENTS]
+    paths += [item for name in _COMPONENT_LISTS for pair in (settings.get(name) or {}).items() for item in pair]
+    for path in paths:
+        if isinstance(path, str) and "." in path:
+            with contextlib.suppress(Exception):
+                load_object(path)
 
 
 def _robots_token(user_agent: str) -> str:

@@ -29,7 +29,6 @@ import json
 import logging
 import queue
 import subprocess
-import sys
 import threading
 import time
 from collections import deque
@@ -38,11 +37,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from guidewatch.children import child_env
 from guidewatch.config import FetchConfig
 from guidewatch.model import FetchOutcome, FetchRequest
+from guidewatch.sources.childproc import discard_child, spawn_child
 
-__all__ = ["FetchSettings", "decode_outcome", "encode_outcome", "fetch_sources"]
+__all__ = ["FetchSettings", "decode_outcome", "discard_child", "encode_outcome", "fetch_sources", "spawn_child"]
 
 log = logging.getLogger(__name__)
 child_log = logging.getLogger("guidewatch.sources.spider")
@@ -85,6 +84,7 @@ def fetch_sources(
     timeout: float | None = None,
     child: subprocess.Popen[bytes] | None = None,
     keep: bool = True,
+    on_sent: Callable[[], None] | None = None,
 ) -> list[FetchOutcome]:
     """Fetch every request in a child crawl; return one outcome per request, in order.
 
@@ -95,6 +95,8 @@ def fetch_sources(
     from `spawn_child`, started earlier so Scrapy's import overlapped the caller's set-up.
     `keep=False` (with `on_outcome`): return nothing and hold no outcome once handled, so a
     crawl of 10,000 sources does not keep 10,000 outcomes with their headers to the end.
+    `on_sent` is called once the child has its job (not at all without requests): the caller's
+    own set-up for the outcomes overlaps the child's start; if it raises, the child is killed.
     """
     requests = list(requests)
     if not requests:
@@ -103,6 +105,8 @@ def fetch_sources(
     run = _ChildCrawl(requests, settings, child, keep=keep)
     graceful = False
     try:
+        if on_sent is not None:
+            on_sent()
         abort_reason = run.collect(results, on_outcome, timeout)
         graceful = abort_reason is None
     finally:
@@ -145,33 +149,6 @@ def _aborted(request: FetchRequest, reason: str) -> FetchOutcome:
         transient=True,
         fetched_at=datetime.now(UTC),
     )
-
-
-def spawn_child() -> subprocess.Popen[bytes]:
-    """Start a crawl process now; it imports Scrapy (~0.5 s) and then waits for its job.
-
-    A command that will crawl starts it before opening its workspace, so the two overlap.
-    Pass it to `fetch_sources`, and `discard_child` it in any case.
-    """
-    return subprocess.Popen(
-        [sys.executable, "-m", "guidewatch.sources.child"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=child_env(),
-        close_fds=True,
-    )
-
-
-def discard_child(proc: subprocess.Popen[bytes]) -> None:
-    """Kill a spawned crawl process that was never given a job (a used one has already exited)."""
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait()
-    for pipe in (proc.stdin, proc.stdout, proc.stderr):
-        if pipe:
-            with contextlib.suppress(OSError):
-                pipe.close()
 
 
 class _ChildCrawl:

@@ -17,7 +17,6 @@ from urllib.parse import urlparse
 import lxml.etree
 import lxml.html
 import mdurl
-from bs4 import BeautifulSoup, NavigableString, Tag
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
@@ -177,6 +176,8 @@ _HTML_A_CLOSE = re.compile(r"</a\s*>", re.I)
 
 
 def _html_href(tag: str) -> str:
+    from bs4 import BeautifulSoup  # only here and for HTML guides: a crawl of Markdown guides never loads it
+
     a = BeautifulSoup(tag, "html.parser").a
     return str(a.get("href") or "") if a else ""
 
@@ -203,6 +204,8 @@ _HTML_BLOCKS = {"p", "li", "td", "th", "dd", "dt", "blockquote", "pre", "figcapt
 
 
 def _html_events(text: str) -> list[_Event]:
+    from bs4 import BeautifulSoup, NavigableString, Tag
+
     soup = BeautifulSoup(text, "lxml")
     anchors = soup.find_all("a")
     line_of = dict(zip(map(id, anchors), _anchor_lines(text, len(anchors)), strict=False))
