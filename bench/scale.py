@@ -149,7 +149,7 @@ def guidewatch_workspace(root: Path, origin: str, n: int, store: str | None) -> 
     shutil.rmtree(root, ignore_errors=True)
     (root / "guides").mkdir(parents=True)
     (root / "profiles").mkdir()
-    govuk = (ROOT / "src" / "guidewatch" / "site_profiles" / "govuk.toml").read_text(encoding="utf-8")
+    govuk = (ROOT / "src" / "guidewatch" / "sources" / "site_profiles" / "govuk.toml").read_text(encoding="utf-8")
     govuk = govuk.replace('hosts = ["gov.uk"]', 'hosts = ["127.0.0.1"]').split("\n[api]")[0]
     (root / "profiles" / "govuk.toml").write_text(govuk, encoding="utf-8")
     entries = []
