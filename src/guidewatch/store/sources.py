@@ -146,14 +146,8 @@ class Sources:
             src = s.scalar(select(SourceRow).where(SourceRow.url == outcome.url))
             if src is None:
                 raise StoreError(f"unknown source {outcome.url}")
-            content_hash = page.content_hash if page is not None else suspect_hash
-            s.add(FetchRow(source_id=src.id, fetched_at=now, status=outcome.status, http_status=outcome.http_status,
-                           final_url=outcome.final_url, elapsed_ms=outcome.elapsed_ms,
-                           headers=dict(outcome.headers), content_hash=content_hash, error=outcome.error,
-                           transient=outcome.transient, via_api=outcome.via_api))
-            src.last_checked_at = now
-            if next_due_at is not None:
-                src.next_due_at = next_due_at
+            s.add(_fetch_row(src.id, outcome, now, page.content_hash if page is not None else suspect_hash))
+            _checked(src, now, next_due_at)
             result = RecordResult(source=source_state(src))
             if outcome.status in ("failed", "blocked"):
                 _failed(src, outcome, now, unreachable_after)
@@ -161,6 +155,37 @@ class Sources:
                 _keep_version(s, src, outcome, page, now, result)
             result.source = source_state(src)
             return result
+
+    def record_pages(self, items: Sequence[tuple[FetchOutcome, Page, datetime | None]]) -> list[RecordResult]:
+        """Record many answers that carry a page (outcome, page, next due), in ONE transaction.
+
+        Each source as `record_fetch` records the same answer; all of them are stored or none
+        (a crawl killed before the commit simply fetches them again). The sources are read in
+        one query and their current versions in another. A source may appear only once.
+        """
+        if not items:
+            return []
+        urls = [outcome.url for outcome, _, _ in items]
+        if len(set(urls)) != len(urls):
+            raise StoreError("the same source twice in one batch of pages")
+        with self.db.session() as s:
+            rows = {r.url: r for r in s.scalars(select(SourceRow).where(SourceRow.url.in_(urls)))}
+            if unknown := [u for u in urls if u not in rows]:
+                raise StoreError(f"unknown source {unknown[0]}")
+            current = [r.current_snapshot_id for r in rows.values() if r.current_snapshot_id is not None]
+            if current:  # into the session's identity map, where `_keep_version` finds them
+                s.scalars(select(SnapshotRow).where(SnapshotRow.id.in_(current))).all()
+            results = []
+            for outcome, page, due in items:
+                src, now = rows[outcome.url], outcome.fetched_at or utcnow()
+                s.add(_fetch_row(src.id, outcome, now, page.content_hash))
+                _checked(src, now, due)
+                result = RecordResult(source=source_state(src))
+                if _answered(src, outcome, page, now):
+                    _keep_version(s, src, outcome, page, now, result)
+                result.source = source_state(src)
+                results.append(result)
+            return results
 
     def record_not_modified(self, items: Sequence[tuple[int, FetchOutcome, datetime | None]]) -> None:
         """Record many 304 answers (source id, outcome, next due) in one transaction.
@@ -208,6 +233,19 @@ def _not_modified_update() -> Any:
 
 
 _NOT_MODIFIED = _not_modified_update()
+
+
+def _fetch_row(source_id: int, outcome: FetchOutcome, now: datetime, content_hash: str | None) -> FetchRow:
+    return FetchRow(source_id=source_id, fetched_at=now, status=outcome.status, http_status=outcome.http_status,
+                    final_url=outcome.final_url, elapsed_ms=outcome.elapsed_ms, headers=dict(outcome.headers),
+                    content_hash=content_hash, error=outcome.error, transient=outcome.transient,
+                    via_api=outcome.via_api)
+
+
+def _checked(src: SourceRow, now: datetime, next_due_at: datetime | None) -> None:
+    src.last_checked_at = now
+    if next_due_at is not None:
+        src.next_due_at = next_due_at
 
 
 def _failed(src: SourceRow, outcome: FetchOutcome, now: datetime, unreachable_after: int) -> None:
