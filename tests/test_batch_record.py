@@ -136,6 +136,40 @@ def test_a_failed_batch_write_loses_nothing_already_stored(config: Path, broken:
     _expect_update_recorded_once(config, OFFLINE)
 
 
+class Stop(Exception):
+    """What the daemon's progress callback raises when it is asked to stop (`daemon.CrawlStopped`)."""
+
+
+def test_a_progress_report_that_stops_the_crawl_leaves_no_stored_version_without_its_changes(
+        config: Path, calls: dict[str, int]) -> None:
+    """A stop raised from the first report (the gone page d, recorded alone) ends the crawl as
+    `crawl` does: the pages waiting in the batch are recorded whole, changes and files included."""
+    ws = open_workspace(load_config(config))
+    try:
+        _crawl(ws, "baseline")
+        sources = ws.store.sources.all()
+        reports: list[str] = []
+
+        def progress(outcome: FetchOutcome, verdict: str) -> None:
+            reports.append(outcome.url[-1])
+            raise Stop
+
+        recording = Recording(ws, CrawlSummary(), sources, progress=progress)
+        with pytest.raises(Stop):
+            try:
+                for src in sources:
+                    recording.add(src, _answer(src.url, "update"))
+            finally:
+                recording.close()
+        changed = {s.url[-1] for s in ws.store.sources.all() if s.current_snapshot_id != s.reviewed_snapshot_id}
+        alerted = {a.change.source_url[-1] for a in ws.store.alerts.find(status="open")}
+    finally:
+        ws.close()
+    assert reports == ["d", "a"] and calls["record_pages"] == 2  # the baseline's batch, then a b c
+    assert changed == {"a", "b"} and alerted == {"a", "b", "d"}
+    assert check_store(config, settled=True) == {}
+
+
 # --- SIGKILL inside a batch ------------------------------------------------------------------------
 
 CHILD = """

@@ -95,7 +95,7 @@ class Recording:
             self.pages.flush()
             src = self.ws.store.sources.get(src.url) or src
         if self.quiet.take(src, outcome):
-            self._report(outcome, "unchanged")
+            self.report(outcome, "unchanged")
         elif outcome.status == "ok":
             self.guarded(outcome, partial(self._page, src, outcome))
         else:
@@ -121,19 +121,20 @@ class Recording:
         return record_screened(self.ws, src, screened, self.summary, today=self.today)
 
     def guarded(self, outcome: FetchOutcome, step: Callable[[], Processed | None]) -> None:
-        """Run one answer's step and report it (None: it waits in a batch); one bad page must not stop the crawl."""
+        """Run one answer's step and report it (None: it waits in a batch)."""
+        if (done := self.run(outcome, step)) is not None:
+            self.report(done.outcome, done.verdict)
+
+    def run(self, outcome: FetchOutcome, step: Callable[[], Processed | None]) -> Processed | None:
+        """One answer's step; one bad page must not stop the crawl: its error is its verdict."""
         try:
-            done = step()
-            if done is None:
-                return
-            recorded, verdict = done.outcome, done.verdict
+            return step()
         except Exception as exc:
             log.exception("processing %s failed", outcome.url)
             self.summary.counts["failed"] += 1
-            recorded, verdict = outcome, f"failed: internal error while processing ({type(exc).__name__}: {exc})"
-        self._report(recorded, verdict)
+            return Processed(outcome, f"failed: internal error while processing ({type(exc).__name__}: {exc})")
 
-    def _report(self, outcome: FetchOutcome, verdict: str) -> None:
+    def report(self, outcome: FetchOutcome, verdict: str) -> None:
         """`progress` gets the outcome as recorded (a screened-out page is a failed check: `check`
         retries on it) without its body."""
         self.recorded += 1
@@ -190,14 +191,18 @@ class _PageBatch:
         try:
             results = ws.store.sources.record_pages([(sc.outcome, page, due_after(ws, src, sc.outcome))
                                                      for src, sc, page in batch])
+            steps = [partial(apply_recorded, ws, src, sc, result, rec.summary, today=rec.today)
+                     for (src, sc, _), result in zip(batch, results, strict=True)]
         except Exception as exc:
             log.warning("recording %d pages together failed (%s); recording them one at a time",
                         len(batch), str(exc).splitlines()[0][:300])
-            for src, sc, _ in batch:
-                rec.guarded(sc.outcome, partial(record_screened, ws, src, sc, rec.summary, today=rec.today))
-            return
-        for (src, sc, _), result in zip(batch, results, strict=True):
-            rec.guarded(sc.outcome, partial(apply_recorded, ws, src, sc, result, rec.summary, today=rec.today))
+            steps = [partial(record_screened, ws, src, sc, rec.summary, today=rec.today) for src, sc, _ in batch]
+        # Every source's steps before any progress report: a report may stop the crawl (the daemon's
+        # does when asked to stop), which must not leave stored versions without their changes and files.
+        done = [rec.run(sc.outcome, step) for (_, sc, _), step in zip(batch, steps, strict=True)]
+        for processed in done:
+            if processed is not None:
+                rec.report(processed.outcome, processed.verdict)
 
 
 class _QuietBatch:
