@@ -199,7 +199,7 @@ t._crawl(ws, "update")
 """
 
 WINDOWS = {  # where the kill lands (a function, its n-th call) and the sources the next crawl diffs
-    "inside the second batch's transaction": ("guidewatch.store.sources._keep_version", 4, {"e", "f"}),
+    "inside the second batch's transaction": ("guidewatch.store.sources._version_row", 4, {"e", "f"}),
     "after the second batch, before e's changes": ("guidewatch.app.decision.diff_pages", 3, {"e", "f"}),
     "after e's changes, before e's snapshot files": ("guidewatch.app.snapshot_files.write_snapshots", 4, {"f"}),
 }

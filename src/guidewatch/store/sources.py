@@ -152,7 +152,7 @@ class Sources:
             if outcome.status in ("failed", "blocked"):
                 _failed(src, outcome, now, unreachable_after)
             elif _answered(src, outcome, page, now) and page is not None:
-                _keep_version(s, src, outcome, page, now, result)
+                _keep_versions(s, [(src, _version_row(s, src, outcome, page, now, result), now, result)])
             result.source = source_state(src)
             return result
 
@@ -173,19 +173,20 @@ class Sources:
             if unknown := [u for u in urls if u not in rows]:
                 raise StoreError(f"unknown source {unknown[0]}")
             current = [r.current_snapshot_id for r in rows.values() if r.current_snapshot_id is not None]
-            if current:  # into the session's identity map, where `_keep_version` finds them
+            if current:  # into the session's identity map, where `_version_row` finds them
                 s.scalars(select(SnapshotRow).where(SnapshotRow.id.in_(current))).all()
-            results = []
+            kept: list[Kept] = []
             for outcome, page, due in items:
                 src, now = rows[outcome.url], outcome.fetched_at or utcnow()
                 s.add(_fetch_row(src.id, outcome, now, page.content_hash))
                 _checked(src, now, due)
                 result = RecordResult(source=source_state(src))
-                if _answered(src, outcome, page, now):
-                    _keep_version(s, src, outcome, page, now, result)
+                snap = _version_row(s, src, outcome, page, now, result) if _answered(src, outcome, page, now) else None
+                kept.append((src, snap, now, result))
+            _keep_versions(s, kept)
+            for src, _, _, result in kept:
                 result.source = source_state(src)
-                results.append(result)
-            return results
+            return [result for _, _, _, result in kept]
 
     def record_not_modified(self, items: Sequence[tuple[int, FetchOutcome, datetime | None]]) -> None:
         """Record many 304 answers (source id, outcome, next due) in one transaction.
@@ -273,9 +274,13 @@ def _answered(src: SourceRow, outcome: FetchOutcome, page: Page | None, now: dat
     return True
 
 
-def _keep_version(s: Session, src: SourceRow, outcome: FetchOutcome, page: Page, now: datetime,
-                  result: RecordResult) -> None:
-    """Store the page as a new version, or refresh the stored one's metadata, as `version_change` decides."""
+Kept = tuple[SourceRow, SnapshotRow | None, datetime, RecordResult]
+
+
+def _version_row(s: Session, src: SourceRow, outcome: FetchOutcome, page: Page, now: datetime,
+                 result: RecordResult) -> SnapshotRow | None:
+    """The page as a new version to store (None: it is not one; a metadata refresh is applied), as
+    `version_change` decides."""
     current = s.get(SnapshotRow, src.current_snapshot_id) if src.current_snapshot_id else None
     result.previous_snapshot = snapshot_record(current) if current else None
     decided = version_change(current.content_hash if current else None, current.meta if current else None,
@@ -284,20 +289,34 @@ def _keep_version(s: Session, src: SourceRow, outcome: FetchOutcome, page: Page,
         current.meta = dict(page.metadata)
         result.notes.append("metadata updated")
     if decided != "new":
+        return None
+    return SnapshotRow(source_id=src.id, fetched_at=now, content_hash=page.content_hash or "", title=page.title,
+                       profile=page.profile, url=outcome.final_url or outcome.url, text=page.text(),
+                       meta=dict(page.metadata))
+
+
+def _keep_versions(s: Session, kept: Sequence[Kept]) -> None:
+    """Store the new versions, each its source's current one (the first a source has is also its
+    reviewed baseline), with two flushes however many there are: one for the versions, one for the reviews."""
+    new = [(src, snap, now, result) for src, snap, now, result in kept if snap is not None]
+    if not new:
         return
-    snap = SnapshotRow(source_id=src.id, fetched_at=now, content_hash=page.content_hash or "",
-                       title=page.title, profile=page.profile, url=outcome.final_url or outcome.url,
-                       text=page.text(), meta=dict(page.metadata))
-    s.add(snap)
+    s.add_all([snap for _, snap, _, _ in new])
     s.flush()
-    src.current_snapshot_id = snap.id
-    if src.reviewed_snapshot_id is None:
-        src.reviewed_snapshot_id = snap.id  # the first version seen is the baseline
-        review = ReviewRow(source_id=src.id, snapshot_id=snap.id, content_hash=snap.content_hash,
-                           reviewed_by="guidewatch (baseline)", reviewed_at=now,
-                           note="first version seen; accepted as the baseline", alerts_closed=0)
-        s.add(review)
-        s.flush()
-        result.baseline_review = ReviewRecord(review.id, src.url, snap.id, snap.content_hash,
-                                              review.reviewed_by, now, review.note, 0)
-    result.new_snapshot = snapshot_record(snap)
+    reviews = []
+    for src, snap, now, result in new:
+        src.current_snapshot_id = snap.id
+        result.new_snapshot = snapshot_record(snap)
+        if src.reviewed_snapshot_id is None:
+            src.reviewed_snapshot_id = snap.id  # the first version seen is the baseline
+            reviews.append((result, ReviewRow(source_id=src.id, snapshot_id=snap.id, content_hash=snap.content_hash,
+                                              reviewed_by="guidewatch (baseline)", reviewed_at=now,
+                                              note="first version seen; accepted as the baseline",
+                                              alerts_closed=0)))
+    if not reviews:
+        return
+    s.add_all([review for _, review in reviews])
+    s.flush()
+    for result, r in reviews:
+        result.baseline_review = ReviewRecord(r.id, result.source.url, r.snapshot_id, r.content_hash,
+                                              r.reviewed_by, r.reviewed_at, r.note, 0)
