@@ -170,6 +170,32 @@ def test_a_progress_report_that_stops_the_crawl_leaves_no_stored_version_without
     assert check_store(config, settled=True) == {}
 
 
+def test_a_stop_from_the_report_of_a_full_batch_reaches_the_caller(config: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second page fills the batch; the stop raised from its first report is not taken for
+    a failed page, and both pages are recorded whole."""
+    monkeypatch.setattr(_PageBatch, "size", 2)
+    ws = open_workspace(load_config(config))
+    try:
+        sources, summary = ws.store.sources.all(), CrawlSummary()
+
+        def progress(outcome: FetchOutcome, verdict: str) -> None:
+            raise Stop
+
+        recording = Recording(ws, summary, sources, progress=progress)
+        with pytest.raises(Stop):
+            try:
+                for src in sources:
+                    recording.add(src, _answer(src.url, "baseline"))
+            finally:
+                recording.close()
+        stored = {s.url[-1] for s in ws.store.sources.all() if s.current_snapshot_id is not None}
+    finally:
+        ws.close()
+    assert (summary.counts["new"], summary.counts["failed"]) == (2, 0) and stored == {"a", "b"}
+    assert check_store(config, settled=True) == {}
+
+
 # --- SIGKILL inside a batch ------------------------------------------------------------------------
 
 CHILD = """

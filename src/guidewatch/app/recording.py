@@ -101,7 +101,7 @@ class Recording:
         else:
             self.guarded(outcome, partial(record_screened, self.ws, src, Screened(outcome), self.summary,
                                           today=self.today))
-        self.pages.flush_if_old()
+        self.pages.flush_if_due()
 
     def settle(self) -> None:
         try:
@@ -175,12 +175,12 @@ class _PageBatch:
             self.oldest = time.monotonic()
         self.pending.append((src, screened, page))
         self.ids.add(src.id)
-        if len(self.pending) >= self.size:
-            self.flush()
         return True
 
-    def flush_if_old(self) -> None:
-        if self.pending and time.monotonic() - self.oldest >= self.max_age:
+    def flush_if_due(self) -> None:
+        """Record the batch once it is full or old. Called outside any answer's error guard: a
+        progress report that stops the crawl must reach the caller."""
+        if len(self.pending) >= self.size or (self.pending and time.monotonic() - self.oldest >= self.max_age):
             self.flush()
 
     def flush(self) -> None:
