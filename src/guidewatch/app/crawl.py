@@ -2,7 +2,7 @@
 
 Each outcome is processed as soon as the child crawl process streams it back, so a crawl
 that is killed part-way keeps everything it had already recorded (`recording.Recording`,
-which records each through `recorder.record_outcome` as `decision.decide` says).
+which records them in batches through `recorder` as `decision.decide` says).
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def crawl(ws: Workspace, sources: Sequence[SourceState], *,
 
     try:
         fetch_sources(requests, fetch_settings(ws.config), on_outcome=handle, timeout=ws.config.fetch.crawl_timeout,
-                      child=child, keep=False)
+                      child=child, keep=False, on_idle=recording.settle)  # nothing waits long in a batch
     finally:
         recording.close()
     return summary

@@ -77,6 +77,10 @@ class FetchSettings(FetchConfig):
         return self.user_agent
 
 
+#: Seconds without an outcome after which `fetch_sources` calls `on_idle`.
+IDLE_S = 0.5
+
+
 def fetch_sources(
     requests: Sequence[FetchRequest],
     settings: FetchSettings,
@@ -85,6 +89,7 @@ def fetch_sources(
     timeout: float | None = None,
     child: subprocess.Popen[bytes] | None = None,
     keep: bool = True,
+    on_idle: Callable[[], None] | None = None,
 ) -> list[FetchOutcome]:
     """Fetch every request in a child crawl; return one outcome per request, in order.
 
@@ -95,6 +100,8 @@ def fetch_sources(
     from `spawn_child`, started earlier so Scrapy's import overlapped the caller's set-up.
     `keep=False` (with `on_outcome`): return nothing and hold no outcome once handled, so a
     crawl of 10,000 sources does not keep 10,000 outcomes with their headers to the end.
+    `on_idle` is called (in the caller's thread, like `on_outcome`) each time no outcome
+    arrived for `IDLE_S` seconds: the recorder writes what it batched.
     """
     requests = list(requests)
     if not requests:
@@ -103,7 +110,7 @@ def fetch_sources(
     run = _ChildCrawl(requests, settings, child, keep=keep)
     graceful = False
     try:
-        abort_reason = run.collect(results, on_outcome, timeout)
+        abort_reason = run.collect(results, on_outcome, timeout, on_idle)
         graceful = abort_reason is None
     finally:
         run.stop(graceful=graceful)
@@ -218,6 +225,7 @@ class _ChildCrawl:
         results: list[FetchOutcome | None],
         on_outcome: Callable[[FetchOutcome], None] | None,
         timeout: float | None,
+        on_idle: Callable[[], None] | None = None,
     ) -> str | None:
         """Fill `results` as outcomes arrive; return why the crawl was cut short, if it was."""
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -226,9 +234,13 @@ class _ChildCrawl:
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 return f"timed out after {timeout:g} s"
+            wait = remaining if on_idle is None else min(IDLE_S, remaining if remaining is not None else IDLE_S)
             try:
-                event = self._events.get(timeout=remaining)
+                event = self._events.get(timeout=wait)
             except queue.Empty:
+                if on_idle is not None and (deadline is None or time.monotonic() < deadline):
+                    on_idle()
+                    continue
                 return f"timed out after {timeout:g} s"
             if event is None:  # child closed stdout: it exited or crashed
                 return None
