@@ -174,27 +174,6 @@ retries = 0
 """)
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_page_workers_store_exactly_what_inline_parsing_stores(http_server: LocalHTTPServer, tmp_path: Path,
-                                                               workers: int) -> None:
-    """A crawl with enough new pages hands parsing to worker processes; the stored versions and
-    snapshot files are the same as parsing in the crawl process (`parse_workers = 0`)."""
-    n = 30
-    files = {}
-    for setting in (0, workers):
-        ws = tmp_path / f"ws{setting}"
-        pages_workspace(ws, http_server, n, HE_V1 + " Rule {i}.", f"parse_workers = {setting}")
-        run = gw(ws, "-v", "crawl", store_url=f"sqlite:///{ws / 'gw.db'}")
-        assert run.returncode == 0, run.stderr
-        assert run.stdout.startswith(f"{n} checked: {n} new, 0 unchanged, 0 changed, 0 moved, 0 gone, 0 failed")
-        assert ("page worker(s)" in run.stderr) == (setting > 0)
-        files[setting] = {p.relative_to(ws / "snapshots").as_posix().split("/", 1)[1]: parse_snapshot(p.read_text())
-                          for p in (ws / "snapshots").rglob("*.txt")}
-    assert len(files[0]) == n and all(v.meta.get("content_hash") for v in files[0].values())
-    assert {k: (v.text, v.meta.get("content_hash")) for k, v in files[workers].items()} == \
-           {k: (v.text, v.meta.get("content_hash")) for k, v in files[0].items()}
-
-
 def test_an_unchanged_recrawl_records_every_304_and_repairs_missing_files(http_server: LocalHTTPServer,
                                                                           tmp_path: Path, store_url: str) -> None:
     """Quiet 304s are written in batches; one whose files are missing still gets them back."""

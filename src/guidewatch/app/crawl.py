@@ -2,7 +2,7 @@
 
 Each outcome is processed as soon as the child crawl process streams it back, so a crawl
 that is killed part-way keeps everything it had already recorded (`recording.Recording`,
-which records each through `recorder.record_outcome` as `decision.decide` says). The
+which records them in batches through `recorder` as `decision.decide` says). The
 recording machinery (normalising, diffing, linking) is imported only once the child has its
 job, so that import overlaps the child's start instead of delaying its first request.
 """
@@ -81,6 +81,10 @@ def crawl(ws: Workspace, sources: Sequence[SourceState], *,
         summary = CrawlSummary()
         started.append((summary, Recording(ws, summary, sources, progress=progress, today=today)))
 
+    def idle() -> None:
+        if started:
+            started[0][1].settle()
+
     def handle(outcome: FetchOutcome) -> None:
         src = by_url.get(outcome.url)
         if src is not None:
@@ -88,7 +92,7 @@ def crawl(ws: Workspace, sources: Sequence[SourceState], *,
 
     try:
         fetch_sources(requests, fetch_settings(ws.config), on_outcome=handle, timeout=ws.config.fetch.crawl_timeout,
-                      child=child, keep=False, on_sent=start)
+                      child=child, keep=False, on_sent=start, on_idle=idle)  # nothing waits long in a batch
         if not started:  # nothing to fetch: no child was asked
             start()
     finally:

@@ -167,8 +167,8 @@ def push_command(ws: Workspace, redis_url: str, name: str = DEFAULT_QUEUE, *, al
 class Recorder:
     """Records outcomes in the store on its own thread, so fetching goes on meanwhile.
 
-    Through `crawl.Recording`, as a local crawl does: quiet 304s in batches, pages parsed
-    by the page workers. Whatever waits there is recorded as soon as the queue goes idle.
+    Through `crawl.Recording`, as a local crawl does: quiet 304s and pages in batches.
+    Whatever waits there is recorded as soon as the queue goes idle.
     """
 
     IDLE_SETTLE_S = 0.5
@@ -190,8 +190,8 @@ class Recorder:
         self._queue.put(outcome)
 
     def backlog(self) -> int:
-        # Batched 304s are not counted: they wait for more 304s, which a full backlog would stop.
-        return self._queue.qsize() + self._busy + self.recording.pages_held
+        # Batched 304s and pages are not counted: they wait for more answers, which a full backlog would stop.
+        return self._queue.qsize() + self._busy
 
     def close(self) -> None:
         """Record everything queued, then stop the thread."""

@@ -1,15 +1,17 @@
 """One crawl answer recorded: screened, stored, decided (`app.decision`), then applied.
 
 The order of the writes is what makes a killed crawl safe (tests/test_crash.py): the fetch
-and any new version first, then the closed alerts and the changes, then the snapshot files.
-A crawl killed between two of them leaves nothing the next answer does not put right.
+and any new version first (`record_fetch`, or many answers' in one transaction: see
+`app.recording`), then the closed alerts and the changes (`apply_recorded`), then the
+snapshot files. A crawl killed between two of them leaves nothing the next answer does not
+put right.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from guidewatch.alerts.lifecycle import AUTOMATIC
@@ -27,7 +29,7 @@ from guidewatch.app.schedule_policy import next_due
 from guidewatch.app.snapshot_files import files_in_line, sync_snapshot_files, write_baseline_files
 from guidewatch.changes.link import link_changes
 from guidewatch.model import FetchOutcome, Page
-from guidewatch.pages.parallel import ParseJob, parse
+from guidewatch.pages.parse import ParseJob, parse
 from guidewatch.pages.suspect import Judgement, error_like, judge
 from guidewatch.store import RecordResult, SnapshotRecord, SourceState, utcnow
 
@@ -54,18 +56,34 @@ def record_outcome(ws: Workspace, src: SourceState, outcome: FetchOutcome, summa
                    today: date | None = None, parsed: Page | str | None = None) -> Processed:
     """Record one outcome; `outcome` itself is left as it came.
 
-    `parsed`: the body already normalised (a `ParsePool` result); None parses it here.
+    `parsed`: the body already normalised; None parses it here.
     The source counts in one summary category, once it is recorded.
     """
-    cfg = ws.config
-    now = outcome.fetched_at or utcnow()
-    screened = screen(ws, src, outcome, parsed)
+    return record_screened(ws, src, screen(ws, src, outcome, parsed), summary, today=today)
+
+
+def record_screened(ws: Workspace, src: SourceState, screened: Screened, summary: CrawlSummary, *,
+                    today: date | None = None) -> Processed:
+    """Record one screened answer: its fetch and any new version in a transaction of its own, then the rest."""
     result = ws.store.sources.record_fetch(screened.outcome, screened.page,
-                                           unreachable_after=cfg.check.unreachable_after,
-                                           next_due_at=next_due(cfg, src, now, ws.profile(src)),
+                                           unreachable_after=ws.config.check.unreachable_after,
+                                           next_due_at=due_after(ws, src, screened.outcome),
                                            suspect_hash=screened.suspect_hash)
+    return apply_recorded(ws, src, screened, result, summary, today=today)
+
+
+def due_after(ws: Workspace, src: SourceState, outcome: FetchOutcome) -> datetime | None:
+    """When the source is next due, counted from this answer."""
+    return next_due(ws.config, src, outcome.fetched_at or utcnow(), ws.profile(src))
+
+
+def apply_recorded(ws: Workspace, src: SourceState, screened: Screened, result: RecordResult,
+                   summary: CrawlSummary, *, today: date | None = None) -> Processed:
+    """What follows an answer's stored fetch: recovered alerts closed, the decision, its changes
+    and alerts, the snapshot files. `src`: the source as it was before the answer was stored."""
     recovered = answers_again(src.state, screened.outcome) and ws.store.alerts.close_recovered(src.id)
-    decision = decide(_facts(ws, screened, result, recovered=recovered, today=today or now.date()))
+    when = today or (screened.outcome.fetched_at or utcnow()).date()
+    decision = decide(_facts(ws, screened, result, recovered=recovered, today=when))
     verdict = also(decision.verdict, _close_review_due(ws, result.source, decision))
     _record_changes(ws, result.source, decision, summary)
     _sync_files(ws, result, screened.outcome, changed=decision.diffed)

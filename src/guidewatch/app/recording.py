@@ -1,22 +1,48 @@
-"""Outcomes in, recorded: quiet 304s in batches, pages parsed by the page workers, the rest
-one at a time through `recorder.record_outcome`; and the crawl summary they add up to."""
+"""Outcomes in, recorded in batches where that is safe; and the crawl summary they add up to.
+
+- Quiet 304s (nothing to record but check times) wait in a `_QuietBatch`: many answers to
+  one pair of statements.
+- Answers that carry a page are parsed in this process as they arrive, and their bodies
+  dropped; the parsed pages wait in a `_PageBatch` (at most `size` pages or `max_age`
+  seconds). Their fetch records and new versions are written in ONE transaction
+  (`Sources.record_pages`), then, source by source, the changes, alerts and snapshot files
+  as for a single answer (`recorder.apply_recorded`).
+- Everything else (failures, gone or moved pages, sources that answer again after being
+  gone or unreachable) is recorded one at a time (`recorder.record_screened`).
+
+Why a crawl killed at any point loses nothing and alerts nothing twice, batches included:
+each page of a batch keeps the recorder's order (fetch and new version, then changes and
+alerts, then files), only the first step is shared. Killed before a batch commits, none of
+its pages is recorded: its sources were never marked checked, no alert came from them, and
+the next crawl fetches them again. Killed after the commit, part-way through the sources'
+own steps: a source whose changes were not recorded has a current version that differs from
+the reviewed one with no change stored for it, and its next answer (a 304 or the same page)
+diffs it (`recorder._undiffed_current`); a source's changes and alerts are stored in one
+transaction, and one that has them is never diffed again; files that were not written are
+re-synced by the next answer (a 304 whose files are out of line takes the full path). The
+per-source steps read nothing that the batch's write changed under them: a source that was
+gone or unreachable (its alerts close when it answers, judged by its state before the write)
+or whose page moved goes one at a time, and a second answer for a source already waiting
+in the batch records the batch first.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import partial
 from typing import TYPE_CHECKING
 
-from guidewatch.app.decision import CATEGORIES
-from guidewatch.app.recorder import parse_job, record_outcome, without_body
+from guidewatch.app.decision import CATEGORIES, Screened
+from guidewatch.app.recorder import Processed, apply_recorded, due_after, record_screened, screen, without_body
 from guidewatch.app.schedule_policy import next_due
 from guidewatch.app.snapshot_files import files_in_line
 from guidewatch.model import FetchOutcome, Page
-from guidewatch.pages.parallel import ParsePool
 from guidewatch.store import SourceState, utcnow
 
 if TYPE_CHECKING:
@@ -48,12 +74,11 @@ class CrawlSummary:
 
 
 class Recording:
-    """Outcomes in, recorded: quiet 304s in batches, pages parsed by the page workers once
-    there are enough of them, everything else through `record_outcome` one at a time.
+    """Outcomes in, recorded: quiet 304s and pages in batches, everything else one at a time.
 
     Used by a local crawl and by a distributed worker. `settle` records whatever waits (an
-    idle worker calls it); `close` settles and stops the page workers. `progress` gets
-    each outcome with its verdict once it is recorded.
+    idle worker calls it); `close` settles. `progress` gets each outcome with its verdict
+    once it is recorded.
     """
 
     def __init__(self, ws: Workspace, summary: CrawlSummary, sources: Sequence[SourceState] = (), *,
@@ -61,54 +86,123 @@ class Recording:
         self.ws, self.summary, self.progress, self.today = ws, summary, progress, today
         self.recorded = 0
         self.quiet = _QuietBatch(ws, summary, sources)
-        dirs = [ws.config.profiles_dir] if ws.config.profiles_dir else []
-        self.pool: ParsePool[tuple[SourceState, FetchOutcome]] = ParsePool(ws.profiles, dirs,
-                                                                           workers=ws.config.fetch.parse_workers)
+        self.pages = _PageBatch(self)
+        if ws.config.fetch.parse_workers is not None:
+            log.warning("[fetch] parse_workers is deprecated and ignored: pages are parsed in the crawl process")
 
     def add(self, src: SourceState, outcome: FetchOutcome) -> None:
+        if src.id in self.pages:  # the same source again: its earlier answer is recorded first
+            self.pages.flush()
+            src = self.ws.store.sources.get(src.url) or src
         if self.quiet.take(src, outcome):
-            self._report(outcome, "unchanged")
-        elif outcome.status == "ok":  # content to normalise: in the worker pool once there is enough of it
-            for (s, o), parsed in self.pool.put((src, outcome), parse_job(self.ws, src, outcome)):
-                self._finish(s, o, parsed)
+            self.report(outcome, "unchanged")
+        elif outcome.status == "ok":
+            self.guarded(outcome, partial(self._page, src, outcome))
         else:
-            self._finish(src, outcome, None)
-
-    @property
-    def pages_held(self) -> int:
-        """Pages taken but not yet recorded (each holds its body; batched 304s hold nothing much)."""
-        return self.pool.waiting
+            self.guarded(outcome, partial(record_screened, self.ws, src, Screened(outcome), self.summary,
+                                          today=self.today))
+        self.pages.flush_if_due()
 
     def settle(self) -> None:
         try:
-            for (s, o), parsed in self.pool.drain():
-                self._finish(s, o, parsed)
+            self.pages.flush()
         finally:
             self.quiet.flush()
 
     def close(self) -> None:
-        try:
-            self.settle()
-        finally:
-            self.pool.close()
+        self.settle()
 
-    def _finish(self, src: SourceState, outcome: FetchOutcome, parsed: Page | str | None) -> None:
+    def _page(self, src: SourceState, outcome: FetchOutcome) -> Processed | None:
+        """Parse and screen a page now; then into the batch (None) or recorded on its own."""
+        screened = screen(self.ws, src, outcome, None)
+        screened = dataclasses.replace(screened, outcome=without_body(screened.outcome))  # the body is done with
+        if self.pages.take(src, screened):
+            return None
+        return record_screened(self.ws, src, screened, self.summary, today=self.today)
+
+    def guarded(self, outcome: FetchOutcome, step: Callable[[], Processed | None]) -> None:
+        """Run one answer's step and report it (None: it waits in a batch)."""
+        if (done := self.run(outcome, step)) is not None:
+            self.report(done.outcome, done.verdict)
+
+    def run(self, outcome: FetchOutcome, step: Callable[[], Processed | None]) -> Processed | None:
+        """One answer's step; one bad page must not stop the crawl: its error is its verdict."""
         try:
-            done = record_outcome(self.ws, src, outcome, self.summary, today=self.today, parsed=parsed)
-            recorded, verdict = done.outcome, done.verdict
-        except Exception as exc:  # one bad page must not stop the crawl
+            return step()
+        except Exception as exc:
             log.exception("processing %s failed", outcome.url)
             self.summary.counts["failed"] += 1
-            recorded, verdict = outcome, f"failed: internal error while processing ({type(exc).__name__}: {exc})"
-        self._report(recorded, verdict)
+            return Processed(outcome, f"failed: internal error while processing ({type(exc).__name__}: {exc})")
 
-    def _report(self, outcome: FetchOutcome, verdict: str) -> None:
+    def report(self, outcome: FetchOutcome, verdict: str) -> None:
         """`progress` gets the outcome as recorded (a screened-out page is a failed check: `check`
         retries on it) without its body."""
         self.recorded += 1
         self.summary.lines.append(f"{outcome.url}: {verdict}")
         if self.progress:
             self.progress(without_body(outcome), verdict)
+
+
+class _PageBatch:
+    """Screened pages waiting to be stored together: their fetches and versions in one transaction.
+
+    A first crawl is almost all new pages: a transaction each made the store the largest cost
+    after parsing. Only parsed pages wait (no bodies), at most `size` of them or `max_age`
+    seconds. When the batch's transaction fails, its pages are recorded one at a time, so one
+    bad page costs only itself.
+    """
+
+    size, max_age = 50, 1.0
+
+    def __init__(self, recording: Recording) -> None:
+        self.rec = recording
+        self.pending: list[tuple[SourceState, Screened, Page]] = []
+        self.ids: set[int] = set()
+        self.oldest = 0.0
+
+    def __contains__(self, source_id: object) -> bool:
+        return source_id in self.ids
+
+    def __len__(self) -> int:
+        return len(self.pending)
+
+    def take(self, src: SourceState, screened: Screened) -> bool:
+        """Queue a screened page whose recording reads nothing the batch's write changes; False: record it alone."""
+        page = screened.page
+        if page is None or screened.outcome.moved or src.state in ("gone", "unreachable"):
+            return False
+        if not self.pending:
+            self.oldest = time.monotonic()
+        self.pending.append((src, screened, page))
+        self.ids.add(src.id)
+        return True
+
+    def flush_if_due(self) -> None:
+        """Record the batch once it is full or old. Called outside any answer's error guard: a
+        progress report that stops the crawl must reach the caller."""
+        if len(self.pending) >= self.size or (self.pending and time.monotonic() - self.oldest >= self.max_age):
+            self.flush()
+
+    def flush(self) -> None:
+        batch, self.pending, self.ids = self.pending, [], set()
+        if not batch:
+            return
+        ws, rec = self.rec.ws, self.rec
+        try:
+            results = ws.store.sources.record_pages([(sc.outcome, page, due_after(ws, src, sc.outcome))
+                                                     for src, sc, page in batch])
+            steps = [partial(apply_recorded, ws, src, sc, result, rec.summary, today=rec.today)
+                     for (src, sc, _), result in zip(batch, results, strict=True)]
+        except Exception as exc:
+            log.warning("recording %d pages together failed (%s); recording them one at a time",
+                        len(batch), str(exc).splitlines()[0][:300])
+            steps = [partial(record_screened, ws, src, sc, rec.summary, today=rec.today) for src, sc, _ in batch]
+        # Every source's steps before any progress report: a report may stop the crawl (the daemon's
+        # does when asked to stop), which must not leave stored versions without their changes and files.
+        done = [rec.run(sc.outcome, step) for (_, sc, _), step in zip(batch, steps, strict=True)]
+        for processed in done:
+            if processed is not None:
+                rec.report(processed.outcome, processed.verdict)
 
 
 class _QuietBatch:

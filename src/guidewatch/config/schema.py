@@ -253,8 +253,8 @@ class FetchConfig:
     crawl_timeout: float = num("the child crawl process is killed after this", 1800.0, 0, 7 * DAY, above=True,
                                unit=" s")
     parse_workers: int | None = num(
-        "processes that normalise pages once a crawl has 16+ pages with content; `0` parses in the crawl process",
-        None, 0, 64, kind=int, shown="one per core, max 4", example=4)
+        "deprecated, ignored (a crawl warns once): pages are parsed in the crawl process; kept so older files "
+        "still load", None, 0, 64, kind=int, shown="—", example=4)
     nhs_api: NhsApiConfig | None = key("read www.nhs.uk pages through the NHS website content API (needs a key)",
                                        "table", table=NhsApiConfig)
 

@@ -6,7 +6,7 @@ Text comes from pdfminer.six rather than pypdf. Measured on the PDFs the tests g
 while pdfminer.six's layout analysis gives each line's font size and position and groups
 lines into paragraphs (text boxes), columns kept apart. Those are what a heading tree needs
 when a PDF has no outline, and what keeps a paragraph one block whatever its line breaks, so
-a re-export is not a change. A crawl parses pages in worker processes (`pages.parallel`);
+a re-export is not a change. A crawl parses pages in its own process (`pages.parse`);
 its default hierarchical box grouping stays on (`boxes_flow=None` saves a third of the time
 but reads two-column pages across the columns).
 

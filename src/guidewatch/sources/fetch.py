@@ -76,6 +76,10 @@ class FetchSettings(FetchConfig):
         return self.user_agent
 
 
+#: Seconds without an outcome after which `fetch_sources` calls `on_idle`.
+IDLE_S = 0.5
+
+
 def fetch_sources(
     requests: Sequence[FetchRequest],
     settings: FetchSettings,
@@ -85,6 +89,7 @@ def fetch_sources(
     child: subprocess.Popen[bytes] | None = None,
     keep: bool = True,
     on_sent: Callable[[], None] | None = None,
+    on_idle: Callable[[], None] | None = None,
 ) -> list[FetchOutcome]:
     """Fetch every request in a child crawl; return one outcome per request, in order.
 
@@ -97,6 +102,8 @@ def fetch_sources(
     crawl of 10,000 sources does not keep 10,000 outcomes with their headers to the end.
     `on_sent` is called once the child has its job (not at all without requests): the caller's
     own set-up for the outcomes overlaps the child's start; if it raises, the child is killed.
+    `on_idle` is called (in the caller's thread, like `on_outcome`) each time no outcome
+    arrived for `IDLE_S` seconds: the recorder writes what it batched.
     """
     requests = list(requests)
     if not requests:
@@ -107,7 +114,7 @@ def fetch_sources(
     try:
         if on_sent is not None:
             on_sent()
-        abort_reason = run.collect(results, on_outcome, timeout)
+        abort_reason = run.collect(results, on_outcome, timeout, on_idle)
         graceful = abort_reason is None
     finally:
         run.stop(graceful=graceful)
@@ -195,6 +202,7 @@ class _ChildCrawl:
         results: list[FetchOutcome | None],
         on_outcome: Callable[[FetchOutcome], None] | None,
         timeout: float | None,
+        on_idle: Callable[[], None] | None = None,
     ) -> str | None:
         """Fill `results` as outcomes arrive; return why the crawl was cut short, if it was."""
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -203,9 +211,13 @@ class _ChildCrawl:
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 return f"timed out after {timeout:g} s"
+            wait = remaining if on_idle is None else min(IDLE_S, remaining if remaining is not None else IDLE_S)
             try:
-                event = self._events.get(timeout=remaining)
+                event = self._events.get(timeout=wait)
             except queue.Empty:
+                if on_idle is not None and (deadline is None or time.monotonic() < deadline):
+                    on_idle()
+                    continue
                 return f"timed out after {timeout:g} s"
             if event is None:  # child closed stdout: it exited or crashed
                 return None

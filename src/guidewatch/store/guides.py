@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select, update
 
 from guidewatch.model import Citation, Guide, Mention, Section
 from guidewatch.store.engine import Db
@@ -51,15 +51,24 @@ class Guides:
                     s.execute(insert(SectionRow), sections)
                 if citations:
                     s.execute(insert(CitationRow), citations)
+            # One pass over (id, url, profile, active), no ORM rows (10,000 of them were ~25 MB at
+            # once); UPDATE only what changed, INSERT the new ones, each as one executemany.
             existing: set[str] = set()
-            for src in s.scalars(select(SourceRow)):  # one pass; UPDATE only what changed (N sources)
-                existing.add(src.url)
-                src.active = src.url in wanted
-                if src.active and src.profile != wanted[src.url]:
-                    src.profile = wanted[src.url]
-            for url, profile in wanted.items():
-                if url not in existing:
-                    s.add(SourceRow(url=url, profile=profile, state="new", next_due_at=now))
+            changed = []
+            for source_id, url, profile, active in s.execute(
+                    select(SourceRow.id, SourceRow.url, SourceRow.profile, SourceRow.active)):
+                existing.add(url)
+                now_active, now_profile = url in wanted, wanted.get(url, profile)
+                if (now_active, now_profile) != (active, profile):
+                    changed.append({"b_id": source_id, "b_active": now_active, "b_profile": now_profile})
+            if changed:
+                t = SourceRow.__table__
+                s.connection().execute(update(t).where(t.c.id == bindparam("b_id")).values(
+                    active=bindparam("b_active"), profile=bindparam("b_profile")), changed)
+            new = [dict(url=url, profile=profile, state="new", next_due_at=now, consecutive_failures=0, active=True)
+                   for url, profile in wanted.items() if url not in existing]
+            if new:
+                s.execute(insert(SourceRow), new)
         return sorted(wanted)
 
     def all(self) -> list[Guide]:

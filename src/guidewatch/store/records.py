@@ -10,8 +10,10 @@ from guidewatch.model import Change, Impact, SnapshotRecord
 from guidewatch.store.schema import DeliveryRow, ReviewRow, SnapshotRow, SourceRow
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SourceState:
+    """A source as stored. Slots: a crawl of 10,000 sources holds every one (~0.5 KB less each)."""
+
     id: int
     url: str
     profile: str
