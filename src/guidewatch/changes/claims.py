@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import snowballstemmer
 
@@ -132,9 +132,9 @@ class Claim:
     lead_in: frozenset[str] = frozenset()  # an item added or removed alone: its list's lead-in, where it sits
     phrases: frozenset[str] = frozenset()  # its pairs written as one phrase ("breast cancer", not "risk breast")
 
-    @property
+    @cached_property
     def words(self) -> frozenset[str]:
-        """Every term that can meet a guide sentence."""
+        """Every term that can meet a guide sentence (cached: meet() asks for it per guide sentence)."""
         return self.core | self.context
 
     def role(self, term: str) -> float:
