@@ -429,12 +429,20 @@ def _figure_only(claim: Claim, shared: list[tuple[float, str]], weighed: dict[st
 def _other_names(claim: Claim, text: str) -> frozenset[str]:
     """Terms of the claim's names that the guide sentence writes neither as that name nor as its
     initials ("Health Research Authority", "HRA")."""
-    lowered = text.lower()
-    words = set(re.findall(r"[a-z]+", lowered))
+    if not claim.names:
+        return frozenset()  # most claims name nothing: skip reading the sentence
+    lowered, words = _lowered_words(text)
     return frozenset(
         t for name, ts in claim.names if name not in lowered and "".join(w[0] for w in name.split()) not in words
         for t in ts
     )
+
+
+@lru_cache(maxsize=16384)
+def _lowered_words(text: str) -> tuple[str, frozenset[str]]:
+    """A guide sentence lower-cased, and its words: read once, asked for every claim naming a body."""
+    lowered = text.lower()
+    return lowered, frozenset(re.findall(r"[a-z]+", lowered))
 
 
 @lru_cache(maxsize=4096)
