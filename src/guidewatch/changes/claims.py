@@ -480,6 +480,18 @@ def _word_terms(word: str) -> tuple[str, ...]:
 
 def surfaces(found: Sequence[str], text: str) -> list[str]:
     """The words of `text` that terms came from, as written; a pair hides its own words."""
+    written = _written(text)
+    out: list[str] = []
+    for term in found:
+        shown = written.get(term)
+        if shown and not any(shown.lower() in o.lower() for o in out):
+            out.append(" ".join(w if any(c.isupper() for c in w[1:]) else w.lower() for w in shown.split()))
+    return out
+
+
+@lru_cache(maxsize=4096)
+def _written(text: str) -> dict[str, str]:
+    """Each term of `text` and the words it came from; cached per guide sentence, so callers must not modify it."""
     words: list[tuple[str, str]] = []
     for word in re.findall(r"[A-Za-z0-9][A-Za-z0-9'’-]*", text):
         for term in _word_terms(word):
@@ -490,12 +502,7 @@ def surfaces(found: Sequence[str], text: str) -> list[str]:
         written.setdefault(t, w)
         for j in range(i + 1, min(i + 4, len(words))):  # a pair spans dropped stop words
             written.setdefault(f"{t} {words[j][0]}", " ".join(dict.fromkeys(x for _, x in words[i : j + 1])))
-    out: list[str] = []
-    for term in found:
-        shown = written.get(term)
-        if shown and not any(shown.lower() in o.lower() for o in out):
-            out.append(" ".join(w if any(c.isupper() for c in w[1:]) else w.lower() for w in shown.split()))
-    return out
+    return written
 
 
 __all__ = [
