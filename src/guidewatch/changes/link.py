@@ -21,9 +21,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from guidewatch.changes.claims import BODY_TERMS, Claim, Hit, Unit, Weights, best_hits, claims_of, surfaces
+from guidewatch.changes.claims import BODY_TERMS, Claim, Hit, Unit, Weights, best_hits, surfaces
 from guidewatch.changes.claims import sentences as claim_sentences
 from guidewatch.changes.claims import terms as claim_terms
+from guidewatch.changes.linkindex import claims as linked_claims
 from guidewatch.changes.passage import Passage, _content_tokens, passage_of, sentences, word_ops
 from guidewatch.changes.subject import judge_subject, known_terms
 from guidewatch.changes.tfidf import pairwise
@@ -329,7 +330,7 @@ def _passage_impacts(
     """Sections whose sentences assert the changed claim, each with its tier and evidence."""
     index = _index(guide)
     title = index.title_only(cites)
-    claims = [_as_topic(c, title) for c in claims_of(change)]
+    claims = [_as_topic(c, title) for c in linked_claims(change)]
     cited = {c.section for c in cites}
     scored = _score(index, claims, cited)
     tiers = _tiers(scored, index.pairs, threshold)
