@@ -24,6 +24,7 @@ from functools import lru_cache
 from guidewatch.changes.claims import BODY_TERMS, Claim, Hit, Unit, Weights, best_hits, surfaces
 from guidewatch.changes.claims import sentences as claim_sentences
 from guidewatch.changes.claims import terms as claim_terms
+from guidewatch.changes.linkindex import GuideTerms, Probe
 from guidewatch.changes.linkindex import claims as linked_claims
 from guidewatch.changes.passage import Passage, _content_tokens, passage_of, sentences, word_ops
 from guidewatch.changes.subject import judge_subject, known_terms
@@ -103,6 +104,7 @@ class _GuideIndex:
                 Unit(s.id, x, frozenset(claim_terms(x)), heading) for x in claim_sentences(s.own_text)
             ]
         self.pairs = restatements(guide)
+        self.terms = GuideTerms(self.units)  # for skipping sentences a change cannot meet (linkindex)
         self.titles: dict[tuple[tuple[str, str], ...], frozenset[str]] = {}
 
     def title_only(self, cites: Sequence[Citation]) -> frozenset[str]:
@@ -182,8 +184,9 @@ def _restatements(leaves: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str],
 def _score(index: _GuideIndex, claims: list[Claim], cites: set[str]) -> dict[str, _Scored]:
     """Each section with evidence: its best sentence, plus a little for a second one."""
     out: dict[str, _Scored] = {}
+    probe = Probe(claims)
     for s in index.guide.sections:
-        hits = best_hits(claims, index.units[s.id], index.weigh)
+        hits = best_hits(claims, probe.units(index.terms, s.id), index.weigh)
         if not hits or not any(h.body for h in hits):
             continue  # heading words alone never decide
         score = hits[0].score + _SECOND * (hits[1].score if len(hits) > 1 else 0.0) * (1 - hits[0].score)

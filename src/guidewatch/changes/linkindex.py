@@ -6,6 +6,18 @@ the page. Shortcuts, all switched off by `plain()` so tests can compare:
 * A change's claims are built once for all the guides it is linked to, so every guide scores
   the same `Claim` objects (the scorer's caches then find them by identity, not by comparing
   their term sets).
+* A guide sentence none of the change's claims can meet is never asked, and a section none of
+  whose sentences can give a body hit is skipped whole. Why that is exact, from meet() and
+  link._score:
+  - meet() returns None unless the changed (kind 0) or kept (kind 1) terms weigh something
+    ("only the source's heading path meets"); those are exactly the claim's `core` terms
+    (`delta` is a subset of `core`, the rest of `words` is `context`), met in the sentence
+    or its section heading. A sentence sharing no `core` term with any claim gives no hit.
+  - _score drops a section unless some hit has `body`: a term met in the sentence itself
+    that is not a named body. A section where no sentence left by the first rule shares a
+    non-body term of the claims' `words` cannot score.
+  Only sentences that cannot give a hit are left out, in their order: best_hits sees the rest
+  as before.
 
 tests/test_link_speed.py checks the outputs are identical on every labelled set and a large
 generated page.
@@ -13,11 +25,11 @@ generated page.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import fields
 
-from guidewatch.changes.claims import Claim, claims_of
+from guidewatch.changes.claims import BODY_TERMS, Claim, Unit, claims_of
 from guidewatch.model import Change
 
 _enabled = True
@@ -52,3 +64,38 @@ def claims(change: Change) -> list[Claim]:
     if last is None or last[0] != key:
         last = _last = (key, claims_of(change))
     return last[1]
+
+
+class GuideTerms:
+    """Per section of a guide, its sentences with the terms each can be met on (sentence and heading)."""
+
+    def __init__(self, units: Mapping[str, Sequence[Unit]]) -> None:
+        self.units = units
+        self.sections: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+        for sid, us in units.items():
+            body = frozenset().union(*(u.terms for u in us))
+            self.sections[sid] = (body, frozenset().union(*(u.heading for u in us)))
+
+
+class Probe:
+    """One change's claims, read for what any of them could meet."""
+
+    def __init__(self, claims: Sequence[Claim]) -> None:
+        self.core: frozenset[str] = frozenset().union(*(c.core for c in claims))
+        self.body: frozenset[str] = frozenset().union(*(c.words for c in claims)) - BODY_TERMS
+
+    def units(self, guide: GuideTerms, section: str) -> Sequence[Unit]:
+        """The section's sentences that can meet a claim, in order; none when the section cannot score."""
+        units = guide.units[section]
+        if not _enabled:
+            return units
+        body, heading = guide.sections[section]
+        if self.body.isdisjoint(body):
+            return ()  # no sentence states a non-body term of the claims: no body hit
+        if self.core.isdisjoint(heading):
+            kept = [u for u in units if not self.core.isdisjoint(u.terms)]
+        else:  # a heading meets a core term
+            kept = [u for u in units if not (self.core.isdisjoint(u.terms) and self.core.isdisjoint(u.heading))]
+        if all(self.body.isdisjoint(u.terms) for u in kept):
+            return ()
+        return kept
