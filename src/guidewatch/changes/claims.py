@@ -132,6 +132,15 @@ class Claim:
     lead_in: frozenset[str] = frozenset()  # an item added or removed alone: its list's lead-in, where it sits
     phrases: frozenset[str] = frozenset()  # its pairs written as one phrase ("breast cancer", not "risk breast")
 
+    def __hash__(self) -> int:
+        """Cached: the scorer's caches hash the claim on every guide sentence it meets."""
+        return self._hash
+
+    @cached_property
+    def _hash(self) -> int:
+        return hash((self.sentence, self.core, self.delta, self.removed, self.context, self.added, self.names,
+                     self.lead_in, self.phrases))
+
     @cached_property
     def words(self) -> frozenset[str]:
         """Every term that can meet a guide sentence (cached: meet() asks for it per guide sentence)."""
