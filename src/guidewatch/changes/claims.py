@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from functools import cached_property, lru_cache
+from operator import itemgetter
 
 import snowballstemmer
 
@@ -397,8 +398,8 @@ def meet(claim: Claim, unit: Unit, weigh: Weights) -> Hit | None:
     if subject >= SUBJECT and not off_figure:  # the sentence names what the claim is about, in words rare in the guide
         score = max(score, SUBJECT_FLOOR)
         anchor = max(anchor, subject)
-    body = any(t not in BODY_TERMS for t in in_body)
-    ranked = tuple(t for _, t in sorted(shared, key=lambda x: -x[0]))
+    body = not in_body <= BODY_TERMS  # some term met in the sentence is not a named body
+    ranked = tuple(t for _, t in sorted(shared, key=itemgetter(0), reverse=True))  # stable: ties keep their order
     return Hit(score, anchor if not restates else max(anchor, kept), changed, body, ranked, unit, claim)
 
 
