@@ -21,10 +21,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from guidewatch.changes.claims import BODY_TERMS, Claim, Hit, Unit, Weights, best_hits, surfaces
+from guidewatch.changes.claims import BODY_TERMS, Claim, Hit, Unit, Weights, surfaces
 from guidewatch.changes.claims import sentences as claim_sentences
 from guidewatch.changes.claims import terms as claim_terms
-from guidewatch.changes.linkindex import GuideTerms, Probe
+from guidewatch.changes.linkindex import GuideTerms, Probe, best_hits
 from guidewatch.changes.linkindex import claims as linked_claims
 from guidewatch.changes.passage import Passage, _content_tokens, passage_of, sentences, word_ops
 from guidewatch.changes.subject import judge_subject, known_terms
