@@ -26,6 +26,7 @@ from guidewatch.changes.claims import sentences as claim_sentences
 from guidewatch.changes.claims import terms as claim_terms
 from guidewatch.changes.linkindex import GuideTerms, Probe, best_hits
 from guidewatch.changes.linkindex import claims as linked_claims
+from guidewatch.changes.linkindex import same_source as cites_source
 from guidewatch.changes.passage import Passage, _content_tokens, passage_of, sentences, word_ops
 from guidewatch.changes.subject import judge_subject, known_terms
 from guidewatch.changes.tfidf import pairwise
@@ -59,7 +60,7 @@ _SHOWN = 4
 def citing(guide: Guide, source_urls: Iterable[str]) -> list[Citation]:
     """External citations of the guide that point at any of the given URLs."""
     urls = [u for u in source_urls if u]
-    return [c for c in guide.external_citations if any(same_source(c.url, u) for u in urls)]
+    return [c for c in guide.external_citations if any(cites_source(c.url, u) for u in urls)]
 
 
 def _source_urls(change: Change, source_url: str) -> list[str]:

@@ -19,6 +19,8 @@ the page. Shortcuts, all switched off by `plain()` so tests can compare:
   Only sentences that cannot give a hit are left out, in their order: best_hits sees the rest
   as before. `best_hits` applies the first rule per claim too: claims.best_hits, asking meet()
   only about the claims that share a core term with the sentence.
+* Whether a citation points at the source is asked once per (cited URL, source URL): every
+  change of a page asks it again for every guide (`same_source`, a cached sources.sites.same_source).
 
 tests/test_link_speed.py checks the outputs are identical on every labelled set and a large
 generated page.
@@ -29,10 +31,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import fields
+from functools import lru_cache
 
 from guidewatch.changes import claims as _claims
 from guidewatch.changes.claims import BODY_TERMS, Claim, Hit, Unit, Weights, claims_of
 from guidewatch.model import Change
+from guidewatch.sources.sites import same_source as _sites_same_source
 
 _enabled = True
 
@@ -66,6 +70,16 @@ def claims(change: Change) -> list[Claim]:
     if last is None or last[0] != key:
         last = _last = (key, claims_of(change))
     return last[1]
+
+
+@lru_cache(maxsize=4096)
+def _same_source(cited: str, source: str) -> bool:
+    return _sites_same_source(cited, source)
+
+
+def same_source(cited: str, source: str) -> bool:
+    """sources.sites.same_source, cached: it depends on the two URLs and the built-in profiles only."""
+    return _same_source(cited, source) if _enabled else _sites_same_source(cited, source)
 
 
 class GuideTerms:
