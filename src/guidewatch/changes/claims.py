@@ -377,7 +377,7 @@ def meet(claim: Claim, unit: Unit, weigh: Weights) -> Hit | None:
     if anchor and numeric(claim) and not _beside_figure(claim, in_body):
         return None  # the same figure said of something else ("24 hours a day" vs "report within 24 hours")
     total = anchor + kept + support
-    if _figure_only(claim, shared, weighed):
+    if _figure_only(claim, shared):
         total *= FIGURE_DAMP  # "from the age of 40" met in a sentence about something else at 40
     restates = False
     cover = kept / whole if kept and whole else 0.0
@@ -427,13 +427,20 @@ def figure_terms(claim: Claim) -> frozenset[str]:
     )
 
 
-def _figure_only(claim: Claim, shared: list[tuple[float, str]], weighed: dict[str, _Term]) -> bool:
+def _figure_only(claim: Claim, shared: list[tuple[float, str]]) -> bool:
     """The sentence meets the changed figures and next to nothing else the claim says: the same
     age or count said of something else ("women aged 40" for cycles, not for embryos)."""
-    figures = figure_terms(claim)
-    if not any(t in figures and weighed[t].kind == 0 for _, t in shared):
+    changed = _changed_figures(claim)
+    if not changed or changed.isdisjoint(map(itemgetter(1), shared)):
         return False
+    figures = figure_terms(claim)
     return sum(w for w, t in shared if t not in figures) < FIGURE_SUPPORT
+
+
+@lru_cache(maxsize=4096)
+def _changed_figures(claim: Claim) -> frozenset[str]:
+    """The claim's figure terms that changed: those _weighed gives kind 0 (its delta). Once per claim."""
+    return figure_terms(claim) & claim.delta
 
 
 def _other_names(claim: Claim, text: str) -> frozenset[str]:
