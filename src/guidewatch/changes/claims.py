@@ -312,9 +312,14 @@ class Hit:
     anchor: float  # weight of changed words the sentence states (or of the claim it restates, its subject)
     changed: float  # weight of the changed words alone that the sentence states
     body: bool  # some term met in the sentence itself, not only in the heading
-    shared: tuple[str, ...]  # the terms met, strongest first
+    met: tuple[tuple[float, str], ...]  # (weight, term) of the terms met, in the order they were weighed
     unit: Unit
     claim: Claim
+
+    @cached_property
+    def shared(self) -> tuple[str, ...]:
+        """The terms met, strongest first (ties in weighing order); ranked when asked, as most hits never are."""
+        return tuple(t for _, t in sorted(self.met, key=itemgetter(0), reverse=True))
 
 
 _SCALE = 1.0
@@ -399,8 +404,7 @@ def meet(claim: Claim, unit: Unit, weigh: Weights) -> Hit | None:
         score = max(score, SUBJECT_FLOOR)
         anchor = max(anchor, subject)
     body = not in_body <= BODY_TERMS  # some term met in the sentence is not a named body
-    ranked = tuple(t for _, t in sorted(shared, key=itemgetter(0), reverse=True))  # stable: ties keep their order
-    return Hit(score, anchor if not restates else max(anchor, kept), changed, body, ranked, unit, claim)
+    return Hit(score, anchor if not restates else max(anchor, kept), changed, body, tuple(shared), unit, claim)
 
 
 def _beside_figure(claim: Claim, met: frozenset[str]) -> bool:
