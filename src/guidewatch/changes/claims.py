@@ -499,15 +499,26 @@ def _word_terms(word: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def surfaces(found: Sequence[str], text: str) -> list[str]:
-    """The words of `text` that terms came from, as written; a pair hides its own words."""
+def surfaces(found: Sequence[str], text: str, limit: int | None = None) -> list[str]:
+    """The words of `text` that terms came from, as written; a pair hides its own words. The
+    first `limit` of them only, when given (later ones never change the earlier)."""
     written = _written(text)
     out: list[str] = []
+    lowered: list[str] = []  # out, lower-cased
     for term in found:
+        if limit is not None and len(out) >= limit:
+            break
         shown = written.get(term)
-        if shown and not any(shown.lower() in o.lower() for o in out):
-            out.append(" ".join(w if any(c.isupper() for c in w[1:]) else w.lower() for w in shown.split()))
+        if shown and not any(shown.lower() in o for o in lowered):
+            out.append(_as_shown(shown))
+            lowered.append(out[-1].lower())
     return out
+
+
+@lru_cache(maxsize=16384)
+def _as_shown(written: str) -> str:
+    """Written words as evidence shows them: lower case, except words capitalised inside ("ATMPs")."""
+    return " ".join(w if any(c.isupper() for c in w[1:]) else w.lower() for w in written.split())
 
 
 @lru_cache(maxsize=4096)

@@ -293,7 +293,7 @@ def _evidence(x: _Scored, weigh: Weights) -> tuple[str, ...]:
         return (2, -weigh(term))
 
     ordered = sorted(x.hit.shared, key=rank)
-    shown = surfaces(ordered, x.hit.unit.text + "\n" + x.section.heading)[:_SHOWN]
+    shown = surfaces(ordered, x.hit.unit.text + "\n" + x.section.heading, _SHOWN)
     return (*shown, x.hit.unit.text)
 
 
