@@ -368,7 +368,8 @@ def meet(claim: Claim, unit: Unit, weigh: Weights) -> Hit | None:
         t = weighed[term]
         w = t.weight * (_NAME_DAMP if term in other else 1.0)
         if term in in_body:
-            subject = max(subject, 0.0 if term in claim.lead_in else t.pair)  # the lead-in is where it sits
+            pair = 0.0 if term in claim.lead_in else t.pair  # the lead-in is where it sits
+            subject = pair if pair > subject else subject  # max() without the call
         else:
             w *= HEADING_SHARE * (0.2 if term in _GENERIC else 1.0)
         if w > 0:
