@@ -16,7 +16,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
-from functools import lru_cache
+from functools import cached_property, lru_cache
+from operator import itemgetter
 
 import snowballstemmer
 
@@ -132,9 +133,18 @@ class Claim:
     lead_in: frozenset[str] = frozenset()  # an item added or removed alone: its list's lead-in, where it sits
     phrases: frozenset[str] = frozenset()  # its pairs written as one phrase ("breast cancer", not "risk breast")
 
-    @property
+    def __hash__(self) -> int:
+        """Cached: the scorer's caches hash the claim on every guide sentence it meets."""
+        return self._hash
+
+    @cached_property
+    def _hash(self) -> int:
+        return hash((self.sentence, self.core, self.delta, self.removed, self.context, self.added, self.names,
+                     self.lead_in, self.phrases))
+
+    @cached_property
     def words(self) -> frozenset[str]:
-        """Every term that can meet a guide sentence."""
+        """Every term that can meet a guide sentence (cached: meet() asks for it per guide sentence)."""
         return self.core | self.context
 
     def role(self, term: str) -> float:
@@ -302,9 +312,14 @@ class Hit:
     anchor: float  # weight of changed words the sentence states (or of the claim it restates, its subject)
     changed: float  # weight of the changed words alone that the sentence states
     body: bool  # some term met in the sentence itself, not only in the heading
-    shared: tuple[str, ...]  # the terms met, strongest first
+    met: tuple[tuple[float, str], ...]  # (weight, term) of the terms met, in the order they were weighed
     unit: Unit
     claim: Claim
+
+    @cached_property
+    def shared(self) -> tuple[str, ...]:
+        """The terms met, strongest first (ties in weighing order); ranked when asked, as most hits never are."""
+        return tuple(t for _, t in sorted(self.met, key=itemgetter(0), reverse=True))
 
 
 _SCALE = 1.0
@@ -353,7 +368,8 @@ def meet(claim: Claim, unit: Unit, weigh: Weights) -> Hit | None:
         t = weighed[term]
         w = t.weight * (_NAME_DAMP if term in other else 1.0)
         if term in in_body:
-            subject = max(subject, 0.0 if term in claim.lead_in else t.pair)  # the lead-in is where it sits
+            pair = 0.0 if term in claim.lead_in else t.pair  # the lead-in is where it sits
+            subject = pair if pair > subject else subject  # max() without the call
         else:
             w *= HEADING_SHARE * (0.2 if term in _GENERIC else 1.0)
         if w > 0:
@@ -367,7 +383,7 @@ def meet(claim: Claim, unit: Unit, weigh: Weights) -> Hit | None:
     if anchor and numeric(claim) and not _beside_figure(claim, in_body):
         return None  # the same figure said of something else ("24 hours a day" vs "report within 24 hours")
     total = anchor + kept + support
-    if _figure_only(claim, shared, weighed):
+    if _figure_only(claim, shared):
         total *= FIGURE_DAMP  # "from the age of 40" met in a sentence about something else at 40
     restates = False
     cover = kept / whole if kept and whole else 0.0
@@ -388,9 +404,8 @@ def meet(claim: Claim, unit: Unit, weigh: Weights) -> Hit | None:
     if subject >= SUBJECT and not off_figure:  # the sentence names what the claim is about, in words rare in the guide
         score = max(score, SUBJECT_FLOOR)
         anchor = max(anchor, subject)
-    body = any(t not in BODY_TERMS for t in in_body)
-    ranked = tuple(t for _, t in sorted(shared, key=lambda x: -x[0]))
-    return Hit(score, anchor if not restates else max(anchor, kept), changed, body, ranked, unit, claim)
+    body = not in_body <= BODY_TERMS  # some term met in the sentence is not a named body
+    return Hit(score, anchor if not restates else max(anchor, kept), changed, body, tuple(shared), unit, claim)
 
 
 def _beside_figure(claim: Claim, met: frozenset[str]) -> bool:
@@ -417,24 +432,39 @@ def figure_terms(claim: Claim) -> frozenset[str]:
     )
 
 
-def _figure_only(claim: Claim, shared: list[tuple[float, str]], weighed: dict[str, _Term]) -> bool:
+def _figure_only(claim: Claim, shared: list[tuple[float, str]]) -> bool:
     """The sentence meets the changed figures and next to nothing else the claim says: the same
     age or count said of something else ("women aged 40" for cycles, not for embryos)."""
-    figures = figure_terms(claim)
-    if not any(t in figures and weighed[t].kind == 0 for _, t in shared):
+    changed = _changed_figures(claim)
+    if not changed or changed.isdisjoint(map(itemgetter(1), shared)):
         return False
+    figures = figure_terms(claim)
     return sum(w for w, t in shared if t not in figures) < FIGURE_SUPPORT
+
+
+@lru_cache(maxsize=4096)
+def _changed_figures(claim: Claim) -> frozenset[str]:
+    """The claim's figure terms that changed: those _weighed gives kind 0 (its delta). Once per claim."""
+    return figure_terms(claim) & claim.delta
 
 
 def _other_names(claim: Claim, text: str) -> frozenset[str]:
     """Terms of the claim's names that the guide sentence writes neither as that name nor as its
     initials ("Health Research Authority", "HRA")."""
-    lowered = text.lower()
-    words = set(re.findall(r"[a-z]+", lowered))
+    if not claim.names:
+        return frozenset()  # most claims name nothing: skip reading the sentence
+    lowered, words = _lowered_words(text)
     return frozenset(
         t for name, ts in claim.names if name not in lowered and "".join(w[0] for w in name.split()) not in words
         for t in ts
     )
+
+
+@lru_cache(maxsize=16384)
+def _lowered_words(text: str) -> tuple[str, frozenset[str]]:
+    """A guide sentence lower-cased, and its words: read once, asked for every claim naming a body."""
+    lowered = text.lower()
+    return lowered, frozenset(re.findall(r"[a-z]+", lowered))
 
 
 @lru_cache(maxsize=4096)
@@ -470,8 +500,31 @@ def _word_terms(word: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def surfaces(found: Sequence[str], text: str) -> list[str]:
-    """The words of `text` that terms came from, as written; a pair hides its own words."""
+def surfaces(found: Sequence[str], text: str, limit: int | None = None) -> list[str]:
+    """The words of `text` that terms came from, as written; a pair hides its own words. The
+    first `limit` of them only, when given (later ones never change the earlier)."""
+    written = _written(text)
+    out: list[str] = []
+    lowered: list[str] = []  # out, lower-cased
+    for term in found:
+        if limit is not None and len(out) >= limit:
+            break
+        shown = written.get(term)
+        if shown and not any(shown.lower() in o for o in lowered):
+            out.append(_as_shown(shown))
+            lowered.append(out[-1].lower())
+    return out
+
+
+@lru_cache(maxsize=16384)
+def _as_shown(written: str) -> str:
+    """Written words as evidence shows them: lower case, except words capitalised inside ("ATMPs")."""
+    return " ".join(w if any(c.isupper() for c in w[1:]) else w.lower() for w in written.split())
+
+
+@lru_cache(maxsize=4096)
+def _written(text: str) -> dict[str, str]:
+    """Each term of `text` and the words it came from; cached per guide sentence, so callers must not modify it."""
     words: list[tuple[str, str]] = []
     for word in re.findall(r"[A-Za-z0-9][A-Za-z0-9'’-]*", text):
         for term in _word_terms(word):
@@ -482,12 +535,7 @@ def surfaces(found: Sequence[str], text: str) -> list[str]:
         written.setdefault(t, w)
         for j in range(i + 1, min(i + 4, len(words))):  # a pair spans dropped stop words
             written.setdefault(f"{t} {words[j][0]}", " ".join(dict.fromkeys(x for _, x in words[i : j + 1])))
-    out: list[str] = []
-    for term in found:
-        shown = written.get(term)
-        if shown and not any(shown.lower() in o.lower() for o in out):
-            out.append(" ".join(w if any(c.isupper() for c in w[1:]) else w.lower() for w in shown.split()))
-    return out
+    return written
 
 
 __all__ = [

@@ -21,9 +21,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from guidewatch.changes.claims import BODY_TERMS, Claim, Hit, Unit, Weights, best_hits, claims_of, surfaces
+from guidewatch.changes.claims import BODY_TERMS, Claim, Hit, Unit, Weights, surfaces
 from guidewatch.changes.claims import sentences as claim_sentences
 from guidewatch.changes.claims import terms as claim_terms
+from guidewatch.changes.linkindex import GuideTerms, Probe, best_hits
+from guidewatch.changes.linkindex import claims as linked_claims
+from guidewatch.changes.linkindex import same_source as cites_source
 from guidewatch.changes.passage import Passage, _content_tokens, passage_of, sentences, word_ops
 from guidewatch.changes.subject import judge_subject, known_terms
 from guidewatch.changes.tfidf import pairwise
@@ -57,7 +60,7 @@ _SHOWN = 4
 def citing(guide: Guide, source_urls: Iterable[str]) -> list[Citation]:
     """External citations of the guide that point at any of the given URLs."""
     urls = [u for u in source_urls if u]
-    return [c for c in guide.external_citations if any(same_source(c.url, u) for u in urls)]
+    return [c for c in guide.external_citations if any(cites_source(c.url, u) for u in urls)]
 
 
 def _source_urls(change: Change, source_url: str) -> list[str]:
@@ -102,6 +105,7 @@ class _GuideIndex:
                 Unit(s.id, x, frozenset(claim_terms(x)), heading) for x in claim_sentences(s.own_text)
             ]
         self.pairs = restatements(guide)
+        self.terms = GuideTerms(self.units)  # for skipping sentences a change cannot meet (linkindex)
         self.titles: dict[tuple[tuple[str, str], ...], frozenset[str]] = {}
 
     def title_only(self, cites: Sequence[Citation]) -> frozenset[str]:
@@ -181,8 +185,9 @@ def _restatements(leaves: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str],
 def _score(index: _GuideIndex, claims: list[Claim], cites: set[str]) -> dict[str, _Scored]:
     """Each section with evidence: its best sentence, plus a little for a second one."""
     out: dict[str, _Scored] = {}
+    probe = Probe(claims)
     for s in index.guide.sections:
-        hits = best_hits(claims, index.units[s.id], index.weigh)
+        hits = best_hits(claims, probe.units(index.terms, s.id), index.weigh)
         if not hits or not any(h.body for h in hits):
             continue  # heading words alone never decide
         score = hits[0].score + _SECOND * (hits[1].score if len(hits) > 1 else 0.0) * (1 - hits[0].score)
@@ -288,7 +293,7 @@ def _evidence(x: _Scored, weigh: Weights) -> tuple[str, ...]:
         return (2, -weigh(term))
 
     ordered = sorted(x.hit.shared, key=rank)
-    shown = surfaces(ordered, x.hit.unit.text + "\n" + x.section.heading)[:_SHOWN]
+    shown = surfaces(ordered, x.hit.unit.text + "\n" + x.section.heading, _SHOWN)
     return (*shown, x.hit.unit.text)
 
 
@@ -329,7 +334,7 @@ def _passage_impacts(
     """Sections whose sentences assert the changed claim, each with its tier and evidence."""
     index = _index(guide)
     title = index.title_only(cites)
-    claims = [_as_topic(c, title) for c in claims_of(change)]
+    claims = [_as_topic(c, title) for c in linked_claims(change)]
     cited = {c.section for c in cites}
     scored = _score(index, claims, cited)
     tiers = _tiers(scored, index.pairs, threshold)

@@ -1,0 +1,132 @@
+"""Shortcuts for the linker that change none of its output (issue 20: a 500 KB page in < 1 s).
+
+The linker asks `claims.meet` about every (claim, guide sentence) pair of every guide citing
+the page. Shortcuts, all switched off by `plain()` so tests can compare:
+
+* A change's claims are built once for all the guides it is linked to, so every guide scores
+  the same `Claim` objects (the scorer's caches then find them by identity, not by comparing
+  their term sets).
+* A guide sentence none of the change's claims can meet is never asked, and a section none of
+  whose sentences can give a body hit is skipped whole. Why that is exact, from meet() and
+  link._score:
+  - meet() returns None unless the changed (kind 0) or kept (kind 1) terms weigh something
+    ("only the source's heading path meets"); those are exactly the claim's `core` terms
+    (`delta` is a subset of `core`, the rest of `words` is `context`), met in the sentence
+    or its section heading. A sentence sharing no `core` term with any claim gives no hit.
+  - _score drops a section unless some hit has `body`: a term met in the sentence itself
+    that is not a named body. A section where no sentence left by the first rule shares a
+    non-body term of the claims' `words` cannot score.
+  Only sentences that cannot give a hit are left out, in their order: best_hits sees the rest
+  as before. `best_hits` applies the first rule per claim too: claims.best_hits, asking meet()
+  only about the claims that share a core term with the sentence.
+* Whether a citation points at the source is asked once per (cited URL, source URL): every
+  change of a page asks it again for every guide (`same_source`, a cached sources.sites.same_source).
+
+tests/test_link_speed.py checks the outputs are identical on every labelled set and a large
+generated page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import fields
+from functools import lru_cache
+
+from guidewatch.changes import claims as _claims
+from guidewatch.changes.claims import BODY_TERMS, Claim, Hit, Unit, Weights, claims_of
+from guidewatch.model import Change
+from guidewatch.sources.sites import same_source as _sites_same_source
+
+_enabled = True
+
+
+@contextmanager
+def plain() -> Iterator[None]:
+    """The linker without these shortcuts: the reference the equivalence tests compare with."""
+    global _enabled
+    was, _enabled = _enabled, False
+    try:
+        yield
+    finally:
+        _enabled = was
+
+
+def _key(change: Change) -> tuple:
+    """Every field of the change, hashable: the claims depend on nothing else."""
+    values = (getattr(change, f.name) for f in fields(change))
+    return tuple(tuple(v) if isinstance(v, list | tuple) else v for v in values)
+
+
+_last: tuple[tuple, list[Claim]] | None = None  # one change is linked to every guide in a row
+
+
+def claims(change: Change) -> list[Claim]:
+    """The change's claims, the same objects for every guide it is linked to; callers must not modify them."""
+    global _last
+    if not _enabled:
+        return claims_of(change)
+    key, last = _key(change), _last  # one read of _last: another thread may replace it
+    if last is None or last[0] != key:
+        last = _last = (key, claims_of(change))
+    return last[1]
+
+
+@lru_cache(maxsize=4096)
+def _same_source(cited: str, source: str) -> bool:
+    return _sites_same_source(cited, source)
+
+
+def same_source(cited: str, source: str) -> bool:
+    """sources.sites.same_source, cached: it depends on the two URLs and the built-in profiles only."""
+    return _same_source(cited, source) if _enabled else _sites_same_source(cited, source)
+
+
+class GuideTerms:
+    """Per section of a guide, its sentences with the terms each can be met on (sentence and heading)."""
+
+    def __init__(self, units: Mapping[str, Sequence[Unit]]) -> None:
+        self.units = units
+        self.sections: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+        for sid, us in units.items():
+            body = frozenset().union(*(u.terms for u in us))
+            self.sections[sid] = (body, frozenset().union(*(u.heading for u in us)))
+
+
+class Probe:
+    """One change's claims, read for what any of them could meet."""
+
+    def __init__(self, claims: Sequence[Claim]) -> None:
+        self.core: frozenset[str] = frozenset().union(*(c.core for c in claims))
+        self.body: frozenset[str] = frozenset().union(*(c.words for c in claims)) - BODY_TERMS
+
+    def units(self, guide: GuideTerms, section: str) -> Sequence[Unit]:
+        """The section's sentences that can meet a claim, in order; none when the section cannot score."""
+        units = guide.units[section]
+        if not _enabled:
+            return units
+        body, heading = guide.sections[section]
+        if self.body.isdisjoint(body):
+            return ()  # no sentence states a non-body term of the claims: no body hit
+        if self.core.isdisjoint(heading):
+            kept = [u for u in units if not self.core.isdisjoint(u.terms)]
+        else:  # a heading meets a core term
+            kept = [u for u in units if not (self.core.isdisjoint(u.terms) and self.core.isdisjoint(u.heading))]
+        if all(self.body.isdisjoint(u.terms) for u in kept):
+            return ()
+        return kept
+
+
+def best_hits(claims: Sequence[Claim], units: Sequence[Unit], weigh: Weights) -> list[Hit]:
+    """claims.best_hits, asking meet() only about the claims sharing a core term with each sentence."""
+    if not _enabled:
+        return _claims.best_hits(claims, units, weigh)
+    meet = _claims.meet
+    hits: list[Hit] = []
+    for unit in units:
+        terms, heading = unit.terms, unit.heading
+        met = (meet(c, unit, weigh) for c in claims if not (c.core.isdisjoint(terms) and c.core.isdisjoint(heading)))
+        found = [h for h in met if h]
+        if found:
+            hits.append(max(found, key=lambda h: h.score))
+    return sorted(hits, key=lambda h: -h.score)
