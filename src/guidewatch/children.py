@@ -1,4 +1,4 @@
-"""What every ``python -m guidewatch.…`` child process (the crawl child, the page workers)
+"""What every ``python -m guidewatch.…`` child process (the crawl child, a worker)
 starts with, kept in one place so the stages that spawn them need not import each other."""
 
 from __future__ import annotations
