@@ -364,7 +364,7 @@ def meet(claim: Claim, unit: Unit, weigh: Weights) -> Hit | None:
     subject = 0.0
     shared: list[tuple[float, str]] = []
     other = _other_names(claim, unit.text)
-    for term in in_body | in_heading:
+    for term in sorted(in_body | in_heading):  # a fixed order: float sums and ties the same in every process
         t = weighed[term]
         w = t.weight * (_NAME_DAMP if term in other else 1.0)
         if term in in_body:
