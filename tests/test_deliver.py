@@ -353,11 +353,33 @@ def test_slack_style_shape(hook: Hook) -> None:
     assert "What is hospital exemption?" in section["text"]
 
 
+def test_slack_names_each_change_once_with_its_sections() -> None:
+    """Like the e-mail digest, the Slack message is grouped source -> change: a change that bears
+    on two sections is one line naming both, by tier, not one line per section."""
+    text = slack_payload(to_json_dict(make_digest()))["blocks"][1]["text"]["text"]
+    assert text.count("'must' became 'may'") == 1 and text.count("'6 weeks' became '8 weeks'") == 1
+    line = next(ln for ln in text.splitlines() if "'must' became 'may'" in ln)
+    assert "re-read: *Approved treatment, hospital exemption or clinical trial?*, *What is hospital exemption?*" in line
+    assert text.count("|ATMPs: regulation and licensing>") == 1  # each source once, its changes below it
+
+
+def test_slack_reads_a_digest_frozen_before_sources_were_grouped() -> None:
+    """An outbox message frozen by an older version has only the by-section JSON: still sent."""
+    data = to_json_dict(make_digest())
+    for guide in data["guides"]:
+        del guide["sources"]
+    text = slack_payload(data)["blocks"][1]["text"]["text"]
+    assert "What is hospital exemption?" in text and "'must' became 'may'" in text
+
+
 def test_slack_escapes_page_text() -> None:
     data = to_json_dict(make_digest())
     item = data["guides"][0]["sections"][0]["items"][0]
     item["change"]["reason"] = "<!channel> <javascript:alert(1)|click>"
     item["source"]["url"] = "javascript:alert(1)"
+    source = data["guides"][0]["sources"][0]
+    source["changes"][0]["reason"], source["url"] = item["change"]["reason"], "javascript:alert(1)"
+    source["title"] = "<!channel>"
     text = slack_payload(data)["blocks"][1]["text"]["text"]
     assert "<!channel>" not in text and "<javascript:" not in text
     assert "&lt;!channel&gt;" in text

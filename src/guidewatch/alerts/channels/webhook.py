@@ -76,6 +76,33 @@ def _slack_link(url: str, title: str) -> str:
 
 def _slack_guide_text(guide: dict[str, Any]) -> str:
     lines = [f"*{_slack_escape(guide['title'])}*"]
+    lines += _slack_by_change(guide["sources"]) if "sources" in guide else _slack_by_section(guide)
+    text = ""
+    for n, line in enumerate(lines):
+        if len(text) + len(line) + 40 > SLACK_TEXT_LIMIT:
+            return text + f"\n…and {len(lines) - n} more"
+        text += ("\n" if text else "") + line
+    return text
+
+
+def _slack_by_change(sources: list[dict[str, Any]]) -> list[str]:
+    """Source, then each of its changes once, with the sections it bears on by tier (as the e-mail)."""
+    lines = []
+    for source in sources:
+        lines.append(f"{_slack_link(source['url'], source['title'])}")
+        for change in source["changes"]:
+            tiers = [(label, [s["heading"] for s in change["sections"] if s["tier"] == tier])
+                     for tier, label in (("reread", "re-read"), ("related", "related"))]
+            named = "; ".join(f"{label}: " + ", ".join(f"*{_slack_escape(h)}*" for h in heads)
+                              for label, heads in tiers if heads)
+            lines.append(f"• _{_slack_escape(change['severity'])}_ {_slack_escape(change['reason'])}"
+                         + (f" → {named}" if named else ""))
+    return lines
+
+
+def _slack_by_section(guide: dict[str, Any]) -> list[str]:
+    """A digest frozen in the outbox before the JSON gained `sources`: one line per section and change."""
+    lines = []
     for section in guide["sections"]:
         for item in section["items"]:
             change = item["change"]
@@ -86,12 +113,7 @@ def _slack_guide_text(guide: dict[str, Any]) -> str:
                 f"{' › ' + _slack_escape(where) if where else ''}: "
                 f"_{_slack_escape(change['severity'])}_ {_slack_escape(change['reason'])}"
             )
-    text = ""
-    for n, line in enumerate(lines):
-        if len(text) + len(line) + 40 > SLACK_TEXT_LIMIT:
-            return text + f"\n…and {len(lines) - n} more"
-        text += ("\n" if text else "") + line
-    return text
+    return lines
 
 
 def slack_payload(digest_json: dict[str, Any]) -> dict[str, Any]:
