@@ -87,9 +87,11 @@ def _runs(text: str) -> tuple[tuple[tuple[str, bool], ...], ...]:
     return tuple(runs)
 
 
-@lru_cache(maxsize=16384)
+@lru_cache(maxsize=4096)
 def terms(text: str) -> tuple[str, ...]:
     """Matching terms in order: stems of content words, numbers as digits, then adjacent pairs.
+
+    4096 texts cached: at N = 10,000 that keeps 58 % hits (68 % at 16384) for ~9 MB less.
 
     Pairs ("hospital exempt", "5 week") span dropped stop words but never a comma or full stop.
     """
