@@ -24,7 +24,7 @@ from functools import lru_cache
 from guidewatch.changes.claims import BODY_TERMS, Claim, Hit, Unit, Weights, surfaces
 from guidewatch.changes.claims import sentences as claim_sentences
 from guidewatch.changes.claims import terms as claim_terms
-from guidewatch.changes.linkindex import GuideTerms, Probe, best_hits
+from guidewatch.changes.linkindex import GuideTerms, Probe, best_hits, forget_claims
 from guidewatch.changes.linkindex import claims as linked_claims
 from guidewatch.changes.linkindex import same_source as cites_source
 from guidewatch.changes.passage import Passage, _content_tokens, passage_of, sentences, word_ops
@@ -374,7 +374,10 @@ def link_changes(
     dismissed: Sequence[Dismissal] = (),
 ) -> dict[str, list[Impact]]:
     """Impacts of each change, keyed by change id; `dismissed` are editors' "not relevant" marks."""
-    return {c.id: link_change(c, source_url, guides, threshold=threshold, dismissed=dismissed) for c in changes}
+    try:
+        return {c.id: link_change(c, source_url, guides, threshold=threshold, dismissed=dismissed) for c in changes}
+    finally:
+        forget_claims()
 
 
 def _citing_impacts(change: Change, guide: Guide, cites: list[Citation]) -> list[Impact]:

@@ -72,6 +72,15 @@ def claims(change: Change) -> list[Claim]:
     return last[1]
 
 
+def forget_claims() -> None:
+    """Empty the scorer's caches keyed by claim once a page's changes are linked: a later page's
+    changes build new claims, so at N = 10,000 they only held ~8 MB of dead claims (issue 20)."""
+    global _last
+    _last = None
+    for cached in (_claims._weighed, _claims.figure_terms, _claims._changed_figures, _claims.numeric):
+        cached.cache_clear()
+
+
 @lru_cache(maxsize=4096)
 def _same_source(cited: str, source: str) -> bool:
     return _sites_same_source(cited, source)
