@@ -493,55 +493,6 @@ def best_hits(claims: Sequence[Claim], units: Sequence[Unit], weigh: Weights) ->
     return sorted(hits, key=lambda h: -h.score)
 
 
-@lru_cache(maxsize=65536)
-def _word_terms(word: str) -> tuple[str, ...]:
-    """The terms one written word gives (a hyphenated word may give several)."""
-    out = []
-    for part in _TOKEN.findall(fold(word)):
-        part = _NUMBER_WORDS.get(part, part)
-        if part[0].isdigit() or (part not in _STOP and len(part) > 1):
-            out.append(part if part[0].isdigit() else _SYNONYMS.get(stem(part), stem(part)))
-    return tuple(out)
-
-
-def surfaces(found: Sequence[str], text: str, limit: int | None = None) -> list[str]:
-    """The words of `text` that terms came from, as written; a pair hides its own words. The
-    first `limit` of them only, when given (later ones never change the earlier)."""
-    written = _written(text)
-    out: list[str] = []
-    lowered: list[str] = []  # out, lower-cased
-    for term in found:
-        if limit is not None and len(out) >= limit:
-            break
-        shown = written.get(term)
-        if shown and not any(shown.lower() in o for o in lowered):
-            out.append(_as_shown(shown))
-            lowered.append(out[-1].lower())
-    return out
-
-
-@lru_cache(maxsize=16384)
-def _as_shown(written: str) -> str:
-    """Written words as evidence shows them: lower case, except words capitalised inside ("ATMPs")."""
-    return " ".join(w if any(c.isupper() for c in w[1:]) else w.lower() for w in written.split())
-
-
-@lru_cache(maxsize=4096)
-def _written(text: str) -> dict[str, str]:
-    """Each term of `text` and the words it came from; cached per guide sentence, so callers must not modify it."""
-    words: list[tuple[str, str]] = []
-    for word in re.findall(r"[A-Za-z0-9][A-Za-z0-9'’-]*", text):
-        for term in _word_terms(word):
-            if not words or words[-1] != (term, word):
-                words.append((term, word))
-    written: dict[str, str] = {}
-    for i, (t, w) in enumerate(words):
-        written.setdefault(t, w)
-        for j in range(i + 1, min(i + 4, len(words))):  # a pair spans dropped stop words
-            written.setdefault(f"{t} {words[j][0]}", " ".join(dict.fromkeys(x for _, x in words[i : j + 1])))
-    return written
-
-
 __all__ = [
-    "BODY_TERMS", "Claim", "Hit", "Unit", "Weights", "best_hits", "claims_of", "meet", "sentences", "surfaces", "terms",
+    "BODY_TERMS", "Claim", "Hit", "Unit", "Weights", "best_hits", "claims_of", "meet", "sentences", "terms",
 ]

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from guidewatch.changes.claims import BODY_TERMS, Claim, Hit, Unit, Weights, surfaces
+from guidewatch.changes.claims import BODY_TERMS, Claim, Hit, Unit, Weights
 from guidewatch.changes.claims import sentences as claim_sentences
 from guidewatch.changes.claims import terms as claim_terms
 from guidewatch.changes.linkindex import GuideTerms, Probe, best_hits, forget_claims
@@ -29,6 +29,7 @@ from guidewatch.changes.linkindex import claims as linked_claims
 from guidewatch.changes.linkindex import same_source as cites_source
 from guidewatch.changes.passage import Passage, _content_tokens, passage_of, sentences, word_ops
 from guidewatch.changes.subject import judge_subject, known_terms
+from guidewatch.changes.surfaces import surfaces
 from guidewatch.changes.tfidf import pairwise
 from guidewatch.model import Change, Citation, Dismissal, Guide, Impact, Section, Tier
 from guidewatch.sources.sites import same_source, url_key

@@ -16,7 +16,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 
-from guidewatch.changes.claims import Claim, Hit, surfaces, terms
+from guidewatch.changes.claims import Claim, Hit, terms
+from guidewatch.changes.surfaces import surfaces
 from guidewatch.model import Tier
 
 RARE_ZIPF = 3.3  # below this Zipf frequency (about 2 per million words) a word is technical
