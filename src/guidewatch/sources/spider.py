@@ -331,6 +331,9 @@ def run_crawl(
 ) -> None:
     """Run one crawl in this process (blocks; starts the reactor, so once per process)."""
     process = CrawlerProcess({**scrapy_settings(settings), "LOG_INSTALL_ROOT_HANDLER": True})
+    # Scrapy leaves the root logger at NOTSET and filters in its handler, so every per-request
+    # debug line ("Crawled (304)", ours in _finish) was built as a LogRecord and then dropped.
+    logging.root.setLevel(settings.log_level.upper())
     process.crawl(GuideSpider, fetch_requests=list(requests), fetch_settings=settings, emit=emit, credits=credits)
     process.start()
 
