@@ -323,9 +323,14 @@ def _accept(
 # --- outcome (de)serialisation, shared with guidewatch.sources.spider ------------------------------
 
 
+_OUTCOME_FIELDS = dataclasses.fields(FetchOutcome)
+_OUTCOME_NAMES = frozenset(f.name for f in _OUTCOME_FIELDS)
+
+
 def encode_outcome(outcome: FetchOutcome) -> dict[str, Any]:
     """FetchOutcome -> JSON-safe dict (body as base64, fetched_at as ISO 8601)."""
-    data = dataclasses.asdict(outcome)
+    # shallow: asdict deep-copies every field (lists, the headers dict), ~0.1 ms an outcome
+    data = {f.name: getattr(outcome, f.name) for f in _OUTCOME_FIELDS}
     data["body"] = base64.b64encode(outcome.body).decode("ascii")
     data["fetched_at"] = outcome.fetched_at.isoformat() if outcome.fetched_at else None
     return data
@@ -333,7 +338,7 @@ def encode_outcome(outcome: FetchOutcome) -> dict[str, Any]:
 
 def decode_outcome(data: dict[str, Any]) -> FetchOutcome:
     """Inverse of `encode_outcome`; unknown keys are ignored."""
-    known = {f.name for f in dataclasses.fields(FetchOutcome)}
+    known = _OUTCOME_NAMES
     values = {k: v for k, v in data.items() if k in known}
     values["body"] = base64.b64decode(values.get("body") or "")
     if values.get("fetched_at"):

@@ -134,6 +134,11 @@ class GuideSpider(scrapy.Spider):
         return spider
 
     async def start(self) -> AsyncIterator[Request]:
+        # Scrapy sets the root logger to NOTSET and its own to DEBUG when the crawl starts (its
+        # handler filters), so every per-request debug line ("Crawled (304)", ours in _finish)
+        # was built as a LogRecord and then dropped: the loggers' own level stops them sooner.
+        for name in (None, "scrapy"):
+            logging.getLogger(name).setLevel(self.fs.log_level.upper())
         for src in self.sources:
             if self.credits is not None:
                 await self.credits.admit()
