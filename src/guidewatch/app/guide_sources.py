@@ -18,7 +18,7 @@ from bs4 import BeautifulSoup
 from guidewatch.app.settings import fetch_settings
 from guidewatch.config import Config, GuideSourceConfig
 from guidewatch.model import FetchRequest, Guide
-from guidewatch.pages.css import _prune
+from guidewatch.pages.css import prune_soup
 from guidewatch.sources.fetch import fetch_sources
 from guidewatch.sources.guides import GuideError, parse_guide
 from guidewatch.sources.profiles import Profile, ProfileError, profile_for_url
@@ -113,7 +113,7 @@ def guide_from_page(found: FoundGuide, body: bytes, profiles: Mapping[str, Profi
     profile = profiles[entry.profile] if entry.profile else profile_for_url(found.url, profiles)
     soup = BeautifulSoup(body.decode("utf-8-sig", "replace"), "lxml")
     main = next((el for sel in (*profile.main, "main", "body") if (el := soup.select_one(sel)) is not None), soup)
-    _prune(main, profile.drop)
+    prune_soup(main, profile.drop)
     html = f"<html><body><main>{main.decode_contents() if main is not soup else str(soup)}</main></body></html>"
     return parse_guide(html, slug=found.slug, fmt="html", source=found.url, base_url=found.url,
                        editors=entry.editors)

@@ -6,7 +6,7 @@ to XPath by cssselect (sources.selectors). Both are compiled once per process an
 matched BeautifulSoup's tree before (issue 20): class lists split on any white space, a
 combinator may look above the element searched from, `:empty` ignores blank text.
 
-`_prune` on a BeautifulSoup tree is kept for guide HTML (app.guide_sources), where speed does not
+`prune_soup` on a BeautifulSoup tree is kept for guide HTML (app.guide_sources), where speed does not
 matter and BeautifulSoup stays.
 """
 
@@ -211,7 +211,6 @@ class _Selectors:
             found += _under(root, self.xpath(root.getroottree().getroot()))
         return found
 
-
     def _outermost(self, root: Element, hidden: bool) -> list[Element]:
         """Matches below root in document order, none inside another."""
         found: list[Element] = []
@@ -291,7 +290,7 @@ def prune(root: Element, selectors: Sequence[str]) -> None:
         remove(el)
 
 
-def _is_hidden(el: Element) -> bool:
+def _is_hidden(el: Element | Tag) -> bool:
     get = el.get
     if get("hidden") is not None or (get("aria-hidden") or "").lower() == "true":
         return True
@@ -302,19 +301,12 @@ def _is_hidden(el: Element) -> bool:
 # --- BeautifulSoup trees (guide HTML) -------------------------------------------------------
 
 
-def _prune(root: Tag, selectors: Sequence[str]) -> None:
+def prune_soup(root: Tag, selectors: Sequence[str]) -> None:
     """Remove the selectors' elements and hidden elements under a BeautifulSoup root."""
     import soupsieve  # only guide HTML comes here
 
     found = list(soupsieve.select(", ".join(selectors), root)) if selectors else []
-    found += [el for el in root.find_all(True) if _soup_hidden(el)]
+    found += [el for el in root.find_all(True) if _is_hidden(el)]  # a Tag's get() reads as lxml's
     for el in found:
         el.extract()
 
-
-def _soup_hidden(el: Tag) -> bool:
-    attrs = el.attrs
-    if "hidden" in attrs or str(attrs.get("aria-hidden", "")).lower() == "true":
-        return True
-    style = attrs.get("style")
-    return isinstance(style, str) and _HIDDEN_STYLE.search(style) is not None
