@@ -760,3 +760,34 @@ def test_words_that_only_name_the_cited_page_are_its_topic() -> None:
                        "Axicabtagene ciloleucel is recommended for adults after 1 or more lines of systemic therapy.",
                        ("1 Recommendations",))
     assert [i.section for i in link_change(lines, TA559, [LYMPHOMA])][:1] == ["who-can-have-car-t"]
+
+
+def test_a_restating_section_is_reread_only_on_a_solid_hit_of_its_own(bench: ModuleType) -> None:
+    """The FAQ answer restating the section that cites the page shares its confident hit, but is
+    sent to re-read only when its own sentence meets the claim at re-read strength; else related."""
+    guide, items = bench.load_devset()
+    item = next(i for i in items if i.id == "gmp-point-of-care")
+    impacts = {i.section: i for i in link_change(item.change, item.source_url, [guide])}
+    weak = impacts["are-atmps-approved-by-the-mhra"]  # meets "ATMP" and "place" only
+    assert weak.score < 0.5 and weak.tier == "related"
+    he = change(HE_OLD, HE_NEW)
+    tiers = {i.section: i.tier for i in link_change(he, MHRA, [guide])}
+    assert tiers[HE] == "reread" and tiers[HE_FAQ] == "reread"  # a solid restatement still is
+
+
+def test_at_most_two_glances_per_change_besides_the_sections_the_page_rests_on(bench: ModuleType) -> None:
+    from guidewatch.changes.link import citing, restatements
+
+    for slug, (guide, items) in bench.all_sets().items():
+        pairs = restatements(guide)
+        for item in items:
+            impacts = link_change(item.change, item.source_url, [guide])
+            cited = {c.section for c in citing(guide, [item.source_url])}
+            rests = cited | {k for k, v in pairs.items() if v in cited}
+            glances = [i for i in impacts if i.tier == "related" and i.section not in rests]
+            assert len(glances) <= 2, (slug, item.id)
+    guide, items = bench.load_devset()
+    item = next(i for i in items if i.id == "t5-pv-insertional-oncogenesis")
+    found = {i.section for i in link_change(item.change, item.source_url, [guide])}
+    assert item.must <= found  # the weakest glances go, never a must-read one here
+    assert "questions-to-ask-before-considering-gene-therapy-or-an-atmp" not in found

@@ -54,6 +54,7 @@ _ECHO_CONFIDENT, _ECHO_MIN = 0.5, 0.1  # restatement: the partner's confident hi
 _ECHO_MIN_SIM, _ECHO_MARGIN = 0.15, 1.5
 _REPEAT_SHARE = 0.5  # share of a sentence's words that repeat the stale sentence
 _SHOWN = 4
+_MAX_GLANCES = 2  # related sections per change and guide, besides those the page rests on
 
 # --- which guides and sections cite the source --------------------------------------------
 
@@ -235,7 +236,7 @@ def _tiers(scored: dict[str, _Scored], pairs: dict[str, str], threshold: float) 
         if not mine or not theirs or partner not in tiers or tiers.get(sid) == "reread":
             continue
         if theirs.score >= _ECHO_CONFIDENT and mine.score >= _ECHO_MIN:
-            strong = tiers[partner] == "reread" and mine.anchor >= _ANCHOR and mine.score >= _RELATED
+            strong = tiers[partner] == "reread" and mine.anchor >= _ANCHOR and mine.score >= _REREAD_BEST
             tiers[sid] = "reread" if strong else "related"
     return tiers
 
@@ -261,6 +262,14 @@ def _repeats(scored: dict[str, _Scored], top: _Scored) -> list[str]:
         if mine and len(mine & said) >= _REPEAT_SHARE * len(mine):
             out.append(sid)
     return out
+
+
+def _few_glances(tiers: dict[str, Tier], scored: dict[str, _Scored], rests: set[str]) -> dict[str, Tier]:
+    """At most the best _MAX_GLANCES related sections the page does not rest on: past two, a change
+    that shares words with many sections is about none of them in particular, and the editor stops reading."""
+    glances = sorted((sid for sid, t in tiers.items() if t == "related" and sid not in rests),
+                     key=lambda sid: (-scored[sid].score, sid))
+    return {sid: t for sid, t in tiers.items() if sid not in glances[_MAX_GLANCES:]}
 
 
 def _kept(x: _Scored, marks: Sequence[Dismissal]) -> bool:
@@ -342,6 +351,7 @@ def _passage_impacts(
     rests = cited | {k for k, v in index.pairs.items() if v in cited}  # the page's own sections, and restatements
     known = known_terms(s.heading + "\n" + s.text for s in guide.sections)
     tiers = judge_subject(tiers, {k: scored[k].hit for k in tiers}, rests, known, change.source_section)
+    tiers = _few_glances(tiers, scored, rests)
     if not tiers and max((x.score for x in scored.values()), default=0.0) < _VAGUE:
         # the guide's wording cannot tell its sections apart: those citing the source, if they share a phrase
         # of the claim (single context words such as the guide's subject are not enough)
