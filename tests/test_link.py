@@ -791,3 +791,27 @@ def test_at_most_two_glances_per_change_besides_the_sections_the_page_rests_on(b
     found = {i.section for i in link_change(item.change, item.source_url, [guide])}
     assert item.must <= found  # the weakest glances go, never a must-read one here
     assert "questions-to-ask-before-considering-gene-therapy-or-an-atmp" not in found
+
+
+def test_the_same_words_in_another_order_bear_on_nothing() -> None:
+    """A minor rewording that moves one phrase ("at an NHS clinic" to the front) says nothing new."""
+    moved = ivf_change("Women under 40 may be offered three full cycles of IVF at an NHS clinic.",
+                       "At an NHS clinic, women under 40 may be offered three full cycles of IVF.", ("Access",))
+    assert moved.severity == "minor"
+    assert link_change(moved, IVF, [FERTILITY]) == []
+    swapped = ivf_change("Every IVF clinic must offer counselling before treatment with donated eggs.",
+                         "Every IVF clinic must offer treatment before counselling with donated eggs.", ("Donation",))
+    assert swapped.severity == "minor"
+    assert "counselling" in {i.section for i in link_change(swapped, IVF, [FERTILITY])}  # two words traded places
+
+
+def test_reworded_needs_one_moved_phrase_and_the_same_words() -> None:
+    from guidewatch.changes.reword import reworded
+
+    assert reworded("You can apply for a licence using the online portal.",
+                    "You can use the online portal to apply for a licence.")
+    assert reworded("You must have consent before you analyse someone's DNA.",
+                    "Consent is needed before anyone's DNA is analysed.")
+    assert not reworded("Men are offered testing before women.", "Women are offered testing before men.")
+    assert not reworded("Speak to your GP.", "Talk to your GP.")
+    assert not reworded("Take the tablets with food.", "Take the tablets after food.")

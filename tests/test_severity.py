@@ -148,3 +148,24 @@ def test_a_contraction_is_wording_not_a_new_sentence() -> None:
     not a sentence replaced: short sentences were graded substantive for it."""
     assert classify("You should not drive for 8 weeks.", "You shouldn't drive for 8 weeks.")[0] == "minor"
     assert classify("It is licensed by the HFEA.", "It's licensed by the HFEA.")[0] == "minor"
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("You must have consent before you analyse someone's DNA.",
+         "Consent is needed before anyone's DNA is analysed."),
+        ("You must ask your GP for a referral.", "You need to ask your GP for a referral."),
+        ("A licence is required for this work.", "This work requires a licence."),
+    ],
+)
+def test_an_obligation_said_in_other_words_is_not_a_modal_change(old: str, new: str) -> None:
+    """"must", "is needed", "needs" and "is required" state the same duty: no modal verb changed."""
+    assert classify(old, new) == ("minor", "wording changed")
+    assert classify(new, old) == ("minor", "wording changed")
+
+
+def test_an_obligation_dropped_is_still_a_modal_change() -> None:
+    assert classify("You must ask your GP for a referral.", "You can ask your GP for a referral.")[0] == "substantive"
+    assert classify("You must ask your GP for a referral.", "Ask your GP for a referral if you need one.")[0] == (
+        "substantive")

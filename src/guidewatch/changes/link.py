@@ -28,6 +28,7 @@ from guidewatch.changes.linkindex import GuideTerms, Probe, best_hits, forget_cl
 from guidewatch.changes.linkindex import claims as linked_claims
 from guidewatch.changes.linkindex import same_source as cites_source
 from guidewatch.changes.passage import Passage, _content_tokens, passage_of, sentences, word_ops
+from guidewatch.changes.reword import reworded
 from guidewatch.changes.subject import judge_subject, known_terms
 from guidewatch.changes.surfaces import surfaces
 from guidewatch.changes.tfidf import pairwise
@@ -318,8 +319,9 @@ def link_change(
     threshold: float = DEFAULT_THRESHOLD,
     dismissed: Sequence[Dismissal] = (),
 ) -> list[Impact]:
-    """Guide sections a change bears on, best first; cosmetic changes bear on nothing."""
-    if change.severity == "cosmetic":
+    """Guide sections a change bears on, best first; cosmetic changes and the same words reordered bear on nothing."""
+    if change.severity == "cosmetic" or (change.kind == "modified" and change.severity == "minor"
+                                         and reworded(change.old, change.new)):
         return []
     urls = _source_urls(change, source_url)
     impacts: list[Impact] = []

@@ -277,10 +277,22 @@ def _check_negation(old: _Tokens, new: _Tokens) -> str | None:
     return f"negation removed ({_quote(dict.fromkeys(removed))})"
 
 
+_OBLIGATIONS = frozenset({"must", "required", "require", "requires", "mandatory"})
+_OBLIGED = re.compile(r"\b(?:needs? to|(?:is|are|be|been) needed|(?:has|have) to)\b")  # "is needed": a duty too
+
+
+def _duties(tokens: _Tokens) -> int:
+    return sum(w in _OBLIGATIONS for w in tokens.words) + len(_OBLIGED.findall(" ".join(tokens.words)))
+
+
 def _check_modals(old: _Tokens, new: _Tokens) -> str | None:
     removed, added = _counter_delta(
         [w for w in old.words if w in _MODALS], [w for w in new.words if w in _MODALS]
     )
+    if {*removed, *added} & _OBLIGATIONS and _duties(old) == _duties(new):
+        # "You must have consent" / "Consent is needed": the same duty in other words
+        removed = [w for w in removed if w not in _OBLIGATIONS]
+        added = [w for w in added if w not in _OBLIGATIONS]
     if not removed and not added:
         return None
     removed, added = list(dict.fromkeys(removed)), list(dict.fromkeys(added))  # say each verb once
