@@ -815,3 +815,17 @@ def test_reworded_needs_one_moved_phrase_and_the_same_words() -> None:
     assert not reworded("Men are offered testing before women.", "Women are offered testing before men.")
     assert not reworded("Speak to your GP.", "Talk to your GP.")
     assert not reworded("Take the tablets with food.", "Take the tablets after food.")
+
+
+def test_a_reworded_sentence_whose_pairs_only_regroup_bears_on_nothing(bench: ModuleType) -> None:
+    """"The CAR-T cells are then given back to you through a drip into a vein" / "You're then given the
+    CAR-T cells through a drip into one of your veins": the same content words, so the pairs that
+    differ ("cells given", "given drip") only regroup them and are no changed claim."""
+    from guidewatch.changes.claims import terms
+
+    guide, items = bench.all_sets()["car-t-therapy-uk"]
+    item = next(i for i in items if i.id == "b3-cart-c-drip-reworded")
+    assert item.change.severity == "minor"
+    assert link_change(item.change, item.source_url, [guide]) == []
+    assert "1" not in terms("into one of your veins")  # a determiner, not a count
+    assert "1" in terms("transfer one embryo")  # a count still is

@@ -28,7 +28,7 @@ from guidewatch.changes.linkindex import GuideTerms, Probe, best_hits, forget_cl
 from guidewatch.changes.linkindex import claims as linked_claims
 from guidewatch.changes.linkindex import same_source as cites_source
 from guidewatch.changes.passage import Passage, _content_tokens, passage_of, sentences, word_ops
-from guidewatch.changes.reword import reworded
+from guidewatch.changes.reword import moves, reworded
 from guidewatch.changes.subject import judge_subject, known_terms
 from guidewatch.changes.surfaces import surfaces
 from guidewatch.changes.tfidf import pairwise
@@ -347,6 +347,8 @@ def _passage_impacts(
     index = _index(guide)
     title = index.title_only(cites)
     claims = [_as_topic(c, title) for c in linked_claims(change)]
+    if change.severity == "minor" and moves(change.old, change.new) != 2:  # words trading places stay linked
+        claims = [c for c in map(_unregrouped, claims) if c is not None]
     cited = {c.section for c in cites}
     scored = _score(index, claims, cited)
     tiers = _tiers(scored, index.pairs, threshold)
@@ -376,6 +378,22 @@ def _as_topic(claim: Claim, title: frozenset[str]) -> Claim:
     if not named:
         return claim
     return replace(claim, core=claim.core - named, context=claim.context | named)
+
+
+def _unregrouped(claim: Claim) -> Claim | None:
+    """A reworded claim without the word pairs it only regrouped ("cells given" in "given the cells" /
+    "the cells are given" pairs words both versions have); None when nothing else changed. Only for
+    minor wording: where a number, duty or negation changed, such a pair may be the changed fact
+    ("test done" / "test usually done")."""
+    if claim.added:
+        return claim
+    both = {t for t in claim.core - claim.delta if " " not in t}
+    delta = frozenset(t for t in claim.delta if " " not in t or not all(w in both for w in t.split()))
+    if not delta:
+        return None
+    if delta == claim.delta:
+        return claim
+    return replace(claim, delta=delta, removed=claim.removed & delta)
 
 
 def link_changes(

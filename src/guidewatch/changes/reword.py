@@ -32,21 +32,27 @@ def _content(text: str) -> list[str]:
     return [stem(w) for w in re.findall(r"[a-z0-9]+", text.lower().replace("’", "'")) if w not in _FUNCTION]
 
 
-def reworded(old: str, new: str) -> bool:
-    """The same content words, in the same order apart from one moved phrase."""
+def moves(old: str, new: str) -> int | None:
+    """How many phrase moves turn old's content words into new's: 0 or 1 (counted exactly), 2 for
+    more than one; None when the words themselves differ (or the block is too long to check)."""
     a, b = _content(old), _content(new)
     if sorted(a) != sorted(b) or not a or len(a) > _LONGEST:
-        return False
+        return None
     if a == b:
-        return True
+        return 0
     n = len(a)
     for i in range(n):
         for j in range(i + 1, n + 1):
             rest = a[:i] + a[j:]
             for k in range(len(rest) + 1):
                 if k != i and rest[:k] + a[i:j] + rest[k:] == b:
-                    return True
-    return False
+                    return 1
+    return 2
 
 
-__all__ = ["reworded"]
+def reworded(old: str, new: str) -> bool:
+    """The same content words, in the same order apart from one moved phrase."""
+    return moves(old, new) in (0, 1)
+
+
+__all__ = ["moves", "reworded"]

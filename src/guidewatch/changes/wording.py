@@ -27,6 +27,7 @@ LAY_TERMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bintercourse\b", "sex"),
         (r"\bgametes?\b", "eggs or sperm"),
         (r"(?<=[a-z])iz(e|ed|es|ing|ation|ations)\b", r"is\1"),
+        (r"\bone of\b", "of"),  # "into one of your veins" is "into a vein": a determiner, not a count
     )
 )
 
