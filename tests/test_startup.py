@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+import guidewatch.config as config
 from guidewatch.children import child_env
 from guidewatch.cli.early import crawls_here
 from guidewatch.model import FetchRequest
@@ -190,6 +191,14 @@ def test_the_crawl_child_loads_no_component_its_settings_switch_off(http_server:
     assert {"scrapy.http.cookies", "scrapy.utils._remote_control", "twisted.conch", "scrapy.extensions.postprocessing",
             "scrapy.utils.ftp"} & imported == set()
     assert {m for m in imported if m.startswith(("guidewatch.store", "guidewatch.app", "guidewatch.pages"))} == set()
+    # its [fetch] table only (config.fetch): not the loader, the other tables or the template
+    assert {"guidewatch.config.load", "guidewatch.config.schema", "guidewatch.config.docs"} & imported == set()
+
+
+def test_the_config_package_gives_every_name_it_lists() -> None:
+    """`guidewatch.config` loads its names on first use (for the crawl child): each one resolves."""
+    for name in config.__all__:
+        assert getattr(config, name) is not None, name
 
 
 @pytest.mark.parametrize(("argv", "here"), [
