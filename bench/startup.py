@@ -213,6 +213,32 @@ def cpu_path(root: Path, runs: int) -> tuple[float, float]:
     return statistics.median(parent), statistics.median(child)
 
 
+# The crawl command up to the moment it gives its crawl child the job, then out at once.
+_TO_JOB = _JOB_CPU.replace('print(json.dumps({"job_cpu": time.process_time()}), file=sys.__stderr__, flush=True)',
+                           "import os; os._exit(0)")
+assert _TO_JOB != _JOB_CPU
+
+
+def instructions(root: Path) -> tuple[float, float] | None:
+    """Millions of instructions (valgrind's callgrind; None without valgrind) of the parent until
+    it sends the job and of a crawl child until it is ready: the same on a busy machine as on an
+    idle one, where CPU seconds on this shared 2-core machine move by 10-30 % from run to run."""
+    from guidewatch.children import child_env
+
+    if shutil.which("valgrind") is None:
+        return None
+    grind = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable]
+    counts = []
+    runs = [([*grind, "-c", _TO_JOB, str(VENV_BIN / "guidewatch")], root), ([*grind, "-c", _CHILD_READY], None)]
+    for argv, cwd in runs:
+        proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False, env=child_env())
+        found = re.search(r"Collected : (\d+)", proc.stderr)
+        if not found:
+            raise SystemExit(f"callgrind gave no count: {proc.stderr[-500:]}")
+        counts.append(int(found.group(1)) / 1e6)
+    return counts[0], counts[1]
+
+
 def print_imports(title: str, text: str, top: int = 12) -> None:
     total, groups = import_groups(text)
     print(f"\n{title}: {total:.3f} s of imports (-X importtime, which inflates them), by package:")
@@ -225,6 +251,8 @@ def main() -> None:
     parser.add_argument("--sources", type=int, default=20)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--no-imports", action="store_true", help="skip the -X importtime breakdown")
+    parser.add_argument("--instructions", action="store_true",
+                        help="also count the instructions of both start-ups under valgrind (~1 min each)")
     args = parser.parse_args()
     print("load:", subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip())
     server = _Server()
@@ -241,6 +269,11 @@ def main() -> None:
         parent, child = cpu_path(root, args.runs)
         print(f"\nCPU seconds (median of {args.runs}): the parent until it sends the job {parent:.3f} s; "
               f"a crawl child until it is ready for one {child:.3f} s")
+        if args.instructions:
+            counts = instructions(root)
+            print("\ninstructions: valgrind not found" if counts is None else
+                  f"\ninstructions (callgrind): the parent until it sends the job {counts[0]:.0f} M; "
+                  f"a crawl child until it is ready for one {counts[1]:.0f} M")
         if not args.no_imports:
             before, after = parent_imports(root)
             print_imports("parent (guidewatch crawl --all -q) until it sends the job", before)

@@ -50,6 +50,12 @@ def test_builtin_profiles_load_from_the_package_directory(profiles: dict[str, Pr
     assert govuk.source.endswith("govuk.toml")
 
 
+@pytest.mark.parametrize("path", sorted(BUILTIN_DIR.glob("*.toml")), ids=lambda p: p.stem)
+def test_every_builtin_profile_selector_compiles(path: Path) -> None:
+    """`load_profiles` skips compiling the built-in files' selectors at start-up: this is their check."""
+    assert load_profile(path) == load_profile(path, check_selectors=False)
+
+
 def test_profiles_are_frozen_and_hashable(profiles: dict[str, Profile]) -> None:
     govuk = profiles["govuk"]
     with pytest.raises(dataclasses.FrozenInstanceError):

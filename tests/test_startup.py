@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+import guidewatch.config as config
 from guidewatch.children import child_env
 from guidewatch.cli.early import crawls_here
 from guidewatch.model import FetchRequest
@@ -31,9 +32,14 @@ ELSEWHERE = {"flask", "werkzeug", "apprise"}
 #: Everything heavy; `--help` needs none of it.
 HEAVY = CRAWLER | ELSEWHERE | {"sqlalchemy", "alembic", "bs4", "soupsieve", "lxml", "markdown_it", "jinja2",
                                "pdfminer", "diff_match_patch", "snowballstemmer", "apscheduler"}
-#: Not needed to work out a crawl's job (what records and reports outcomes is loaded after it).
+#: Not needed to work out a crawl's job (what records and reports outcomes is loaded after it):
+#: the page parsers and selector compilers too (Markdown guides, built-in profiles).
 NOT_BEFORE_THE_JOB = CRAWLER | ELSEWHERE | {"jinja2", "pdfminer", "diff_match_patch", "snowballstemmer",
-                                            "apscheduler"}
+                                            "apscheduler", "lxml", "cssselect", "bs4", "soupsieve"}
+#: Our modules the job does not need either: the change classifier (its patterns compile on
+#: import), the config template, the recording.
+NOT_OURS_BEFORE_THE_JOB = {"guidewatch.changes.severity", "guidewatch.changes.cosmetic", "guidewatch.config.docs",
+                           "guidewatch.app.recording"}
 
 # Runs `guidewatch ARGS...` as the installed command does (argv[0] "guidewatch"), noting which
 # modules are loaded when the crawl child is started, when it gets its job, and at exit.
@@ -145,7 +151,7 @@ def test_a_crawl_starts_its_child_first_and_sends_the_job_before_loading_the_rec
     at_spawn = set(seen["spawned"][0])
     assert {"click", "guidewatch.config", "guidewatch.store"} & at_spawn == set()
     assert tops(seen["job"]) & NOT_BEFORE_THE_JOB == set()
-    assert "guidewatch.app.recording" not in seen["job"]
+    assert NOT_OURS_BEFORE_THE_JOB & set(seen["job"]) == set()
     assert tops(seen["exit"]) & (CRAWLER | ELSEWHERE) == set()
 
 
@@ -185,6 +191,14 @@ def test_the_crawl_child_loads_no_component_its_settings_switch_off(http_server:
     assert {"scrapy.http.cookies", "scrapy.utils._remote_control", "twisted.conch", "scrapy.extensions.postprocessing",
             "scrapy.utils.ftp"} & imported == set()
     assert {m for m in imported if m.startswith(("guidewatch.store", "guidewatch.app", "guidewatch.pages"))} == set()
+    # its [fetch] table only (config.fetch): not the loader, the other tables or the template
+    assert {"guidewatch.config.load", "guidewatch.config.schema", "guidewatch.config.docs"} & imported == set()
+
+
+def test_the_config_package_gives_every_name_it_lists() -> None:
+    """`guidewatch.config` loads its names on first use (for the crawl child): each one resolves."""
+    for name in config.__all__:
+        assert getattr(config, name) is not None, name
 
 
 @pytest.mark.parametrize(("argv", "here"), [

@@ -194,6 +194,9 @@ ChangeKind = Literal[
     "modified", "added", "removed", "moved", "gone", "withdrawn", "unreachable", "change_note", "review_due"
 ]
 Severity = Literal["substantive", "minor", "cosmetic"]
+#: Severities in order, least first. Here, not in `changes.severity`, so that the store (which
+#: compares them through `changes.passages`) need not compile that module's patterns at start-up.
+RANK: dict[str, int] = {"cosmetic": 0, "minor": 1, "substantive": 2}
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from guidewatch.config import CONFIG_NAME, CONFIG_TEMPLATE, Config
+from guidewatch.config import CONFIG_NAME, Config
 from guidewatch.exitcodes import UsageProblem
 from guidewatch.model import Dismissal, FetchOutcome
 
@@ -21,6 +21,8 @@ if TYPE_CHECKING:  # without importing the crawl stack at start-up
 
 def init_workspace(directory: Path, *, force: bool = False) -> Path:
     """A commented guidewatch.toml and the snapshots/, alerts/ and guides/ directories."""
+    from guidewatch.config import CONFIG_TEMPLATE  # built on first use (config.docs): not for every command
+
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / CONFIG_NAME
     if target.exists() and not force:

@@ -11,8 +11,7 @@ import json
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
-from guidewatch.changes.severity import RANK
-from guidewatch.model import Change, Impact
+from guidewatch.model import RANK, Change, Impact
 
 #: Page-level events that end when the source answers again.
 RECOVERABLE_EVENTS = ("gone", "unreachable")

@@ -30,11 +30,9 @@ from guidewatch.changes.cosmetic import (
     typography,
     unpunctuated,
 )
-from guidewatch.model import Severity
+from guidewatch.model import RANK, Severity
 
 _Check = Callable[["_Tokens", "_Tokens"], str | None]
-
-RANK: dict[str, int] = {"cosmetic": 0, "minor": 1, "substantive": 2}
 
 
 def worst(*severities: Severity) -> Severity:

@@ -10,21 +10,26 @@ anyway, and the checks (cron, URLs hiding their paths, durations) are ours eithe
 
 from __future__ import annotations
 
-import math
 import os
 import re
-from dataclasses import MISSING, dataclass, field
+from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from guidewatch import __version__
+from guidewatch.config.fetch import FetchConfig, NhsApiConfig
+from guidewatch.config.keys import DAY, Key, Range, default_of, duration_text, key, num, required
 from guidewatch.exitcodes import USAGE
+
+__all__ = [  # the declaration helpers and [fetch] live in keys.py and fetch.py; this is their one address
+    "DAY", "DIGEST_FORMATS", "INTERVAL", "MAX_DURATION", "SEVERITIES", "Config", "ConfigError", "DurationTooLong",
+    "FetchConfig", "Key", "NhsApiConfig", "Range", "default_of", "duration_text", "key", "num", "parse_duration",
+    "required",
+]  # fmt: skip
 
 SEVERITIES = ("cosmetic", "minor", "substantive")
 DIGEST_FORMATS = ("md", "html", "text", "json")
-DAY = 86400
 MAX_DURATION = timedelta(days=36500)  # parse_duration's ceiling: datetime arithmetic stays in range
 
 
@@ -32,49 +37,6 @@ class ConfigError(ValueError):
     """Bad configuration; str() is the one-line message shown to the user."""
 
     exit_code = USAGE
-
-
-@dataclass(frozen=True)
-class Range:
-    """The numbers a key accepts: finite, from `lo` to `hi` (`lo` itself excluded when `above`).
-
-    Bounds keep values that parse from failing later (an OverflowError in datetime
-    arithmetic, a NaN timeout that fails every fetch, a back-off too long to schedule)."""
-
-    lo: float
-    hi: float
-    kind: type = float
-    above: bool = False
-    unit: str = ""  # " s", " bytes"; "duration" shows the bounds as 1s, 366d
-
-    def show(self, value: float, unit: bool = False) -> str:
-        if self.unit == "duration":
-            return duration_text(value)
-        text = f"{value:g}" if isinstance(value, float) else f"{value}"
-        return text + self.unit if unit else text
-
-    def problem(self, value: float, shown: str | None = None) -> str | None:
-        """Why `value` is out of range (None when it is fine); `shown` is how the user wrote it."""
-        got = shown if shown is not None else repr(value)
-        if isinstance(value, float) and not math.isfinite(value):
-            return f"must be a finite number, got {got}"
-        if value > self.hi or value < self.lo or (self.above and value == self.lo):
-            return self.outside(got)
-        return None
-
-    def outside(self, got: str) -> str:
-        lo, hi = self.show(self.lo), self.show(self.hi, unit=True)
-        if self.above:
-            return f"must be greater than {lo} and at most {hi}, got {got}"
-        return f"must be between {lo} and {hi}, got {got}"
-
-
-def duration_text(seconds: float) -> str:
-    """3600 -> "1h", 31622400 -> "366d": a bound written the way durations are written."""
-    for unit, size in (("d", DAY), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return f"{seconds:g}s"
 
 
 #: `every …` schedules: at least a second, at most a year (APScheduler adds them to datetimes).
@@ -98,57 +60,6 @@ def parse_duration(value: str) -> timedelta:
     if seconds > MAX_DURATION.total_seconds():
         raise DurationTooLong(f"{value.strip()!r} is longer than {duration_text(MAX_DURATION.total_seconds())}")
     return timedelta(seconds=seconds)
-
-
-# --- how a key is declared ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Key:
-    """Everything the loader, the template and the README need to know about one key.
-
-    `kind` names the loader's reader for it (load.READERS); `shown` is the README's default
-    when the value itself says little ("file name"); `example` is what `init` writes instead
-    of the default (or, for a key with no default, in a commented-out line)."""
-
-    help: str
-    kind: str
-    default: Any = None
-    required: bool = False
-    range: Range | None = None
-    choices: tuple[str, ...] = ()
-    shown: str = ""
-    example: Any = None
-    table: type | None = None  # the dataclass of a sub-table or of each [[array]] entry
-    secret: str = ""  # the key that must never be in the file ("password"): this key names its variable
-
-
-def key(help: str, kind: str, default: Any = None, *, dataclass_default: bool = True, **more: Any) -> Any:
-    """A dataclass field carrying its Key (and its Range under "range", where callers look for it)."""
-    spec = Key(help, kind, default, **more)
-    metadata = {"key": spec, "range": spec.range} if spec.range else {"key": spec}
-    if not dataclass_default or spec.required:
-        return field(metadata=metadata)
-    if isinstance(default, dict):
-        return field(default_factory=dict, metadata=metadata)
-    return field(default=default, metadata=metadata)
-
-
-def num(help: str, default: Any, lo: float, hi: float, *, kind: type | None = None, above: bool = False,
-        unit: str = "", **more: Any) -> Any:
-    """A bounded number: its default and its Range side by side."""
-    rng = Range(lo, hi, kind or type(default), above, unit)
-    return key(help, "duration" if unit == "duration" else "number", default, range=rng, **more)
-
-
-def required(help: str, kind: str, **more: Any) -> Any:
-    return key(help, kind, required=True, **more)
-
-
-def default_of(owner: type, name: str) -> Any:
-    """The declared default of `owner.name`, for code that needs it without an instance."""
-    spec = owner.__dataclass_fields__[name]  # type: ignore[attr-defined]
-    return spec.metadata["key"].default if spec.default is MISSING else spec.default
 
 
 # --- the schema -----------------------------------------------------------------------------
@@ -214,49 +125,6 @@ class SourceConfig:
         "loads (a bad selector or regex: exit 2, file:line), never left to fail every crawl", "ignore", (),
         example=("css:.app-c-banner", "Share this page"))
     profile_at: str = ""  # "file:line: sources[i].profile", for errors found once the profiles are loaded
-
-
-@dataclass(frozen=True)
-class NhsApiConfig:
-    key_env: str = key("environment variable holding the NHS website content API key; set: www.nhs.uk pages are "
-                       "read through the API (HTML when it fails), unset or empty: as HTML", "str", "NHS_API_KEY",
-                       secret="key")
-    header: str = key("request header carrying the key (`apikey` in API v2; `subscription-key` in the old "
-                      "syndication API)", "str", "apikey")
-
-    @property
-    def key(self) -> str | None:
-        return os.environ.get(self.key_env) or None
-
-
-@dataclass(frozen=True)
-class FetchConfig:
-    user_agent: str = key("product name sent in the User-Agent of every request", "str",
-                          f"guidewatch/{__version__} (patient-guide source monitor)")
-    contact_url: str = key("a URL or e-mail site owners can reach you at, added to the User-Agent "
-                           "(a warning when unset)", "str", "")
-    concurrency: int = num("requests in flight overall", 8, 1, 256)
-    per_host: int = num("requests in flight per host", 2, 1, 256)
-    download_delay: float = num("seconds between requests to one host (AutoThrottle adapts it)", 1.0, 0, 3600,
-                                unit=" s")
-    timeout: float = num("per request (connect + download)", 30.0, 0, 3600, above=True, unit=" s")
-    retries: int = num("retries after the first try, for timeouts, resets, 408/429/5xx", 3, 0, 10)
-    max_bytes: int = num("largest page body; larger ones fail as too large", 10 * 1024 * 1024, 1, 1024 ** 3,
-                         unit=" bytes")
-    obey_robots: bool = key("follow robots.txt", "bool", True)
-    autothrottle: bool = key("adapt the delay to each host's response times", "bool", True)
-    allow_private: bool = key("follow loopback/private addresses (local testing only)", "bool", False)
-    mirror: dict[str, str] = key(
-        "fetch a real origin's pages from a local copy (`\"https://www.gov.uk\" = \"http://127.0.0.1:8001\"`); "
-        "guides, the store, digests and alerts keep the real URLs; a local origin needs `allow_private`", "origins",
-        {}, example={"https://www.gov.uk": "http://127.0.0.1:8001"})
-    crawl_timeout: float = num("the child crawl process is killed after this", 1800.0, 0, 7 * DAY, above=True,
-                               unit=" s")
-    parse_workers: int | None = num(
-        "deprecated, ignored (a crawl warns once): pages are parsed in the crawl process; kept so older files "
-        "still load", None, 0, 64, kind=int, shown="—", example=4)
-    nhs_api: NhsApiConfig | None = key("read www.nhs.uk pages through the NHS website content API (needs a key)",
-                                       "table", table=NhsApiConfig)
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from guidewatch.config import FetchConfig
+from guidewatch.config.fetch import FetchConfig
 from guidewatch.model import FetchOutcome, FetchRequest
 from guidewatch.sources.childproc import discard_child, spawn_child
 

@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
-import lxml.etree
-import lxml.html
 import mdurl
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
@@ -186,6 +184,9 @@ def _html_fragment_lines(html: str, first: int | None) -> list[_Event]:
     """Raw HTML inside a Markdown guide: its text, and its `<a href>` links with their lines.
     lxml, not html.parser: it closes an `<a>` that a new one opens, so a run of unclosed tags
     cannot nest thousands deep (each link's text was then its whole subtree: quadratic)."""
+    import lxml.etree  # only for raw HTML: a crawl of Markdown guides then never loads lxml
+    import lxml.html
+
     try:
         doc = lxml.html.document_fromstring(html.encode("utf-8"), parser=lxml.html.HTMLParser(encoding="utf-8"))
     except (ValueError, lxml.etree.LxmlError):
@@ -239,6 +240,9 @@ def _html_events(text: str) -> list[_Event]:
 def _anchor_lines(text: str, count: int) -> list[int | None]:
     """Source lines of the document's `<a>` elements, in order. BeautifulSoup's lxml builder
     keeps none, so lxml itself (the same parser, so the same elements) reads them."""
+    import lxml.etree
+    import lxml.html
+
     try:
         doc = lxml.html.document_fromstring(text.encode("utf-8"), parser=lxml.html.HTMLParser(encoding="utf-8"))
     except (ValueError, lxml.etree.LxmlError):
