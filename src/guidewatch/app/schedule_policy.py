@@ -23,9 +23,27 @@ def next_due(config: Config, source: SourceState, now: datetime, profile: Profil
     cron = source_schedule(config, source, profile)
     if cron.startswith("every "):
         return now + parse_duration(cron[6:])
-    trigger = _cron_trigger(cron, config.schedule.timezone)
+    key = (cron, config.schedule.timezone)
+    asked, fire = _last_fire.get(key, (None, None))
+    if asked is not None and fire is not None and asked <= now <= fire:
+        return fire  # no fire time between the one asked for and this `now`: the same answer
+    trigger = _cron_trigger(*key)
     nxt = trigger.get_next_fire_time(None, now)
-    return nxt.astimezone(UTC) if nxt else now + timedelta(days=1)
+    if nxt is None:
+        return now + timedelta(days=1)
+    fire = nxt.astimezone(UTC)
+    zone = trigger.timezone
+    if fire - now <= _STEADY and now.astimezone(zone).utcoffset() == fire.astimezone(zone).utcoffset():
+        _last_fire[key] = (now, fire)  # not across a clock change: there APScheduler can skip a fire time
+    return fire
+
+
+_STEADY = timedelta(days=7)  # clock changes are months apart: one offset at both ends means none between
+
+# The last answer per (cron, timezone): the first fire time at or after `asked`. Every source
+# of a crawl asks with a `now` a little later than the one before; any `now` up to that fire
+# time has the same answer, without the trigger's field-by-field search.
+_last_fire: dict[tuple[str, str], tuple[datetime, datetime]] = {}
 
 
 @lru_cache(maxsize=256)

@@ -41,12 +41,19 @@ class Workspace:
     profiles: dict[str, Profile]
     guide_changes: list[GuideChange] = field(default_factory=list)  # listed guides added, guides gone: this sync
     _citing_index: dict[tuple[str, str], set[int]] | None = field(default=None, repr=False)
+    _profile_of: dict[str, Profile] = field(default_factory=dict, repr=False)  # by source URL
 
     def close(self) -> None:
         self.store.close()
 
     def profile(self, source: SourceState) -> Profile:
-        return resolve_profile(source.url, self.profiles, self.config.source(source.url))
+        """Resolved once per URL: a crawl asks twice for every source (its request, its next due
+        time), and each answer parses the URL and tries every profile's host patterns."""
+        found = self._profile_of.get(source.url)
+        if found is None:
+            found = self._profile_of[source.url] = resolve_profile(source.url, self.profiles,
+                                                                   self.config.source(source.url))
+        return found
 
     def guides_citing(self, url: str) -> list[Guide]:
         """Guides citing `url` (as `link.citing` decides), through an index built once: scanning
@@ -176,9 +183,7 @@ def import_committed_baselines(store: Store, config: Config) -> list[str]:
     """A store without a source's history (a fresh CI runner) takes the reviewed version from
     the committed `snapshots/` file, so the gate compares against what editors reviewed."""
     imported: list[str] = []
-    for src in store.sources.all():
-        if src.current_snapshot_id is not None:
-            continue
+    for src in store.sources.all(unversioned_only=True):  # not all 10,000 read at every start
         path = snapshot_path(config.snapshots_dir, src.url)
         if not path.exists():
             continue

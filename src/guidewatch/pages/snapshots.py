@@ -21,15 +21,18 @@ from urllib.parse import urlparse
 
 from guidewatch.model import SnapshotRecord
 
+_UNSAFE = re.compile(r"[^\w.-]")
+
 
 def snapshot_path(root: Path, url: str, *, latest: bool = False) -> Path:
     parsed = urlparse(url)
-    host = re.sub(r"[^\w.-]", "_", parsed.netloc.lower()) or "local"
-    parts = [re.sub(r"[^\w.-]", "_", p) for p in parsed.path.split("/") if p not in ("", ".", "..")]
+    host = _UNSAFE.sub("_", parsed.netloc.lower()) or "local"
+    parts = [_UNSAFE.sub("_", p) for p in parsed.path.split("/") if p not in ("", ".", "..")]
     name = "/".join(parts) or "index"
     if parsed.query:
         name += "_" + hashlib.sha1(parsed.query.encode()).hexdigest()[:8]
-    return root / host / (name + (".latest.txt" if latest else ".txt"))
+    # one join, not two: every quiet 304 asks for both of its paths (`files_in_line`)
+    return root / f"{host}/{name}{'.latest.txt' if latest else '.txt'}"
 
 
 @dataclass(frozen=True)

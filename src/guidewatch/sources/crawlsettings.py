@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from typing import Any
+from urllib.request import getproxies
 
 from scrapy.settings import default_settings
 
@@ -28,11 +29,20 @@ UNUSED_DOWNLOADER_MIDDLEWARES = frozenset({
     # DOWNLOADER_STATS off: per request it rebuilt the request and response heads only to count
     # their bytes (~6 % of an unchanged crawl's CPU); nothing reads those stats
     _DM + "stats.DownloaderStats",
+    # The rest ran on every request and did nothing: the spider sets no allowed_domains (the
+    # host guard checks hosts) and every request is dont_filter; no HTTPAUTH_* or http_user.
+    _DM + "offsite.OffsiteMiddleware",
+    _DM + "httpauth.HttpAuthMiddleware",
 })
+# Only when the environment names a proxy (`_downloader_base`): it decides per request.
+_PROXY_MIDDLEWARE = _DM + "httpproxy.HttpProxyMiddleware"
 _SM = "scrapy.spidermiddlewares."
 UNUSED_SPIDER_MIDDLEWARES = frozenset({
     _SM + "depth.DepthMiddleware",  # no DEPTH_LIMIT: redirect hops are counted by the spider
     _SM + "metacopy.MetaCopyDetectionMiddleware",  # only warns about a spider copying meta
+    # drops follow-ups over URLLENGTH_LIMIT without a word: a redirect hop it dropped left its
+    # source to the "crawl ended" failure; every hop goes through the spider's own checks
+    _SM + "urllength.UrlLengthMiddleware",
 })
 UNUSED_EXTENSIONS = frozenset({
     "scrapy.extensions.telnet.TelnetConsole",  # TELNETCONSOLE_ENABLED off
@@ -42,6 +52,11 @@ UNUSED_EXTENSIONS = frozenset({
     "scrapy.extensions.closespider.CloseSpider",  # no CLOSESPIDER_* limit
     "scrapy.extensions.feedexport.FeedExporter",  # no FEEDS: outcomes go to the parent
     "scrapy.extensions.spiderstate.SpiderState",  # no JOBDIR
+    # Crawl statistics: nothing reads them (the parent counts outcomes itself), and keeping
+    # them cost signal handlers and dict updates per request (STATS_CLASS is the dummy one).
+    "scrapy.extensions.corestats.CoreStats",
+    "scrapy.extensions.logcount.LogCount",
+    "scrapy.extensions.logstats.LogStats",  # would log the dummy's zeros each minute at INFO
 })
 # Only http(s) is fetched: the spider answers any other scheme itself, and a redirect off
 # HTTP(S) is blocked (`hosts.redirect_problem`) before anything is requested.
@@ -51,6 +66,13 @@ USED_SCHEMES = frozenset({"http", "https"})
 def _base(name: str, unused: frozenset[str]) -> dict[str, Any]:
     """Scrapy's default `name` (a *_BASE component dict) without the `unused` components."""
     return {k: v for k, v in getattr(default_settings, name).items() if k not in unused}
+
+
+def _downloader_base() -> dict[str, Any]:
+    """Scrapy's downloader middlewares we use: the proxy one only when a proxy is set (it reads
+    the same *_proxy variables Scrapy's would, once, in the crawl child)."""
+    unused = UNUSED_DOWNLOADER_MIDDLEWARES if getproxies() else UNUSED_DOWNLOADER_MIDDLEWARES | {_PROXY_MIDDLEWARE}
+    return _base("DOWNLOADER_MIDDLEWARES_BASE", unused)
 
 
 def scrapy_settings(settings: FetchSettings) -> dict[str, Any]:
@@ -80,6 +102,7 @@ def scrapy_settings(settings: FetchSettings) -> dict[str, Any]:
         "HTTPCACHE_ENABLED": False,  # RFC 2616 policy serves stale copies on 5xx
         "COOKIES_ENABLED": False,
         "DOWNLOADER_STATS": False,
+        "STATS_CLASS": "scrapy.statscollectors.DummyStatsCollector",  # see UNUSED_EXTENSIONS
         "TELNETCONSOLE_ENABLED": False,  # no listening ports in a crawl child
         "REMOTE_CONTROL_ENABLED": False,  # Scrapy 2.19: code-execution HTTP server + job files in ~
         "TWISTED_DNS_RESOLVER": GuardedResolver,  # every lookup, the download's own too, is checked
@@ -89,7 +112,7 @@ def scrapy_settings(settings: FetchSettings) -> dict[str, Any]:
             BackoffRetryMiddleware: 550,
             PartialBodyMiddleware: 595,  # above HttpCompressionMiddleware (590): sees the raw bytes
         },
-        "DOWNLOADER_MIDDLEWARES_BASE": _base("DOWNLOADER_MIDDLEWARES_BASE", UNUSED_DOWNLOADER_MIDDLEWARES),
+        "DOWNLOADER_MIDDLEWARES_BASE": _downloader_base(),
         "SPIDER_MIDDLEWARES_BASE": _base("SPIDER_MIDDLEWARES_BASE", UNUSED_SPIDER_MIDDLEWARES),
         "EXTENSIONS_BASE": _base("EXTENSIONS_BASE", UNUSED_EXTENSIONS),
         "DOWNLOAD_HANDLERS_BASE": {k: v for k, v in default_settings.DOWNLOAD_HANDLERS_BASE.items()

@@ -188,7 +188,8 @@ class _ChildCrawl:
     def _send_job(self, requests: list[FetchRequest], settings: FetchSettings) -> None:
         job = {
             "settings": dataclasses.asdict(settings),
-            "requests": [dataclasses.asdict(r) for r in requests],
+            # shallow: asdict deep-copies every field, ~0.1 ms a request (FetchRequest holds no dataclasses)
+            "requests": [{f.name: getattr(r, f.name) for f in _REQUEST_FIELDS} for r in requests],
         }
         assert self.proc.stdin
         try:
@@ -324,6 +325,7 @@ def _accept(
 
 
 _OUTCOME_FIELDS = dataclasses.fields(FetchOutcome)
+_REQUEST_FIELDS = dataclasses.fields(FetchRequest)
 _OUTCOME_NAMES = frozenset(f.name for f in _OUTCOME_FIELDS)
 
 

@@ -158,10 +158,20 @@ def _too_large(exc: BaseException) -> bool:
     )
 
 
+_RECORDED_KEYS = {name.encode("latin-1"): name for name in RECORDED_HEADERS}
+
+
 def _recorded_headers(response: Response | None) -> dict[str, str]:
+    """The RECORDED_HEADERS the response has, each its last value (as `Headers.get` gives it),
+    in that order. One pass over the stored keys instead of a normalised lookup per name."""
     if response is None:
         return {}
-    return {name: value for name in RECORDED_HEADERS if (value := _header(response, name)) is not None}
+    found: dict[str, str] = {}
+    for key, values in dict.items(response.headers):  # keys as Scrapy stores them (b"Etag"), lists of values
+        name = _RECORDED_KEYS.get(key.lower())
+        if name is not None and values:
+            found[name] = values[-1].decode("latin-1")
+    return {name: found[name] for name in RECORDED_HEADERS if name in found}
 
 
 def _is_json(body: bytes) -> bool:

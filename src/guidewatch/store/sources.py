@@ -30,13 +30,16 @@ class Sources:
     def __init__(self, db: Db) -> None:
         self.db = db
 
-    def all(self, *, active_only: bool = True) -> list[SourceState]:
-        """Every (active) source. Rows are read 500 at a time: all 10,000 ORM rows of a large
-        workspace at once cost ~20 MB more at the start of every crawl."""
+    def all(self, *, active_only: bool = True, unversioned_only: bool = False) -> list[SourceState]:
+        """Every (active) source; `unversioned_only`: those with no version stored yet. Rows are
+        read 500 at a time: all 10,000 ORM rows of a large workspace at once cost ~20 MB more
+        at the start of every crawl."""
         with self.db.session() as s:
             q = select(SourceRow).order_by(SourceRow.url).execution_options(yield_per=500)
             if active_only:
                 q = q.where(SourceRow.active.is_(True))
+            if unversioned_only:
+                q = q.where(SourceRow.current_snapshot_id.is_(None))
             return [source_state(r) for r in s.scalars(q)]
 
     def get(self, url: str) -> SourceState | None:
