@@ -32,6 +32,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import fields
 from functools import lru_cache
+from operator import attrgetter
 
 from guidewatch.changes import claims as _claims
 from guidewatch.changes.claims import BODY_TERMS, Claim, Hit, Unit, Weights, claims_of
@@ -77,7 +78,7 @@ def forget_claims() -> None:
     changes build new claims, so at N = 10,000 they only held ~8 MB of dead claims (issue 20)."""
     global _last
     _last = None
-    for cached in (_claims._weighed, _claims.figure_terms, _claims._changed_figures, _claims.numeric):
+    for cached in (_claims.figure_terms, _claims.numeric):
         cached.cache_clear()
 
 
@@ -127,15 +128,28 @@ class Probe:
 
 
 def best_hits(claims: Sequence[Claim], units: Sequence[Unit], weigh: Weights) -> list[Hit]:
-    """claims.best_hits, asking meet() only about the claims sharing a core term with each sentence."""
+    """claims.best_hits, asking meet() only about the claims sharing a core term with each sentence,
+    reading a section's heading once per claim, and building a `Hit` only for each sentence's best claim."""
     if not _enabled:
         return _claims.best_hits(claims, units, weigh)
-    meet = _claims.meet
+    plans = [_claims._plan(c, weigh) for c in claims]
+    meet = _claims._meet
     hits: list[Hit] = []
+    heading: frozenset[str] | None = None
+    asked: list[tuple[_claims._Plan, frozenset[str], bool]] = []
     for unit in units:
-        terms, heading = unit.terms, unit.heading
-        met = (meet(c, unit, weigh) for c in claims if not (c.core.isdisjoint(terms) and c.core.isdisjoint(heading)))
-        found = [h for h in met if h]
-        if found:
-            hits.append(max(found, key=lambda h: h.score))
-    return sorted(hits, key=lambda h: -h.score)
+        if unit.heading is not heading:  # a section's sentences share one heading
+            heading = unit.heading
+            asked = [(p, p.words & heading, not p.core.isdisjoint(heading)) for p in plans]
+        terms = unit.terms
+        best, by = None, None
+        for plan, in_heading, core_heading in asked:
+            if not core_heading and plan.core.isdisjoint(terms):
+                continue
+            found = meet(plan, unit, plan.words & terms, in_heading)
+            if found is not None and (best is None or found[0] > best[0]):  # the first best, as max() keeps
+                best, by = found, plan
+        if best is not None and by is not None:
+            hits.append(Hit(*best, unit, by.claim))
+    hits.sort(key=attrgetter("score"), reverse=True)  # stable, as sorted(key=-score)
+    return hits

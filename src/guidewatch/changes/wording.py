@@ -1,7 +1,8 @@
 """Wording shared by the linker's stages: folding formal and lay terms, stop words, a light stemmer.
 
 Kept apart from link.py so that the claim scorer (claims.py) and the section index use the
-same folding without importing each other.
+same folding without importing each other. The claim matcher's terms (Snowball stems, numbers,
+pairs) live here too, so claims.py holds the claim and how it meets a guide sentence.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+
+import snowballstemmer
 
 # Regulators write formal terms where patient guides use lay ones; fold both to one form.
 LAY_TERMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
@@ -139,3 +142,88 @@ _EXTRA_STOP = {
 _STOP_WORDS = (_ENGLISH_STOP_WORDS - _KEEP) | _EXTRA_STOP
 STOP_WORDS = _STOP_WORDS
 STOP = frozenset(_STOP_WORDS | {light_stem(w) for w in _STOP_WORDS})
+
+
+# --- the claim matcher's terms (claims.py) -------------------------------------------------
+
+_SNOWBALL = snowballstemmer.stemmer("english")
+_PLURALS = {"children": "child", "people": "person", "women": "woman", "men": "man", "licence": "license"}
+_NUMBER_WORDS = {
+    "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8",
+    "nine": "9", "ten": "10", "eleven": "11", "twelve": "12", "fifteen": "15", "twenty": "20", "thirty": "30",
+    "forty": "40", "fifty": "50", "sixty": "60", "hundred": "100", "once": "1", "twice": "2", "half": "0.5",
+}  # fmt: skip
+# Formal and lay words for one thing, after stemming.
+_SYNONYMS = {"price": "cost", "fee": "cost", "charg": "cost", "paid": "pay", "expens": "cost"}
+_STOP = frozenset(STOP_WORDS - set(_NUMBER_WORDS)) | {"t", "s", "c", "e", "g", "i"}
+_TOKEN = re.compile(r"\d+(?:\.\d+)?|[a-z]+")
+# A year: four digits from 1800 to 2199, with no currency sign or digit group around it.
+_YEAR = re.compile(r"(?<![£$€\d,.])((?:1[89]|2[01])\d\d)(?![\d,]\d|\.\d)")
+_YEAR_MARK = "\x00"
+_SENTENCE = re.compile(r"(?<=[.!?:])\s+(?=[A-Z0-9“\"‘'(£])|\n+")
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """Snowball English, after folding irregular plurals; "licence" meets "licensed"."""
+    return _SNOWBALL.stemWord(_PLURALS.get(word, word)).replace("licenc", "licens")
+
+
+def _runs(text: str) -> tuple[tuple[tuple[str, bool], ...], ...]:
+    """Punctuation-free runs of (term, written right after the previous term, no word dropped between).
+
+    Not cached: its callers (terms, phrases) are, and a cache here had no hits at N = 10,000 nor in
+    bench/difflink.py while holding ~16 MB of tuples (issue 20)."""
+    folded = re.sub(r"(?<=\d),(?=\d{3})", "", _YEAR.sub("\\1" + _YEAR_MARK, fold(text)))
+    runs = []
+    for chunk in re.split(r"[.,;:!?()\[\]\"“”•|]+", folded):
+        run: list[tuple[str, bool]] = []
+        gap = False
+        for m in _TOKEN.finditer(chunk):
+            word = _NUMBER_WORDS.get(m.group(), m.group())
+            if word[0].isdigit():
+                run.append((word, not gap))
+                sum_like = len(word) >= 4 and "." not in word and not chunk.startswith(_YEAR_MARK, m.end())
+                if sum_like:  # £280,451 meets "more than £280,000"; a year (2026) is a date, never a sum
+                    run.append(("~" + str(round(int(word), 1 - len(word) + 1)), True))
+                gap = False
+            elif word not in _STOP and len(word) > 1:
+                run.append((_SYNONYMS.get(stem(word), stem(word)), not gap))
+                gap = False
+            else:
+                gap = True
+        runs.append(tuple(run))
+    return tuple(runs)
+
+
+@lru_cache(maxsize=4096)
+def terms(text: str) -> tuple[str, ...]:
+    """Matching terms in order: stems of content words, numbers as digits, then adjacent pairs.
+
+    4096 texts cached: at N = 10,000 that keeps 58 % hits (68 % at 16384) for ~9 MB less.
+
+    Pairs ("hospital exempt", "5 week") span dropped stop words but never a comma or full stop.
+    """
+    out: list[str] = []
+    for run in _runs(text):
+        words = [w for w, _ in run]
+        out += words
+        out += [f"{a} {b}" for a, b in zip(words, words[1:], strict=False) if a != b]
+    return tuple(out)
+
+
+@lru_cache(maxsize=16384)
+def phrases(text: str) -> frozenset[str]:
+    """The pairs written as one phrase, with no word dropped between: "breast cancer", "hospital
+    exempt", not "risk breast" (from "risk of breast cancer")."""
+    out = set()
+    for run in _runs(text):
+        for (a, _), (b, tight) in zip(run, run[1:], strict=False):
+            if tight and a != b:
+                out.add(f"{a} {b}")
+    return frozenset(out)
+
+
+def sentences(text: str) -> list[str]:
+    """Sentences and list items; a lead-in ending in ":" stays its own unit."""
+    return [s.strip() for s in _SENTENCE.split(text) if len(s.strip()) > 2]
