@@ -69,6 +69,11 @@ class Claim:
                      self.lead_in, self.phrases))
 
     @cached_property
+    def reading(self) -> _Reading:
+        """What meet() reads of the claim in any guide: once per claim, not per guide citing the page."""
+        return _reading(self)
+
+    @cached_property
     def plans(self) -> dict[Weights, _Plan]:
         """meet()'s reading of the claim per guide, kept with the claim: it dies with the page's claims."""
         return {}
@@ -275,28 +280,44 @@ class _Plan:
 
     def __init__(self, claim: Claim, weigh: Weights) -> None:
         self.claim, self.words, self.core, self.removed = claim, claim.words, claim.core, claim.removed
-        self.added, self.names, self.lead_context = claim.added, claim.names, claim.lead_in | claim.context
+        self.added, self.names = claim.added, claim.names
+        rows, self.numeric, self.figures, self.changed_figures, self.beside, self.lead_context = claim.reading
         # term -> (weight, kind: 0 changed / 1 kept / 2 context, subject weight met in the sentence,
         #          weight met in the heading only, the heading's factor)
         self.terms: dict[str, tuple[float, int, float, float, float]] = {}
-        for term in claim.words:
-            w = weigh(term) * claim.role(term)
-            if term in BODY_TERMS and term not in claim.delta:
+        for term, role, body, kind, subject, share in rows:
+            guide = weigh(term)
+            w = guide * role
+            if body:
                 w *= 0.15  # a body met by mere presence: the change is not about it
-            kind = 0 if term in claim.delta else 1 if term in claim.core else 2
-            # a kept phrase, written as one, can name the subject; the lead-in is where it sits
-            subject = weigh(term) if kind == 1 and term in claim.phrases and term not in claim.lead_in else 0.0
-            share = HEADING_SHARE * (0.2 if term in _GENERIC else 1.0)
-            self.terms[term] = (w, kind, subject, w * share, share)
+            self.terms[term] = (w, kind, guide if subject else 0.0, w * share, share)
         self.whole = claim_weight(claim, weigh)
-        self.numeric = numeric(claim)
-        self.figures = figure_terms(claim)
-        self.changed_figures = self.figures & claim.delta
-        units = {p.split()[1] for p in claim.delta if " " in p and p[0] in "~0123456789"}
-        # a figure-only claim meets a sentence stating one of these: a word it says the figure of
-        self.beside = frozenset(
-            t for t in claim.core - claim.delta if " " not in t and t not in units and t[0] not in "~0123456789"
-        )
+
+
+_Reading = tuple[
+    tuple[tuple[str, float, bool, int, bool, float], ...], bool, frozenset[str], frozenset[str], frozenset[str],
+    frozenset[str],
+]
+
+
+def _reading(claim: Claim) -> _Reading:
+    """What _Plan needs of the claim whatever the guide: per term its role, whether it is a body
+    met by mere presence, its kind, whether it can name the subject, its heading factor; then the
+    claim's figures and the words that place them."""
+    rows = []
+    for term in claim.words:
+        kind = 0 if term in claim.delta else 1 if term in claim.core else 2
+        # a kept phrase, written as one, can name the subject; the lead-in is where it sits
+        subject = kind == 1 and term in claim.phrases and term not in claim.lead_in
+        rows.append((term, claim.role(term), term in BODY_TERMS and term not in claim.delta, kind, subject,
+                     HEADING_SHARE * (0.2 if term in _GENERIC else 1.0)))
+    figures = figure_terms(claim)
+    units = {p.split()[1] for p in claim.delta if " " in p and p[0] in "~0123456789"}
+    # a figure-only claim meets a sentence stating one of these: a word it says the figure of
+    beside = frozenset(
+        t for t in claim.core - claim.delta if " " not in t and t not in units and t[0] not in "~0123456789"
+    )
+    return tuple(rows), numeric(claim), figures, figures & claim.delta, beside, claim.lead_in | claim.context
 
 
 def _plan(claim: Claim, weigh: Weights) -> _Plan:
@@ -327,6 +348,7 @@ def _meet(plan: _Plan, unit: Unit, in_body: frozenset[str], in_heading: frozense
     else:
         return None  # set operations first: most sentences share nothing
     anchor = kept = support = subject = 0.0  # changed, kept and context weight met
+    dropped = False  # some term met weighs nothing in this guide (it is in every section)
     shared: list[tuple[float, str]] = []
     weighed = plan.terms
     other = _other_names(plan.names, unit.text) if plan.names else None
@@ -347,13 +369,15 @@ def _meet(plan: _Plan, unit: Unit, in_body: frozenset[str], in_heading: frozense
             else:
                 support += w
             shared.append((w, term))
+        else:
+            dropped = True
     if not anchor and not kept:
         return None  # nothing met, or only the source's heading path: the page's topic, not the claim
     if anchor and plan.numeric and plan.beside.isdisjoint(in_body):
         return None  # the same figure said of something else ("24 hours a day" vs "report within 24 hours")
     total = anchor + kept + support
     changed_figures = plan.changed_figures
-    if changed_figures and not changed_figures.isdisjoint(met) and not changed_figures.isdisjoint(t for _, t in shared):
+    if not changed_figures.isdisjoint(met) and (not dropped or not changed_figures.isdisjoint(t for _, t in shared)):
         figures = plan.figures  # the changed figures, met with next to nothing else the claim says: the same
         if sum(w for w, t in shared if t not in figures) < FIGURE_SUPPORT:  # age or count said of something else
             total *= FIGURE_DAMP  # "from the age of 40" met in a sentence about something else at 40
@@ -372,13 +396,14 @@ def _meet(plan: _Plan, unit: Unit, in_body: frozenset[str], in_heading: frozense
             total *= 0.45  # the changed words, in a sentence about something else
     score = 1 - math.exp(-total / _SCALE)
     if restates:
-        score = max(score, RESTATE_FLOOR + (1 - RESTATE_FLOOR) * min(1.0, cover))
+        floor = RESTATE_FLOOR + (1 - RESTATE_FLOOR) * (cover if cover < 1.0 else 1.0)  # min() and max()
+        score = floor if floor > score else score  # without the calls: the same values
     changed = anchor
     if subject >= SUBJECT and not off_figure:  # the sentence names what the claim is about, in words rare in the guide
-        score = max(score, SUBJECT_FLOOR)
-        anchor = max(anchor, subject)
+        score = SUBJECT_FLOOR if score < SUBJECT_FLOOR else score
+        anchor = subject if subject > anchor else anchor
     body = not in_body <= BODY_TERMS  # some term met in the sentence is not a named body
-    return score, anchor if not restates else max(anchor, kept), changed, body, tuple(shared)
+    return score, kept if restates and kept > anchor else anchor, changed, body, tuple(shared)
 
 
 @lru_cache(maxsize=4096)

@@ -13,34 +13,40 @@ from functools import lru_cache
 
 import snowballstemmer
 
-# Regulators write formal terms where patient guides use lay ones; fold both to one form.
-LAY_TERMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(p), r)
-    for p, r in (
-        (r"\bmalignanc(?:y|ies)\b", "cancer"),
-        (r"\badverse (?:drug )?(?:reaction|event|effect)s?\b", "side effects"),
-        (r"\bneurotoxicity\b", "neurological side effects"),
-        (r"\bpharmacovigilance\b", "pharmacovigilance safety monitoring of side effects and risks"),
-        (r"\bpa?ediatric\b", "children"),
-        (r"\bunlicen[cs]ed\b", "not licensed"),
-        (r"\bgenome sequencing\b", "genome sequencing genomic test"),
-        (r"\bcolorectal\b", "bowel"),
-        (r"\b(?:endometrial|uterine)\b", "womb"),
-        (r"\bmutations?\b", "variant"),
-        (r"\bintercourse\b", "sex"),
-        (r"\bgametes?\b", "eggs or sperm"),
-        (r"(?<=[a-z])iz(e|ed|es|ing|ation|ations)\b", r"is\1"),
+# Regulators write formal terms where patient guides use lay ones; fold both to one form. Each
+# with a word it cannot match without: a substring test skips the pattern on the many texts
+# that lack it (issue 20: 13 regular expressions over every guide sentence of a cold index).
+LAY_TERMS: tuple[tuple[re.Pattern[str], str, str], ...] = tuple(
+    (re.compile(p), r, needle)
+    for p, r, needle in (
+        (r"\bmalignanc(?:y|ies)\b", "cancer", "malignanc"),
+        (r"\badverse (?:drug )?(?:reaction|event|effect)s?\b", "side effects", "adverse "),
+        (r"\bneurotoxicity\b", "neurological side effects", "neurotoxicity"),
+        (r"\bpharmacovigilance\b", "pharmacovigilance safety monitoring of side effects and risks",
+         "pharmacovigilance"),
+        (r"\bpa?ediatric\b", "children", "ediatric"),
+        (r"\bunlicen[cs]ed\b", "not licensed", "unlicen"),
+        (r"\bgenome sequencing\b", "genome sequencing genomic test", "genome sequencing"),
+        (r"\bcolorectal\b", "bowel", "colorectal"),
+        (r"\bendometrial\b", "womb", "endometrial"),
+        (r"\buterine\b", "womb", "uterine"),
+        (r"\bmutations?\b", "variant", "mutation"),
+        (r"\bintercourse\b", "sex", "intercourse"),
+        (r"\bgametes?\b", "eggs or sperm", "gamete"),
+        (r"(?<=[a-z])iz(e|ed|es|ing|ation|ations)\b", r"is\1", "iz"),
     )
 )
+_POSSESSIVE = re.compile(r"'s\b")
 
 
 def fold(text: str) -> str:
     """Lower-case plain text: typography and formal-versus-lay wording must not change what matches."""
     text = unicodedata.normalize("NFKC", text)
     text = text.replace("’", "'").replace("‘", "'").replace("\u2011", "-").replace("\u00a0", " ")
-    text = re.sub(r"'s\b", "", text.lower())
-    for pattern, repl in LAY_TERMS:
-        text = pattern.sub(repl, text)
+    text = _POSSESSIVE.sub("", text.lower())
+    for pattern, repl, needle in LAY_TERMS:
+        if needle in text:
+            text = pattern.sub(repl, text)
     return text.replace("-", " ")
 
 
@@ -160,6 +166,8 @@ _TOKEN = re.compile(r"\d+(?:\.\d+)?|[a-z]+")
 # A year: four digits from 1800 to 2199, with no currency sign or digit group around it.
 _YEAR = re.compile(r"(?<![£$€\d,.])((?:1[89]|2[01])\d\d)(?![\d,]\d|\.\d)")
 _YEAR_MARK = "\x00"
+_DIGIT_GROUP = re.compile(r"(?<=\d),(?=\d{3})")
+_PUNCTUATION = re.compile(r"[.,;:!?()\[\]\"“”•|]+")
 _SENTENCE = re.compile(r"(?<=[.!?:])\s+(?=[A-Z0-9“\"‘'(£])|\n+")
 
 
@@ -174,9 +182,9 @@ def _runs(text: str) -> tuple[tuple[tuple[str, bool], ...], ...]:
 
     Not cached: its callers (terms, phrases) are, and a cache here had no hits at N = 10,000 nor in
     bench/difflink.py while holding ~16 MB of tuples (issue 20)."""
-    folded = re.sub(r"(?<=\d),(?=\d{3})", "", _YEAR.sub("\\1" + _YEAR_MARK, fold(text)))
+    folded = _DIGIT_GROUP.sub("", _YEAR.sub("\\1" + _YEAR_MARK, fold(text)))
     runs = []
-    for chunk in re.split(r"[.,;:!?()\[\]\"“”•|]+", folded):
+    for chunk in _PUNCTUATION.split(folded):
         run: list[tuple[str, bool]] = []
         gap = False
         for m in _TOKEN.finditer(chunk):
