@@ -379,7 +379,7 @@ def _meet(plan: _Plan, unit: Unit, in_body: frozenset[str], in_heading: frozense
     changed_figures = plan.changed_figures
     if not changed_figures.isdisjoint(met) and (not dropped or not changed_figures.isdisjoint(t for _, t in shared)):
         figures = plan.figures  # the changed figures, met with next to nothing else the claim says: the same
-        if sum(w for w, t in shared if t not in figures) < FIGURE_SUPPORT:  # age or count said of something else
+        if sum([w for w, t in shared if t not in figures]) < FIGURE_SUPPORT:  # age or count said of something else
             total *= FIGURE_DAMP  # "from the age of 40" met in a sentence about something else at 40
     restates = False
     whole = plan.whole

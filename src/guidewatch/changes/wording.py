@@ -188,7 +188,8 @@ def _runs(text: str) -> tuple[tuple[tuple[str, bool], ...], ...]:
         run: list[tuple[str, bool]] = []
         gap = False
         for m in _TOKEN.finditer(chunk):
-            word = _NUMBER_WORDS.get(m.group(), m.group())
+            token = m.group()
+            word = _NUMBER_WORDS.get(token, token)
             if word[0].isdigit():
                 run.append((word, not gap))
                 sum_like = len(word) >= 4 and "." not in word and not chunk.startswith(_YEAR_MARK, m.end())
@@ -196,7 +197,8 @@ def _runs(text: str) -> tuple[tuple[tuple[str, bool], ...], ...]:
                     run.append(("~" + str(round(int(word), 1 - len(word) + 1)), True))
                 gap = False
             elif word not in _STOP and len(word) > 1:
-                run.append((_SYNONYMS.get(stem(word), stem(word)), not gap))
+                word = stem(word)
+                run.append((_SYNONYMS.get(word, word), not gap))
                 gap = False
             else:
                 gap = True
