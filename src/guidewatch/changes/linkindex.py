@@ -19,6 +19,9 @@ the page. Shortcuts, all switched off by `plain()` so tests can compare:
   Only sentences that cannot give a hit are left out, in their order: best_hits sees the rest
   as before. `best_hits` applies the first rule per claim too: claims.best_hits, asking meet()
   only about the claims that share a core term with the sentence.
+* `best_hits` reads each claim's terms against a section's heading once, not once per sentence
+  (the sentences of a section share one heading), and builds a `Hit` only for the claim that
+  wins each sentence (the first of the best scores, as max() keeps): the rest are never seen.
 * Whether a citation points at the source is asked once per (cited URL, source URL): every
   change of a page asks it again for every guide (`same_source`, a cached sources.sites.same_source).
 
@@ -116,15 +119,23 @@ class Probe:
         if not _enabled:
             return units
         body, heading = guide.sections[section]
-        if self.body.isdisjoint(body):
+        words = self.body
+        if words.isdisjoint(body):
             return ()  # no sentence states a non-body term of the claims: no body hit
-        if self.core.isdisjoint(heading):
-            kept = [u for u in units if not self.core.isdisjoint(u.terms)]
+        core = self.core
+        kept: list[Unit] = []
+        stated = False  # some sentence kept states a non-body term of the claims
+        if core.isdisjoint(heading):
+            for u in units:
+                if not core.isdisjoint(u.terms):
+                    kept.append(u)
+                    stated = stated or not words.isdisjoint(u.terms)
         else:  # a heading meets a core term
-            kept = [u for u in units if not (self.core.isdisjoint(u.terms) and self.core.isdisjoint(u.heading))]
-        if all(self.body.isdisjoint(u.terms) for u in kept):
-            return ()
-        return kept
+            for u in units:
+                if not (core.isdisjoint(u.terms) and core.isdisjoint(u.heading)):
+                    kept.append(u)
+                    stated = stated or not words.isdisjoint(u.terms)
+        return kept if stated else ()
 
 
 def best_hits(claims: Sequence[Claim], units: Sequence[Unit], weigh: Weights) -> list[Hit]:
