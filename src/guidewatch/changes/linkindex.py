@@ -22,6 +22,7 @@ the page. Shortcuts, all switched off by `plain()` so tests can compare:
 * `best_hits` reads each claim's terms against a section's heading once, not once per sentence
   (the sentences of a section share one heading), and builds a `Hit` only for the claim that
   wins each sentence (the first of the best scores, as max() keeps): the rest are never seen.
+  It reads the claims (claims._plan) once per change and guide, not once per section.
 * Whether a citation points at the source is asked once per (cited URL, source URL): every
   change of a page asks it again for every guide (`same_source`, a cached sources.sites.same_source).
 
@@ -79,8 +80,8 @@ def claims(change: Change) -> list[Claim]:
 def forget_claims() -> None:
     """Empty the scorer's caches keyed by claim once a page's changes are linked: a later page's
     changes build new claims, so at N = 10,000 they only held ~8 MB of dead claims (issue 20)."""
-    global _last
-    _last = None
+    global _last, _last_plans
+    _last = _last_plans = None
     for cached in (_claims.figure_terms, _claims.numeric):
         cached.cache_clear()
 
@@ -138,12 +139,21 @@ class Probe:
         return kept if stated else ()
 
 
+_last_plans: tuple[Sequence[Claim], Weights, list[_claims._Plan]] | None = None
+
+
 def best_hits(claims: Sequence[Claim], units: Sequence[Unit], weigh: Weights) -> list[Hit]:
     """claims.best_hits, asking meet() only about the claims sharing a core term with each sentence,
     reading a section's heading once per claim, and building a `Hit` only for each sentence's best claim."""
     if not _enabled:
         return _claims.best_hits(claims, units, weigh)
-    plans = [_claims._plan(c, weigh) for c in claims]
+    global _last_plans
+    last = _last_plans  # one read: another thread may replace it
+    if last is not None and last[0] is claims and last[1] is weigh and len(last[2]) == len(claims):
+        plans = last[2]  # the next section of the same guide and change: the same claims, read once
+    else:
+        plans = [_claims._plan(c, weigh) for c in claims]
+        _last_plans = (claims, weigh, plans)
     meet = _claims._meet
     hits: list[Hit] = []
     heading: frozenset[str] | None = None
