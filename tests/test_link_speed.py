@@ -122,3 +122,19 @@ def test_claims_are_shared_until_the_change_differs() -> None:
     assert linkindex.claims(changed) == claims_of(changed) != first
     with linkindex.plain():
         assert linkindex.claims(change) is not linkindex.claims(change)
+
+
+def test_a_hit_written_at_once_is_the_dataclass_hit() -> None:
+    """claims.hit (the fast path's constructor) gives the object Hit(...) gives: equal, same repr, hashable, frozen."""
+    from dataclasses import FrozenInstanceError
+
+    from guidewatch.changes.claims import Hit, Unit, hit
+
+    claim = claims_of(Change("c1", "modified", "substantive", "", ("Fees",), "The fee is £100.", "The fee is £120."))[0]
+    unit = Unit("fees", "The fee is £120.", frozenset({"cost", "120"}), frozenset({"cost"}))
+    found = (0.5, 0.25, 0.25, True, ((0.3, "120"), (0.4, "cost")))
+    fast, slow = hit(found, unit, claim), Hit(*found, unit, claim)
+    assert fast == slow and repr(fast) == repr(slow) and hash(fast) == hash(slow)
+    assert fast.shared == slow.shared == ("cost", "120")
+    with pytest.raises(FrozenInstanceError):
+        fast.score = 1.0  # type: ignore[misc]

@@ -39,7 +39,7 @@ from functools import lru_cache
 from operator import attrgetter
 
 from guidewatch.changes import claims as _claims
-from guidewatch.changes.claims import BODY_TERMS, Claim, Hit, Unit, Weights, claims_of
+from guidewatch.changes.claims import BODY_TERMS, Claim, Hit, Unit, Weights, claims_of, hit
 from guidewatch.model import Change
 from guidewatch.sources.sites import same_source as _sites_same_source
 
@@ -171,6 +171,6 @@ def best_hits(claims: Sequence[Claim], units: Sequence[Unit], weigh: Weights) ->
             if found is not None and (best is None or found[0] > best[0]):  # the first best, as max() keeps
                 best, by = found, plan
         if best is not None and by is not None:
-            hits.append(Hit(*best, unit, by.claim))
+            hits.append(hit(best, unit, by.claim))
     hits.sort(key=attrgetter("score"), reverse=True)  # stable, as sorted(key=-score)
     return hits
