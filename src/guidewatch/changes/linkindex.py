@@ -157,17 +157,17 @@ def best_hits(claims: Sequence[Claim], units: Sequence[Unit], weigh: Weights) ->
     meet = _claims._meet
     hits: list[Hit] = []
     heading: frozenset[str] | None = None
-    asked: list[tuple[_claims._Plan, frozenset[str], bool]] = []
+    asked: list[tuple[_claims._Plan, frozenset[str], frozenset[str], frozenset[str], bool]] = []
     for unit in units:
         if unit.heading is not heading:  # a section's sentences share one heading
             heading = unit.heading
-            asked = [(p, p.words & heading, not p.core.isdisjoint(heading)) for p in plans]
+            asked = [(p, p.core, p.words, p.words & heading, not p.core.isdisjoint(heading)) for p in plans]
         terms = unit.terms
         best, by = None, None
-        for plan, in_heading, core_heading in asked:
-            if not core_heading and plan.core.isdisjoint(terms):
+        for plan, core, words, in_heading, core_heading in asked:
+            if not core_heading and core.isdisjoint(terms):
                 continue
-            found = meet(plan, unit, plan.words & terms, in_heading)
+            found = meet(plan, unit, words & terms, in_heading)
             if found is not None and (best is None or found[0] > best[0]):  # the first best, as max() keeps
                 best, by = found, plan
         if best is not None and by is not None:
