@@ -94,16 +94,17 @@ def test_large_generated_page_links_identically(large: tuple[list[Change], list[
 
 
 def test_shortcuts_skip_work(large: tuple[list[Change], list[Guide], str], monkeypatch: pytest.MonkeyPatch) -> None:
-    """The fast path really is taken: it asks meet() about fewer sentence pairs than the plain one."""
+    """The fast path really is taken: it scores fewer sentence pairs than the plain one (meet() and
+    the fast path's best_hits both score through claims._meet)."""
     changes, guides, url = large
     calls = {"n": 0}
-    meet = claims_module.meet
+    meet = claims_module._meet
 
     def counting(*args):  # noqa: ANN002, ANN202
         calls["n"] += 1
         return meet(*args)
 
-    monkeypatch.setattr(claims_module, "meet", counting)
+    monkeypatch.setattr(claims_module, "_meet", counting)
     link_changes(changes[:10], url, guides)
     fast = calls["n"]
     calls["n"] = 0
@@ -121,3 +122,19 @@ def test_claims_are_shared_until_the_change_differs() -> None:
     assert linkindex.claims(changed) == claims_of(changed) != first
     with linkindex.plain():
         assert linkindex.claims(change) is not linkindex.claims(change)
+
+
+def test_a_hit_written_at_once_is_the_dataclass_hit() -> None:
+    """claims.hit (the fast path's constructor) gives the object Hit(...) gives: equal, same repr, hashable, frozen."""
+    from dataclasses import FrozenInstanceError
+
+    from guidewatch.changes.claims import Hit, Unit, hit
+
+    claim = claims_of(Change("c1", "modified", "substantive", "", ("Fees",), "The fee is £100.", "The fee is £120."))[0]
+    unit = Unit("fees", "The fee is £120.", frozenset({"cost", "120"}), frozenset({"cost"}))
+    found = (0.5, 0.25, 0.25, True, ((0.3, "120"), (0.4, "cost")))
+    fast, slow = hit(found, unit, claim), Hit(*found, unit, claim)
+    assert fast == slow and repr(fast) == repr(slow) and hash(fast) == hash(slow)
+    assert fast.shared == slow.shared == ("cost", "120")
+    with pytest.raises(FrozenInstanceError):
+        fast.score = 1.0  # type: ignore[misc]

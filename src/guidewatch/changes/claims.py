@@ -19,18 +19,14 @@ from difflib import SequenceMatcher
 from functools import cached_property, lru_cache
 from operator import itemgetter
 
-import snowballstemmer
-
-from guidewatch.changes.wording import STOP_WORDS, fold
+from guidewatch.changes.wording import _NUMBER_WORDS as _NUMBER_WORDS  # the tokeniser, as surfaces.py reads it
+from guidewatch.changes.wording import _STOP as _STOP
+from guidewatch.changes.wording import _SYNONYMS as _SYNONYMS
+from guidewatch.changes.wording import _TOKEN as _TOKEN
+from guidewatch.changes.wording import phrases, sentences, terms
+from guidewatch.changes.wording import stem as stem
 from guidewatch.model import Change
 
-_SNOWBALL = snowballstemmer.stemmer("english")
-_IRREGULAR = {"children": "child", "people": "person", "women": "woman", "men": "man", "licence": "license"}
-_NUMBER_WORDS = {
-    "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8",
-    "nine": "9", "ten": "10", "eleven": "11", "twelve": "12", "fifteen": "15", "twenty": "20", "thirty": "30",
-    "forty": "40", "fifty": "50", "sixty": "60", "hundred": "100", "once": "1", "twice": "2", "half": "0.5",
-}  # fmt: skip
 # Named bodies: evidence only when the change is about them (they are in the changed words).
 BODY_TERMS = frozenset({"mhra", "nice", "hta", "hra", "cqc", "hfea", "nhs", "ema", "icb", "abi", "nhse"})
 # Words that say what kind of text a heading is, not what it is about.
@@ -38,86 +34,12 @@ _GENERIC = frozenset(
     {"question", "ask", "faq", "medicin", "treatment", "guid", "inform", "patient", "know", "need", "thing",
      "option", "work", "use", "mean", "uk", "get", "happen", "can", "help", "care", "team", "your", "what"}
 )  # fmt: skip
-# Formal and lay words for one thing, after stemming.
-_SYNONYMS = {"price": "cost", "fee": "cost", "charg": "cost", "paid": "pay", "expens": "cost"}
-_STOP = frozenset(STOP_WORDS - set(_NUMBER_WORDS)) | {"t", "s", "c", "e", "g", "i"}
-_TOKEN = re.compile(r"\d+(?:\.\d+)?|[a-z]+")
-# A year: four digits from 1800 to 2199, with no currency sign or digit group around it.
-_YEAR = re.compile(r"(?<![£$€\d,.])((?:1[89]|2[01])\d\d)(?![\d,]\d|\.\d)")
-_YEAR_MARK = "\x00"
 _NAME = re.compile(r"\b[A-Z][A-Za-z0-9’'-]*(?:[ \t]+[A-Z][A-Za-z0-9’'-]*)+")
-_SENTENCE = re.compile(r"(?<=[.!?:])\s+(?=[A-Z0-9“\"‘'(£])|\n+")
 
 ROLE_DELTA, ROLE_CORE, ROLE_CONTEXT = 1.0, 0.55, 0.3
 ROLE_REMOVED = 1.25  # the guide still says the words the source took out
 HEADING_SHARE = 0.7  # a word met only in the section's heading
 FIGURE_DAMP, FIGURE_SUPPORT = 0.45, 0.2  # changed figures met with < this weight of other words
-
-
-@lru_cache(maxsize=65536)
-def stem(word: str) -> str:
-    """Snowball English, after folding irregular plurals; "licence" meets "licensed"."""
-    return _SNOWBALL.stemWord(_IRREGULAR.get(word, word)).replace("licenc", "licens")
-
-
-def _runs(text: str) -> tuple[tuple[tuple[str, bool], ...], ...]:
-    """Punctuation-free runs of (term, written right after the previous term, no word dropped between).
-
-    Not cached: its callers (terms, phrases) are, and a cache here had no hits at N = 10,000 nor in
-    bench/difflink.py while holding ~16 MB of tuples (issue 20)."""
-    folded = re.sub(r"(?<=\d),(?=\d{3})", "", _YEAR.sub("\\1" + _YEAR_MARK, fold(text)))
-    runs = []
-    for chunk in re.split(r"[.,;:!?()\[\]\"“”•|]+", folded):
-        run: list[tuple[str, bool]] = []
-        gap = False
-        for m in _TOKEN.finditer(chunk):
-            word = _NUMBER_WORDS.get(m.group(), m.group())
-            if word[0].isdigit():
-                run.append((word, not gap))
-                sum_like = len(word) >= 4 and "." not in word and not chunk.startswith(_YEAR_MARK, m.end())
-                if sum_like:  # £280,451 meets "more than £280,000"; a year (2026) is a date, never a sum
-                    run.append(("~" + str(round(int(word), 1 - len(word) + 1)), True))
-                gap = False
-            elif word not in _STOP and len(word) > 1:
-                run.append((_SYNONYMS.get(stem(word), stem(word)), not gap))
-                gap = False
-            else:
-                gap = True
-        runs.append(tuple(run))
-    return tuple(runs)
-
-
-@lru_cache(maxsize=4096)
-def terms(text: str) -> tuple[str, ...]:
-    """Matching terms in order: stems of content words, numbers as digits, then adjacent pairs.
-
-    4096 texts cached: at N = 10,000 that keeps 58 % hits (68 % at 16384) for ~9 MB less.
-
-    Pairs ("hospital exempt", "5 week") span dropped stop words but never a comma or full stop.
-    """
-    out: list[str] = []
-    for run in _runs(text):
-        words = [w for w, _ in run]
-        out += words
-        out += [f"{a} {b}" for a, b in zip(words, words[1:], strict=False) if a != b]
-    return tuple(out)
-
-
-@lru_cache(maxsize=16384)
-def phrases(text: str) -> frozenset[str]:
-    """The pairs written as one phrase, with no word dropped between: "breast cancer", "hospital
-    exempt", not "risk breast" (from "risk of breast cancer")."""
-    out = set()
-    for run in _runs(text):
-        for (a, _), (b, tight) in zip(run, run[1:], strict=False):
-            if tight and a != b:
-                out.add(f"{a} {b}")
-    return frozenset(out)
-
-
-def sentences(text: str) -> list[str]:
-    """Sentences and list items; a lead-in ending in ":" stays its own unit."""
-    return [s.strip() for s in _SENTENCE.split(text) if len(s.strip()) > 2]
 
 
 # --- the claim ----------------------------------------------------------------------------
@@ -145,6 +67,16 @@ class Claim:
     def _hash(self) -> int:
         return hash((self.sentence, self.core, self.delta, self.removed, self.context, self.added, self.names,
                      self.lead_in, self.phrases))
+
+    @cached_property
+    def reading(self) -> _Reading:
+        """What meet() reads of the claim in any guide: once per claim, not per guide citing the page."""
+        return _reading(self)
+
+    @cached_property
+    def plans(self) -> dict[Weights, _Plan]:
+        """meet()'s reading of the claim per guide, kept with the claim: it dies with the page's claims."""
+        return {}
 
     @cached_property
     def words(self) -> frozenset[str]:
@@ -281,6 +213,11 @@ class Unit:
     terms: frozenset[str]
     heading: frozenset[str]
 
+    @cached_property
+    def figure(self) -> bool:
+        """The sentence states some figure ("3 in 10"): asked for every claim where only a figure changed."""
+        return any(t[0].isdigit() for t in self.terms)
+
 
 class Weights:
     """How much meeting a term says: rare in the guide says more; words in most sections say little."""
@@ -334,89 +271,152 @@ _NAME_DAMP = 0.15  # a name's words met outside that name: as little as a body m
 RESTATES = 0.4  # a guide sentence with this share of the claim's kept words restates it
 
 
-@dataclass(frozen=True)
-class _Term:
-    """One claim term, weighed once per claim and guide."""
+class _Plan:
+    """What meet() asks of one claim in one guide, worked out once: every term's weight in a
+    sentence and in a heading, and the claim's figures (issue 20: ~140,000 meetings per large page)."""
 
-    weight: float  # weigh(term) x its role in the claim (bodies by mere presence damped)
-    kind: int  # 0 changed, 1 kept, 2 context
-    pair: float  # for a kept pair: its weight in the guide (a subject phrase), else 0
+    __slots__ = ("added", "beside", "changed_figures", "claim", "core", "figures", "lead_context", "names",
+                 "numeric", "removed", "terms", "whole", "words")
+
+    def __init__(self, claim: Claim, weigh: Weights) -> None:
+        self.claim, self.words, self.core, self.removed = claim, claim.words, claim.core, claim.removed
+        self.added, self.names = claim.added, claim.names
+        rows, self.numeric, self.figures, self.changed_figures, self.beside, self.lead_context = claim.reading
+        # term -> (weight, kind: 0 changed / 1 kept / 2 context, subject weight met in the sentence,
+        #          weight met in the heading only, the heading's factor)
+        self.terms: dict[str, tuple[float, int, float, float, float]] = {}
+        for term, role, body, kind, subject, share in rows:
+            guide = weigh(term)
+            w = guide * role
+            if body:
+                w *= 0.15  # a body met by mere presence: the change is not about it
+            self.terms[term] = (w, kind, guide if subject else 0.0, w * share, share)
+        self.whole = claim_weight(claim, weigh)
 
 
-@lru_cache(maxsize=4096)
-def _weighed(claim: Claim, weigh: Weights) -> tuple[dict[str, _Term], float]:
-    """The claim's terms with their weights, and the weight of its kept words."""
-    out: dict[str, _Term] = {}
+_Reading = tuple[
+    tuple[tuple[str, float, bool, int, bool, float], ...], bool, frozenset[str], frozenset[str], frozenset[str],
+    frozenset[str],
+]
+
+
+def _reading(claim: Claim) -> _Reading:
+    """What _Plan needs of the claim whatever the guide: per term its role, whether it is a body
+    met by mere presence, its kind, whether it can name the subject, its heading factor; then the
+    claim's figures and the words that place them."""
+    rows = []
     for term in claim.words:
-        w = weigh(term) * claim.role(term)
-        if term in BODY_TERMS and term not in claim.delta:
-            w *= 0.15  # a body met by mere presence: the change is not about it
         kind = 0 if term in claim.delta else 1 if term in claim.core else 2
-        subject = kind == 1 and term in claim.phrases  # a kept phrase, written as one, can name the subject
-        out[term] = _Term(w, kind, weigh(term) if subject else 0.0)
-    return out, claim_weight(claim, weigh)
+        # a kept phrase, written as one, can name the subject; the lead-in is where it sits
+        subject = kind == 1 and term in claim.phrases and term not in claim.lead_in
+        rows.append((term, claim.role(term), term in BODY_TERMS and term not in claim.delta, kind, subject,
+                     HEADING_SHARE * (0.2 if term in _GENERIC else 1.0)))
+    figures = figure_terms(claim)
+    units = {p.split()[1] for p in claim.delta if " " in p and p[0] in "~0123456789"}
+    # a figure-only claim meets a sentence stating one of these: a word it says the figure of
+    beside = frozenset(
+        t for t in claim.core - claim.delta if " " not in t and t not in units and t[0] not in "~0123456789"
+    )
+    return tuple(rows), numeric(claim), figures, figures & claim.delta, beside, claim.lead_in | claim.context
+
+
+def _plan(claim: Claim, weigh: Weights) -> _Plan:
+    plans = claim.plans
+    plan = plans.get(weigh)
+    if plan is None:
+        plan = plans[weigh] = _Plan(claim, weigh)
+    return plan
 
 
 def meet(claim: Claim, unit: Unit, weigh: Weights) -> Hit | None:
     """The claim against one guide sentence; None when they share nothing that counts."""
-    words = claim.words
-    in_body, in_heading = words & unit.terms, words & unit.heading
-    if not in_body and not in_heading:
+    plan = _plan(claim, weigh)
+    found = _meet(plan, unit, plan.words & unit.terms, plan.words & unit.heading)
+    return None if found is None else hit(found, unit, claim)
+
+
+_new = object.__new__
+
+
+def hit(found: _Met, unit: Unit, claim: Claim) -> Hit:
+    """Hit(*found, unit, claim), its fields written at once: the frozen dataclass's __init__ sets
+    them one object.__setattr__ at a time, ~3x slower over ~80,000 hits per bench page (issue 20)."""
+    out = _new(Hit)
+    fields = out.__dict__
+    fields["score"], fields["anchor"], fields["changed"], fields["body"], fields["met"] = found
+    fields["unit"], fields["claim"] = unit, claim
+    return out
+
+
+_Met = tuple[float, float, float, bool, tuple[tuple[float, str], ...]]
+
+
+def _meet(plan: _Plan, unit: Unit, in_body: frozenset[str], in_heading: frozenset[str]) -> _Met | None:
+    """meet() without the Hit, given the claim's terms the sentence and its heading state:
+    (score, anchor, changed, body, met). best_hits builds a Hit for each sentence's best claim only."""
+    if in_heading:
+        met = sorted(in_body | in_heading) if in_body else sorted(in_heading)
+    elif in_body:
+        met = sorted(in_body)
+    else:
         return None  # set operations first: most sentences share nothing
-    weighed, whole = _weighed(claim, weigh)
-    sums = [0.0, 0.0, 0.0]  # changed, kept, context
-    subject = 0.0
+    anchor = kept = support = subject = 0.0  # changed, kept and context weight met
+    dropped = False  # some term met weighs nothing in this guide (it is in every section)
     shared: list[tuple[float, str]] = []
-    other = _other_names(claim, unit.text)
-    for term in sorted(in_body | in_heading):  # a fixed order: float sums and ties the same in every process
-        t = weighed[term]
-        w = t.weight * (_NAME_DAMP if term in other else 1.0)
+    weighed = plan.terms
+    other = _other_names(plan.names, unit.text) if plan.names else None
+    for term in met:  # a fixed order: float sums and ties the same in every process
+        w, kind, pair, heading_w, share = weighed[term]
+        if other and term in other:
+            w *= _NAME_DAMP
+            heading_w = w * share
         if term in in_body:
-            pair = 0.0 if term in claim.lead_in else t.pair  # the lead-in is where it sits
             subject = pair if pair > subject else subject  # max() without the call
         else:
-            w *= HEADING_SHARE * (0.2 if term in _GENERIC else 1.0)
+            w = heading_w
         if w > 0:
-            sums[t.kind] += w
+            if kind == 0:
+                anchor += w
+            elif kind == 1:
+                kept += w
+            else:
+                support += w
             shared.append((w, term))
-    if not shared:
-        return None
-    anchor, kept, support = sums
+        else:
+            dropped = True
     if not anchor and not kept:
-        return None  # only the source's heading path meets: the page's topic, not the claim
-    if anchor and numeric(claim) and not _beside_figure(claim, in_body):
+        return None  # nothing met, or only the source's heading path: the page's topic, not the claim
+    if anchor and plan.numeric and plan.beside.isdisjoint(in_body):
         return None  # the same figure said of something else ("24 hours a day" vs "report within 24 hours")
     total = anchor + kept + support
-    if _figure_only(claim, shared):
-        total *= FIGURE_DAMP  # "from the age of 40" met in a sentence about something else at 40
+    changed_figures = plan.changed_figures
+    if not changed_figures.isdisjoint(met) and (not dropped or not changed_figures.isdisjoint(t for _, t in shared)):
+        figures = plan.figures  # the changed figures, met with next to nothing else the claim says: the same
+        if sum([w for w, t in shared if t not in figures]) < FIGURE_SUPPORT:  # age or count said of something else
+            total *= FIGURE_DAMP  # "from the age of 40" met in a sentence about something else at 40
     restates = False
+    whole = plan.whole
     cover = kept / whole if kept and whole else 0.0
     off_figure = False  # only a figure changed, and this sentence neither states it nor restates the claim
-    if not claim.added:
-        restates = cover >= RESTATES and whole >= RESTATE_MIN and not in_body <= claim.lead_in | claim.context
-        off_figure = anchor == 0 and not restates and numeric(claim)
-        if off_figure and not any(t[0].isdigit() for t in unit.terms):
+    if not plan.added:
+        restates = cover >= RESTATES and whole >= RESTATE_MIN and not in_body <= plan.lead_context
+        off_figure = anchor == 0 and not restates and plan.numeric
+        if off_figure and not unit.figure:
             return None  # a figure changed, and this sentence states no figure for anything ("3 in 10" would do)
         if anchor == 0 and not restates:
             total *= 0.45 if off_figure else 0.65  # the sentence meets the topic, none of the words that changed
-        elif cover < 0.15 and not (cover >= 0.08 and claim.removed & unit.terms):
+        elif cover < 0.15 and not (cover >= 0.08 and not plan.removed.isdisjoint(unit.terms)):
             total *= 0.45  # the changed words, in a sentence about something else
     score = 1 - math.exp(-total / _SCALE)
     if restates:
-        score = max(score, RESTATE_FLOOR + (1 - RESTATE_FLOOR) * min(1.0, cover))
+        floor = RESTATE_FLOOR + (1 - RESTATE_FLOOR) * (cover if cover < 1.0 else 1.0)  # min() and max()
+        score = floor if floor > score else score  # without the calls: the same values
     changed = anchor
     if subject >= SUBJECT and not off_figure:  # the sentence names what the claim is about, in words rare in the guide
-        score = max(score, SUBJECT_FLOOR)
-        anchor = max(anchor, subject)
+        score = SUBJECT_FLOOR if score < SUBJECT_FLOOR else score
+        anchor = subject if subject > anchor else anchor
     body = not in_body <= BODY_TERMS  # some term met in the sentence is not a named body
-    return Hit(score, anchor if not restates else max(anchor, kept), changed, body, tuple(shared), unit, claim)
-
-
-def _beside_figure(claim: Claim, met: frozenset[str]) -> bool:
-    """A figure-only claim meets a sentence that states the figure and some word the claim says it
-    of, beyond the figure's own unit ("hours", "weeks")."""
-    units = {p.split()[1] for p in claim.delta if " " in p and p[0] in "~0123456789"}
-    return any(" " not in t and t not in units and t[0] not in "~0123456789" for t in met & (claim.core - claim.delta))
+    return score, kept if restates and kept > anchor else anchor, changed, body, tuple(shared)
 
 
 @lru_cache(maxsize=4096)
@@ -436,30 +436,12 @@ def figure_terms(claim: Claim) -> frozenset[str]:
     )
 
 
-def _figure_only(claim: Claim, shared: list[tuple[float, str]]) -> bool:
-    """The sentence meets the changed figures and next to nothing else the claim says: the same
-    age or count said of something else ("women aged 40" for cycles, not for embryos)."""
-    changed = _changed_figures(claim)
-    if not changed or changed.isdisjoint(map(itemgetter(1), shared)):
-        return False
-    figures = figure_terms(claim)
-    return sum(w for w, t in shared if t not in figures) < FIGURE_SUPPORT
-
-
-@lru_cache(maxsize=4096)
-def _changed_figures(claim: Claim) -> frozenset[str]:
-    """The claim's figure terms that changed: those _weighed gives kind 0 (its delta). Once per claim."""
-    return figure_terms(claim) & claim.delta
-
-
-def _other_names(claim: Claim, text: str) -> frozenset[str]:
+def _other_names(names: tuple[tuple[str, frozenset[str]], ...], text: str) -> frozenset[str]:
     """Terms of the claim's names that the guide sentence writes neither as that name nor as its
-    initials ("Health Research Authority", "HRA")."""
-    if not claim.names:
-        return frozenset()  # most claims name nothing: skip reading the sentence
+    initials ("Health Research Authority", "HRA"); meet() asks only when the claim names something."""
     lowered, words = _lowered_words(text)
     return frozenset(
-        t for name, ts in claim.names if name not in lowered and "".join(w[0] for w in name.split()) not in words
+        t for name, ts in names if name not in lowered and "".join(w[0] for w in name.split()) not in words
         for t in ts
     )
 

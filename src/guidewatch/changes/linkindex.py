@@ -19,6 +19,10 @@ the page. Shortcuts, all switched off by `plain()` so tests can compare:
   Only sentences that cannot give a hit are left out, in their order: best_hits sees the rest
   as before. `best_hits` applies the first rule per claim too: claims.best_hits, asking meet()
   only about the claims that share a core term with the sentence.
+* `best_hits` reads each claim's terms against a section's heading once, not once per sentence
+  (the sentences of a section share one heading), and builds a `Hit` only for the claim that
+  wins each sentence (the first of the best scores, as max() keeps): the rest are never seen.
+  It reads the claims (claims._plan) once per change and guide, not once per section.
 * Whether a citation points at the source is asked once per (cited URL, source URL): every
   change of a page asks it again for every guide (`same_source`, a cached sources.sites.same_source).
 
@@ -32,9 +36,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import fields
 from functools import lru_cache
+from operator import attrgetter
 
 from guidewatch.changes import claims as _claims
-from guidewatch.changes.claims import BODY_TERMS, Claim, Hit, Unit, Weights, claims_of
+from guidewatch.changes.claims import BODY_TERMS, Claim, Hit, Unit, Weights, claims_of, hit
 from guidewatch.model import Change
 from guidewatch.sources.sites import same_source as _sites_same_source
 
@@ -75,9 +80,9 @@ def claims(change: Change) -> list[Claim]:
 def forget_claims() -> None:
     """Empty the scorer's caches keyed by claim once a page's changes are linked: a later page's
     changes build new claims, so at N = 10,000 they only held ~8 MB of dead claims (issue 20)."""
-    global _last
-    _last = None
-    for cached in (_claims._weighed, _claims.figure_terms, _claims._changed_figures, _claims.numeric):
+    global _last, _last_plans
+    _last = _last_plans = None
+    for cached in (_claims.figure_terms, _claims.numeric):
         cached.cache_clear()
 
 
@@ -115,27 +120,57 @@ class Probe:
         if not _enabled:
             return units
         body, heading = guide.sections[section]
-        if self.body.isdisjoint(body):
+        words = self.body
+        if words.isdisjoint(body):
             return ()  # no sentence states a non-body term of the claims: no body hit
-        if self.core.isdisjoint(heading):
-            kept = [u for u in units if not self.core.isdisjoint(u.terms)]
+        core = self.core
+        kept: list[Unit] = []
+        stated = False  # some sentence kept states a non-body term of the claims
+        if core.isdisjoint(heading):
+            for u in units:
+                if not core.isdisjoint(u.terms):
+                    kept.append(u)
+                    stated = stated or not words.isdisjoint(u.terms)
         else:  # a heading meets a core term
-            kept = [u for u in units if not (self.core.isdisjoint(u.terms) and self.core.isdisjoint(u.heading))]
-        if all(self.body.isdisjoint(u.terms) for u in kept):
-            return ()
-        return kept
+            for u in units:
+                if not (core.isdisjoint(u.terms) and core.isdisjoint(u.heading)):
+                    kept.append(u)
+                    stated = stated or not words.isdisjoint(u.terms)
+        return kept if stated else ()
+
+
+_last_plans: tuple[Sequence[Claim], Weights, list[_claims._Plan]] | None = None
 
 
 def best_hits(claims: Sequence[Claim], units: Sequence[Unit], weigh: Weights) -> list[Hit]:
-    """claims.best_hits, asking meet() only about the claims sharing a core term with each sentence."""
+    """claims.best_hits, asking meet() only about the claims sharing a core term with each sentence,
+    reading a section's heading once per claim, and building a `Hit` only for each sentence's best claim."""
     if not _enabled:
         return _claims.best_hits(claims, units, weigh)
-    meet = _claims.meet
+    global _last_plans
+    last = _last_plans  # one read: another thread may replace it
+    if last is not None and last[0] is claims and last[1] is weigh and len(last[2]) == len(claims):
+        plans = last[2]  # the next section of the same guide and change: the same claims, read once
+    else:
+        plans = [_claims._plan(c, weigh) for c in claims]
+        _last_plans = (claims, weigh, plans)
+    meet = _claims._meet
     hits: list[Hit] = []
+    heading: frozenset[str] | None = None
+    asked: list[tuple[_claims._Plan, frozenset[str], frozenset[str], frozenset[str], bool]] = []
     for unit in units:
-        terms, heading = unit.terms, unit.heading
-        met = (meet(c, unit, weigh) for c in claims if not (c.core.isdisjoint(terms) and c.core.isdisjoint(heading)))
-        found = [h for h in met if h]
-        if found:
-            hits.append(max(found, key=lambda h: h.score))
-    return sorted(hits, key=lambda h: -h.score)
+        if unit.heading is not heading:  # a section's sentences share one heading
+            heading = unit.heading
+            asked = [(p, p.core, p.words, p.words & heading, not p.core.isdisjoint(heading)) for p in plans]
+        terms = unit.terms
+        best, by = None, None
+        for plan, core, words, in_heading, core_heading in asked:
+            if not core_heading and core.isdisjoint(terms):
+                continue
+            found = meet(plan, unit, words & terms, in_heading)
+            if found is not None and (best is None or found[0] > best[0]):  # the first best, as max() keeps
+                best, by = found, plan
+        if best is not None and by is not None:
+            hits.append(hit(best, unit, by.claim))
+    hits.sort(key=attrgetter("score"), reverse=True)  # stable, as sorted(key=-score)
+    return hits

@@ -48,10 +48,13 @@ def pairwise(docs: Sequence[str], tokenize: Tokenizer) -> list[list[float]]:
             postings.setdefault(g, []).append((i, w))
     sim = [[0.0] * len(docs) for _ in docs]
     for posting in postings.values():  # only pairs that share a gram
-        for i, wi in posting:
+        for k, (i, wi) in enumerate(posting):
             row = sim[i]
-            for j, wj in posting:
+            for j, wj in posting[k:]:  # the upper triangle: each cell sums the same products in gram order ...
                 row[j] += wi * wj
+    for i, row in enumerate(sim):  # ... and a product is the same either way round, so the lower one is a copy
+        for j in range(i):
+            row[j] = sim[j][i]
     return sim
 
 
