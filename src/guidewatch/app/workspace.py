@@ -40,7 +40,7 @@ class Workspace:
     guides: list[Guide]
     profiles: dict[str, Profile]
     guide_changes: list[GuideChange] = field(default_factory=list)  # listed guides added, guides gone: this sync
-    _citing_index: dict[tuple[str, str], set[int]] | None = field(default=None, repr=False)
+    _citing_index: dict[tuple[str, str], tuple[int, ...]] | None = field(default=None, repr=False)
     _profile_of: dict[str, Profile] = field(default_factory=dict, repr=False)  # by source URL
 
     def close(self) -> None:
@@ -61,15 +61,22 @@ class Workspace:
         from guidewatch.changes.link import citing, url_key
 
         if self._citing_index is None:
-            self._citing_index = {}
+            # tuples of guide numbers and one copy of each host: a set and a host per key were ~5 MB
+            # of a crawl's peak at 10,000 citations
+            index: dict[tuple[str, str], list[int]] = {}
+            hosts: dict[str, str] = {}
             for i, g in enumerate(self.guides):
                 for c in g.external_citations:
                     host, path = url_key(c.url)
+                    host = hosts.setdefault(host, host)
                     for key in ((host, path), (host, "/" + path.rsplit("/", 1)[-1])):
-                        self._citing_index.setdefault(key, set()).add(i)
+                        found = index.setdefault(key, [])
+                        if not found or found[-1] != i:
+                            found.append(i)
+            self._citing_index = {key: tuple(found) for key, found in index.items()}
         host, path = url_key(url)
-        candidates = self._citing_index.get((host, path), set()) | self._citing_index.get(
-            (host, "/" + path.rsplit("/", 1)[-1]), set())
+        candidates = {*self._citing_index.get((host, path), ()),
+                      *self._citing_index.get((host, "/" + path.rsplit("/", 1)[-1]), ())}
         return [self.guides[i] for i in sorted(candidates) if citing(self.guides[i], [url])]
 
 

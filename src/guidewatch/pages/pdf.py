@@ -30,14 +30,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-
-from pdfminer.converter import PDFPageAggregator
-from pdfminer.layout import LAParams, LTChar, LTPage, LTTextBox, LTTextLine
-from pdfminer.pdfdocument import PDFDocument, PDFEncryptionError, PDFPasswordIncorrect
-from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
-from pdfminer.pdfpage import PDFPage
-from pdfminer.pdfparser import PDFParser
-from pdfminer.utils import decode_text
+from typing import TYPE_CHECKING
 
 from guidewatch.model import Page
 from guidewatch.pages.blocks import _finish, _Raw
@@ -45,6 +38,9 @@ from guidewatch.pages.fold import fold_text
 from guidewatch.pages.ignore import IgnoreRules
 from guidewatch.pages.metadata import _fill_public_updated, parse_date
 from guidewatch.sources.profiles import DATE_REGEX, Profile
+
+if TYPE_CHECKING:  # pdfminer (and the cryptography it loads, ~11 MB) is imported when a PDF arrives
+    from pdfminer.pdfdocument import PDFDocument
 
 PDF = "application/pdf"
 #: A line this much larger than the body text is a heading (when the PDF has no outline).
@@ -119,6 +115,9 @@ def _read(body: bytes) -> tuple[str, dict[str, str], dict[str, int], list[_Line]
     """Title, dated document properties, outline (folded title -> level) and laid-out lines."""
     if b"%%EOF" not in body[-2048:]:  # a cut download still parses in part: never diff half a PDF
         raise Unreadable("truncated PDF: no %%EOF at the end", transient=True)
+    from pdfminer.pdfdocument import PDFDocument, PDFEncryptionError, PDFPasswordIncorrect
+    from pdfminer.pdfparser import PDFParser
+
     try:
         doc = PDFDocument(PDFParser(io.BytesIO(body)))
         info = doc.info[0] if doc.info else {}
@@ -137,6 +136,8 @@ def _read(body: bytes) -> tuple[str, dict[str, str], dict[str, int], list[_Line]
 def _prop(info: dict[str, object], key: str) -> str:
     value = info.get(key)
     if isinstance(value, bytes):
+        from pdfminer.utils import decode_text
+
         return fold_text(decode_text(value))
     return fold_text(value) if isinstance(value, str) else ""
 
@@ -165,6 +166,11 @@ def _outline(doc: PDFDocument) -> dict[str, int]:
 
 
 def _lines(doc: PDFDocument) -> Iterator[_Line]:
+    from pdfminer.converter import PDFPageAggregator
+    from pdfminer.layout import LAParams, LTChar, LTPage, LTTextBox, LTTextLine
+    from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
+    from pdfminer.pdfpage import PDFPage
+
     manager = PDFResourceManager()
     device = PDFPageAggregator(manager, laparams=LAParams(line_margin=LINE_MARGIN))
     interpreter = PDFPageInterpreter(manager, device)
