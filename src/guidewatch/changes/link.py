@@ -28,7 +28,7 @@ from guidewatch.changes.linkindex import GuideTerms, Probe, best_hits, forget_cl
 from guidewatch.changes.linkindex import claims as linked_claims
 from guidewatch.changes.linkindex import same_source as cites_source
 from guidewatch.changes.passage import Passage, _content_tokens, passage_of, sentences, word_ops
-from guidewatch.changes.reword import moves, reworded
+from guidewatch.changes.reword import moves
 from guidewatch.changes.subject import judge_subject, known_terms
 from guidewatch.changes.surfaces import surfaces
 from guidewatch.changes.tfidf import pairwise
@@ -320,9 +320,10 @@ def link_change(
     dismissed: Sequence[Dismissal] = (),
 ) -> list[Impact]:
     """Guide sections a change bears on, best first; cosmetic changes and the same words reordered bear on nothing."""
-    if change.severity == "cosmetic" or (change.kind == "modified" and change.severity == "minor"
-                                         and reworded(change.old, change.new)):
+    moved = moves(change.old, change.new) if change.severity == "minor" else None  # once, for every guide
+    if change.severity == "cosmetic" or (change.kind == "modified" and moved in (0, 1)):
         return []
+    regroup = change.severity == "minor" and moved != 2  # words trading places stay linked
     urls = _source_urls(change, source_url)
     impacts: list[Impact] = []
     for guide in guides:
@@ -331,23 +332,24 @@ def link_change(
             continue
         marks = _marks_for(change, guide, source_url, dismissed)
         if change.kind == "change_note":  # the note says what changed: link it, and the citing sections
-            passage = _passage_impacts(change, guide, cites, threshold, marks)
+            passage = _passage_impacts(change, guide, cites, threshold, marks, regroup)
             impacts += _merge(_citing_impacts(change, guide, cites), passage)
         elif change.scope == "page" or change.kind in PAGE_KINDS:
             impacts += _citing_impacts(change, guide, cites)
         else:
-            impacts += _passage_impacts(change, guide, cites, threshold, marks)
+            impacts += _passage_impacts(change, guide, cites, threshold, marks, regroup)
     return sorted(impacts, key=lambda i: (-i.score, i.guide, i.section))
 
 
 def _passage_impacts(
-    change: Change, guide: Guide, cites: list[Citation], threshold: float, marks: Sequence[Dismissal] = ()
+    change: Change, guide: Guide, cites: list[Citation], threshold: float, marks: Sequence[Dismissal] = (),
+    regroup: bool = False,
 ) -> list[Impact]:
     """Sections whose sentences assert the changed claim, each with its tier and evidence."""
     index = _index(guide)
     title = index.title_only(cites)
     claims = [_as_topic(c, title) for c in linked_claims(change)]
-    if change.severity == "minor" and moves(change.old, change.new) != 2:  # words trading places stay linked
+    if regroup:
         claims = [c for c in map(_unregrouped, claims) if c is not None]
     cited = {c.section for c in cites}
     scored = _score(index, claims, cited)
