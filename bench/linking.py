@@ -1,6 +1,6 @@
 """Recall and precision of guidewatch.changes.link on the labelled development sets.
 
-Run: .venv/bin/python bench/linking.py [--part tune|holdout|all] [--threshold X] [-v]
+Run: .venv/bin/python bench/linking.py [--part tune|holdout|all] [--threshold X] [--ids PREFIX] [-v]
 
 Sets: tests/data/linking_devset.toml (the ATMP guide; `holdout`/`batch` fields) and every
 tests/data/linking/*.toml (one guide each; a `split` field per item, "tune" or "holdout").
@@ -215,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--part", choices=["tune", "holdout", "all"], default="all")
     parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
     parser.add_argument("--guide", help="only this guide slug")
+    parser.add_argument("--ids", metavar="PREFIX", action="append", default=[],
+                        help="only items whose id starts with PREFIX (repeatable), e.g. --ids b4- for one batch")
     parser.add_argument("--no-marks", action="store_true", help="skip the replay of editor marks")
     parser.add_argument("-v", "--verbose", action="store_true", help="every item with its flags")
     parser.add_argument("-e", "--errors", action="store_true", help="list misses and wrong flags")
@@ -225,6 +227,10 @@ def main(argv: list[str] | None = None) -> int:
     for slug, (guide, items) in all_sets().items():
         if args.guide and slug != args.guide:
             continue
+        if args.ids:
+            items = [i for i in items if i.id.startswith(tuple(args.ids))]
+            if not items:
+                continue
         runs = [("", evaluate(guide, items, args.threshold))]
         if not args.no_marks:
             runs.append((" +marks(sequential)", evaluate(guide, items, args.threshold, marks="sequential")))
