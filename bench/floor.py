@@ -80,7 +80,8 @@ def main() -> None:
         spider.write_text(SPIDER, encoding="utf-8")
         cases = {
             "python -c pass": ([PYTHON, "-c", "pass"], None),
-            "import scrapy.crawler + reactor": ([PYTHON, "-c", "import scrapy.crawler, twisted.internet.reactor"], None),
+            "import scrapy.crawler + reactor": ([PYTHON, "-c", "import scrapy.crawler, twisted.internet.reactor"],
+                                                None),
             f"bare Scrapy spider, {args.n} x 304": ([PYTHON, str(spider), server.origin, str(args.n)], server),
         }
         seen: dict[str, list[tuple[float, float, float]]] = {k: [] for k in cases}
