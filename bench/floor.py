@@ -4,9 +4,10 @@ guidewatch in it, costs to start and to re-check N unchanged pages (all 304).
     .venv/bin/python bench/floor.py [--n 200] [--runs 5]
 
 It runs, each --runs times, interleaved: `python -c pass`; importing Scrapy's crawler and the
-Twisted reactor; and a minimal spider (no robots.txt, no middlewares of ours, no store) that
-sends N conditional GETs to a local 127.0.0.1 server (bench/startup.py's, which answers 304
-to a matching If-None-Match) with 10 requests in flight. For each: the median wall seconds,
+Twisted reactor; and a minimal spider (Scrapy's engine, scheduler and HTTP handler only: no
+middleware, extension, robots.txt or store) that sends N conditional GETs to a local 127.0.0.1
+server (bench/startup.py's, which answers 304 to a matching If-None-Match) with 10 requests in
+flight. For each: the median wall seconds,
 CPU seconds (wait4) and, for the spider, the seconds to the first request the server saw.
 Compare with urlwatch's wall for the same N in bench/scale.py's table: a target that needs
 guidewatch below this floor cannot be met by any Scrapy crawl started as a new process.
@@ -48,8 +49,12 @@ class Floor(scrapy.Spider):
         pass
 
 
+# Scrapy's engine, scheduler and HTTP/1.1 handler only: every middleware and extension off, no
+# stats, so nothing a real crawl needs (robots.txt, retries, redirects, decompression) is paid for.
 process = CrawlerProcess({"LOG_ENABLED": False, "TELNETCONSOLE_ENABLED": False, "ROBOTSTXT_OBEY": False,
-                          "CONCURRENT_REQUESTS": 10, "HTTPERROR_ALLOW_ALL": True})
+                          "CONCURRENT_REQUESTS": 10, "HTTPERROR_ALLOW_ALL": True,
+                          "DOWNLOADER_MIDDLEWARES_BASE": {}, "SPIDER_MIDDLEWARES_BASE": {}, "EXTENSIONS_BASE": {},
+                          "STATS_CLASS": "scrapy.statscollectors.DummyStatsCollector"})
 process.crawl(Floor)
 process.start()
 '''
