@@ -153,7 +153,7 @@ def all_sets() -> dict[str, tuple[Guide, list[Item]]]:
 
 def _mark(item: Item, impact: Impact, n: int) -> Dismissal:
     return Dismissal(impact.guide, impact.section, item.source_url, item.change.source_section, "replay",
-                     datetime(2026, 1, 1, tzinfo=UTC), f"replayed mark {n}")
+                     datetime(2026, 1, 1, tzinfo=UTC), f"replayed mark {n}", sentence=impact.evidence[-1])
 
 
 def evaluate(guide: Guide, items: list[Item], threshold: float = DEFAULT_THRESHOLD, *, marks: str = "") -> Summary:

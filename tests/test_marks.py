@@ -60,7 +60,9 @@ def test_a_dismissed_pair_is_not_flagged_again_unless_the_change_is_about_what_i
         [rec] = [c for c in store.changes.find(source_url=site.he_url) if f"c{c.id}" == welsh["id"]]
     finally:
         store.close()
-    assert [(m.guide, m.section, m.by) for m in marks] == [("hospital-exemption", SECTION, "A. Editor")]
+    judged = first["affects"][0]["evidence"][-1]  # the guide sentence the editor read: the mark names it
+    assert [(m.guide, m.section, m.by, m.sentence) for m in marks] == [("hospital-exemption", SECTION, "A. Editor",
+                                                                          judged)]
     guide = load_guide(site.root / "guides" / "he.md", slug="hospital-exemption")
     unmarked = link_change(rec.change, site.he_url, [guide])
     assert [i.section for i in unmarked] == [SECTION], "without the mark the section would be flagged"

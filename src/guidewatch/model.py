@@ -240,7 +240,9 @@ class Dismissal:
     """An editor's mark: this guide section is not relevant to changes of this source passage.
 
     A passage is where the change sits on the source (its URL and heading path), so the mark
-    holds for later changes there. Who and when are kept for the audit trail.
+    holds for later changes there. Who and when are kept for the audit trail. `sentence` is the
+    guide sentence of the evidence the editor judged: a later change meeting another sentence of
+    the section is new evidence (empty: the mark holds for the whole section).
     """
 
     guide: str
@@ -250,6 +252,7 @@ class Dismissal:
     by: str
     at: datetime
     note: str = ""
+    sentence: str = ""
 
 
 @dataclass(frozen=True)

@@ -275,10 +275,12 @@ def _few_glances(tiers: dict[str, Tier], scored: dict[str, _Scored], rests: set[
 
 def _kept(x: _Scored, marks: Sequence[Dismissal]) -> bool:
     """A section an editor marked not relevant to this passage stays out, unless the change is
-    about something it asserts: the changed words themselves meet its sentence."""
-    if not any(m.section == x.section.id for m in marks):
+    about something it asserts: the changed words themselves meet its sentence, or the change meets
+    another sentence than the one the editor judged (new evidence: a mark names what was read)."""
+    mine = [m for m in marks if m.section == x.section.id]
+    if not mine or x.changed >= _MARKED_ANCHOR:
         return True
-    return x.changed >= _MARKED_ANCHOR
+    return all(m.sentence and m.sentence != x.hit.unit.text for m in mine)
 
 
 def _marks_for(change: Change, guide: Guide, source_url: str, dismissed: Sequence[Dismissal]) -> list[Dismissal]:

@@ -156,7 +156,8 @@ def history(ctx: Ctx, source_url: str | None, fmt: str) -> None:
 @user_errors
 def dismiss(ctx: Ctx, change_id: str, section: str, by: str, note: str | None) -> None:
     """Mark an impact "not relevant": later changes to that source passage do not flag the section
-    again, unless they are about something the section asserts. CHANGE is an id from `changes` (c12).
+    again, unless they are about something the section asserts or meet another of its sentences than
+    the one in the evidence you judged. CHANGE is an id from `changes` (c12).
 
     \b
     Example:

@@ -248,7 +248,11 @@ def _change_record(s: Session, row: ChangeRow) -> ChangeRecord:
 
 
 def _dismissal(s: Session, r: DismissalRow) -> Dismissal:
+    """The mark as the linker reads it, with the guide sentence of the evidence it was made on (the
+    last of the stored impact's evidence), so a change meeting another sentence is new evidence."""
     src = s.get(SourceRow, r.source_id)
     note = f"on c{r.change_id}" + (f": {r.note}" if r.note else "")
+    evidence = s.scalar(select(ImpactRow.evidence).where(
+        ImpactRow.change_id == r.change_id, ImpactRow.guide == r.guide, ImpactRow.section == r.section))
     return Dismissal(r.guide, r.section, src.url if src else "", tuple(r.source_section), r.dismissed_by,
-                     r.dismissed_at, note)
+                     r.dismissed_at, note, sentence=evidence[-1] if evidence else "")
