@@ -283,11 +283,12 @@ class _Plan:
     """What meet() asks of one claim in one guide, worked out once: every term's weight in a
     sentence and in a heading, and the claim's figures (issue 20: ~140,000 meetings per large page)."""
 
-    __slots__ = ("added", "beside", "changed_figures", "claim", "core", "figures", "lead_context", "names",
+    __slots__ = ("added", "beside", "changed_figures", "core", "figures", "lead_context", "names",
                  "numeric", "removed", "terms", "whole", "words")
 
     def __init__(self, claim: Claim, weigh: Weights) -> None:
-        self.claim, self.words, self.core, self.removed = claim, claim.words, claim.core, claim.removed
+        # not the claim itself: the claim keeps its plans, and a cycle would wait for the garbage collector
+        self.words, self.core, self.removed = claim.words, claim.core, claim.removed
         self.added, self.names = claim.added, claim.names
         rows, self.numeric, self.figures, self.changed_figures, self.beside, self.lead_context = claim.reading
         # term -> (weight, kind: 0 changed / 1 kept / 2 context, subject weight met in the sentence,
@@ -413,7 +414,7 @@ def _meet(plan: _Plan, unit: Unit, in_body: frozenset[str], in_heading: frozense
             return None  # a figure changed, and this sentence states no figure for anything ("3 in 10" would do)
         if anchor == 0 and not restates:
             total *= 0.45 if off_figure else 0.65  # the sentence meets the topic, none of the words that changed
-        elif cover < 0.15 and not (cover >= 0.08 and not plan.removed.isdisjoint(unit.terms)):
+        elif cover < 0.15 and not (cover >= 0.08 and not plan.removed.isdisjoint(in_body)):  # removed <= words
             total *= 0.45  # the changed words, in a sentence about something else
     score = 1 - math.exp(-total / _SCALE)
     if restates:

@@ -139,38 +139,63 @@ class Probe:
         return kept if stated else ()
 
 
-_last_plans: tuple[Sequence[Claim], Weights, list[_claims._Plan]] | None = None
+_Seen = dict[frozenset[str], dict[object, "_claims._Met | None"]]
+_last_plans: tuple[Sequence[Claim], Weights, list[_claims._Plan], list[_Seen | None]] | None = None
+_UNSEEN = object()
+
+
+def _seen(plan: _claims._Plan) -> _Seen | None:
+    """Where best_hits keeps a plan's answers in one guide, by the terms a sentence's heading and the
+    sentence itself state: all _meet reads of a sentence (and, for a figure-only claim, whether it states
+    a figure; it reads `removed` of the sentence's terms, and `removed` <= `words`). Not for a claim
+    naming a body: _meet reads those names in the sentence's text. None: not kept."""
+    return {} if not plan.names and plan.removed <= plan.words else None
 
 
 def best_hits(claims: Sequence[Claim], units: Sequence[Unit], weigh: Weights) -> list[Hit]:
     """claims.best_hits, asking meet() only about the claims sharing a core term with each sentence,
-    reading a section's heading once per claim, and building a `Hit` only for each sentence's best claim."""
+    reading a section's heading once per claim, building a `Hit` only for each sentence's best claim,
+    and scoring a claim once per guide for the sentences that state the same terms of it."""
     if not _enabled:
         return _claims.best_hits(claims, units, weigh)
     global _last_plans
     last = _last_plans  # one read: another thread may replace it
     if last is not None and last[0] is claims and last[1] is weigh and len(last[2]) == len(claims):
-        plans = last[2]  # the next section of the same guide and change: the same claims, read once
+        plans, seens = last[2], last[3]  # the next section of the same guide and change: the same claims, read once
     else:
         plans = [_claims._plan(c, weigh) for c in claims]
-        _last_plans = (claims, weigh, plans)
+        seens = [_seen(p) for p in plans]  # the last guide's are dropped: a guide is scored once per change
+        _last_plans = (claims, weigh, plans, seens)
     meet = _claims._meet
     hits: list[Hit] = []
     heading: frozenset[str] | None = None
-    asked: list[tuple[_claims._Plan, frozenset[str], frozenset[str], frozenset[str], bool]] = []
+    asked: list[tuple[_claims._Plan, Claim, frozenset[str], frozenset[str], frozenset[str], bool, dict | None,
+                      bool]] = []
     for unit in units:
         if unit.heading is not heading:  # a section's sentences share one heading
             heading = unit.heading
-            asked = [(p, p.core, p.words, p.words & heading, not p.core.isdisjoint(heading)) for p in plans]
+            asked = []
+            for p, c, seen in zip(plans, claims, seens, strict=True):
+                h = p.words & heading
+                if seen is not None:
+                    seen = seen.get(h) or seen.setdefault(h, {})
+                asked.append((p, c, p.core, p.words, h, not p.core.isdisjoint(heading), seen, p.numeric))
         terms = unit.terms
         best, by = None, None
-        for plan, core, words, in_heading, core_heading in asked:
+        for plan, claim, core, words, in_heading, core_heading, seen, numeric in asked:
             if not core_heading and core.isdisjoint(terms):
                 continue
-            found = meet(plan, unit, words & terms, in_heading)
+            in_body = words & terms
+            if seen is None:
+                found = meet(plan, unit, in_body, in_heading)
+            else:
+                key = (in_body, unit.figure) if numeric else in_body
+                found = seen.get(key, _UNSEEN)
+                if found is _UNSEEN:
+                    found = seen[key] = meet(plan, unit, in_body, in_heading)
             if found is not None and (best is None or found[0] > best[0]):  # the first best, as max() keeps
-                best, by = found, plan
+                best, by = found, claim
         if best is not None and by is not None:
-            hits.append(hit(best, unit, by.claim))
+            hits.append(hit(best, unit, by))
     hits.sort(key=attrgetter("score"), reverse=True)  # stable, as sorted(key=-score)
     return hits
