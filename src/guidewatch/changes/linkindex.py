@@ -140,16 +140,22 @@ class Probe:
 
 
 _Seen = dict[frozenset[str], dict[object, "_claims._Met | None"]]
-_last_plans: tuple[Sequence[Claim], Weights, list[_claims._Plan], list[_Seen | None]] | None = None
+_Plans = tuple[Sequence[Claim], Weights, list[_claims._Plan], list[_Seen | None], list[frozenset[str] | None]]
+_last_plans: _Plans | None = None
 _UNSEEN = object()
 
 
 def _seen(plan: _claims._Plan) -> _Seen | None:
     """Where best_hits keeps a plan's answers in one guide, by the terms a sentence's heading and the
     sentence itself state: all _meet reads of a sentence (and, for a figure-only claim, whether it states
-    a figure; it reads `removed` of the sentence's terms, and `removed` <= `words`). Not for a claim
-    naming a body: _meet reads those names in the sentence's text. None: not kept."""
-    return {} if not plan.names and plan.removed <= plan.words else None
+    a figure; it reads `removed` of the sentence's terms, and `removed` <= `words`), unless it meets a term
+    of a name the claim writes (_meet then reads the sentence's text for that name). None: not kept."""
+    return {} if plan.removed <= plan.words else None
+
+
+def _name_terms(plan: _claims._Plan) -> frozenset[str]:
+    """The terms of the names the claim writes: _meet damps them by the sentence's text."""
+    return frozenset().union(*(ts for _, ts in plan.names))
 
 
 def best_hits(claims: Sequence[Claim], units: Sequence[Unit], weigh: Weights) -> list[Hit]:
@@ -161,32 +167,36 @@ def best_hits(claims: Sequence[Claim], units: Sequence[Unit], weigh: Weights) ->
     global _last_plans
     last = _last_plans  # one read: another thread may replace it
     if last is not None and last[0] is claims and last[1] is weigh and len(last[2]) == len(claims):
-        plans, seens = last[2], last[3]  # the next section of the same guide and change: the same claims, read once
+        # the next section of the same guide and change: the same claims, read once
+        plans, seens, names = last[2], last[3], last[4]
     else:
         plans = [_claims._plan(c, weigh) for c in claims]
         seens = [_seen(p) for p in plans]  # the last guide's are dropped: a guide is scored once per change
-        _last_plans = (claims, weigh, plans, seens)
+        names = [_name_terms(p) if p.names else None for p in plans]
+        _last_plans = (claims, weigh, plans, seens, names)
     meet = _claims._meet
     hits: list[Hit] = []
     heading: frozenset[str] | None = None
     asked: list[tuple[_claims._Plan, Claim, frozenset[str], frozenset[str], frozenset[str], bool, dict | None,
-                      bool]] = []
+                      bool, frozenset[str] | None]] = []
     for unit in units:
         if unit.heading is not heading:  # a section's sentences share one heading
             heading = unit.heading
             asked = []
-            for p, c, seen in zip(plans, claims, seens, strict=True):
+            for p, c, seen, named in zip(plans, claims, seens, names, strict=True):
                 h = p.words & heading
                 if seen is not None:
                     seen = seen.get(h) or seen.setdefault(h, {})
-                asked.append((p, c, p.core, p.words, h, not p.core.isdisjoint(heading), seen, p.numeric))
+                if named is not None and not named.isdisjoint(h):
+                    seen = None  # every sentence here meets a term of a name
+                asked.append((p, c, p.core, p.words, h, not p.core.isdisjoint(heading), seen, p.numeric, named))
         terms = unit.terms
         best, by = None, None
-        for plan, claim, core, words, in_heading, core_heading, seen, numeric in asked:
+        for plan, claim, core, words, in_heading, core_heading, seen, numeric, named in asked:
             if not core_heading and core.isdisjoint(terms):
                 continue
             in_body = words & terms
-            if seen is None:
+            if seen is None or (named is not None and not named.isdisjoint(in_body)):
                 found = meet(plan, unit, in_body, in_heading)
             else:
                 key = (in_body, unit.figure) if numeric else in_body
