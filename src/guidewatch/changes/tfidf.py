@@ -20,7 +20,14 @@ Vector = dict[str, float]
 
 def ngrams(tokens: Sequence[str], max_n: int = 3) -> list[str]:
     """Word 1..max_n grams, spelled and ordered as scikit-learn's `_word_ngrams` makes them."""
-    return [" ".join(tokens[i : i + n]) for n in range(1, max_n + 1) for i in range(len(tokens) - n + 1)]
+    if max_n < 1:
+        return []
+    out = list(tokens)  # the 1-, 2- and 3-grams without slicing and joining each (the same strings)
+    if max_n >= 2:
+        out += [f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False)]
+    if max_n >= 3:
+        out += [f"{a} {b} {c}" for a, b, c in zip(tokens, tokens[1:], tokens[2:], strict=False)]
+    return out + [" ".join(tokens[i : i + n]) for n in range(4, max_n + 1) for i in range(len(tokens) - n + 1)]
 
 
 def idf(n_docs: int, df: int) -> float:
