@@ -164,6 +164,8 @@ def best_hits(claims: Sequence[Claim], units: Sequence[Unit], weigh: Weights) ->
     and scoring a claim once per guide for the sentences that state the same terms of it."""
     if not _enabled:
         return _claims.best_hits(claims, units, weigh)
+    if not units:
+        return []  # a section Probe.units left nothing of
     global _last_plans
     last = _last_plans  # one read: another thread may replace it
     if last is not None and last[0] is claims and last[1] is weigh and len(last[2]) == len(claims):
@@ -186,7 +188,7 @@ def best_hits(claims: Sequence[Claim], units: Sequence[Unit], weigh: Weights) ->
             for p, c, seen, named in zip(plans, claims, seens, names, strict=True):
                 h = p.words & heading
                 if seen is not None:
-                    seen = seen.get(h) or seen.setdefault(h, {})
+                    seen = seen[h] if h in seen else seen.setdefault(h, {})
                 if named is not None and not named.isdisjoint(h):
                     seen = None  # every sentence here meets a term of a name
                 asked.append((p, c, p.core, p.words, h, not p.core.isdisjoint(heading), seen, p.numeric, named))

@@ -133,11 +133,15 @@ def judge_subject(
     Any other is dropped when one everyday word is all it shares with the change, and is at most
     related (never re-read) when the change is about something the guide never names."""
     out: dict[str, Tier] = {}
+    unknown: dict[Claim, bool] = {}  # a change has a few claims, met by many sections
     for sid, tier in tiers.items():
         if sid in rests:
             out[sid] = tier
         elif not one_everyday_word(hits[sid]):
-            out[sid] = "related" if unknown_subject(hits[sid].claim, known, path) else tier
+            claim = hits[sid].claim
+            if claim not in unknown:
+                unknown[claim] = bool(unknown_subject(claim, known, path))
+            out[sid] = "related" if unknown[claim] else tier
     return out
 
 
