@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from guidewatch.changes.claims import BODY_TERMS, Claim, Hit, Unit, Weights
 from guidewatch.changes.claims import sentences as claim_sentences
@@ -110,6 +110,11 @@ class _GuideIndex:
         self.pairs = restatements(guide)
         self.terms = GuideTerms(self.units)  # for skipping sentences a change cannot meet (linkindex)
         self.titles: dict[tuple[tuple[str, str], ...], frozenset[str]] = {}
+
+    @cached_property
+    def known(self) -> frozenset[str]:
+        """Every term the guide writes (subject.known_terms): once per index, not per change."""
+        return known_terms(s.heading + "\n" + s.text for s in self.guide.sections)
 
     def title_only(self, cites: Sequence[Citation]) -> frozenset[str]:
         """Terms of the link texts citing the source that the guide writes nowhere else: they name
@@ -355,8 +360,7 @@ def _passage_impacts(
     scored = _score(index, claims, cited)
     tiers = _tiers(scored, index.pairs, threshold)
     rests = cited | {k for k, v in index.pairs.items() if v in cited}  # the page's own sections, and restatements
-    known = known_terms(s.heading + "\n" + s.text for s in guide.sections)
-    tiers = judge_subject(tiers, {k: scored[k].hit for k in tiers}, rests, known, change.source_section)
+    tiers = judge_subject(tiers, {k: scored[k].hit for k in tiers}, rests, index.known, change.source_section)
     tiers = _few_glances(tiers, scored, rests)
     if not tiers and max((x.score for x in scored.values()), default=0.0) < _VAGUE:
         # the guide's wording cannot tell its sections apart: those citing the source, if they share a phrase
