@@ -283,13 +283,14 @@ class _Plan:
     """What meet() asks of one claim in one guide, worked out once: every term's weight in a
     sentence and in a heading, and the claim's figures (issue 20: ~140,000 meetings per large page)."""
 
-    __slots__ = ("added", "beside", "changed_figures", "core", "figures", "lead_context", "names",
+    __slots__ = ("added", "beside", "changed_figures", "core", "figures", "lead_context", "name_terms", "names",
                  "numeric", "removed", "terms", "whole", "words")
 
     def __init__(self, claim: Claim, weigh: Weights) -> None:
         # not the claim itself: the claim keeps its plans, and a cycle would wait for the garbage collector
         self.words, self.core, self.removed = claim.words, claim.core, claim.removed
         self.added, self.names = claim.added, claim.names
+        self.name_terms: frozenset[str] = frozenset().union(*(ts for _, ts in claim.names))  # damped by the text
         rows, self.numeric, self.figures, self.changed_figures, self.beside, self.lead_context = claim.reading
         self.terms = _Weighed(rows, weigh)
         self.whole = claim_weight(claim, weigh)
@@ -386,7 +387,8 @@ def _meet(plan: _Plan, unit: Unit, in_body: frozenset[str], in_heading: frozense
     dropped = False  # some term met weighs nothing in this guide (it is in every section)
     shared: list[tuple[float, str]] = []
     weighed = plan.terms
-    other = _other_names(plan.names, unit.text) if plan.names else None
+    # the sentence's text is read for the claim's names only when it meets a term of one
+    other = _other_names(plan.names, unit.text) if plan.names and not plan.name_terms.isdisjoint(met) else None
     for term in met:  # a fixed order: float sums and ties the same in every process
         w, kind, pair, heading_w, share = weighed[term]
         if other and term in other:

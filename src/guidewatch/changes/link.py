@@ -302,7 +302,7 @@ def _evidence(x: _Scored, weigh: Weights) -> tuple[str, ...]:
     """
 
     def rank(term: str) -> tuple[int, float]:
-        if term in BODY_TERMS or any(t in BODY_TERMS for t in term.split()):
+        if not BODY_TERMS.isdisjoint(term.split()):  # the term, or a word of it, names a body
             return (3, 0.0)
         if " " in term:
             return (0 if weigh.df.get(term, 0) > 1 else 1, -weigh(term))

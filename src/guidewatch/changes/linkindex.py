@@ -153,11 +153,6 @@ def _seen(plan: _claims._Plan) -> _Seen | None:
     return {} if plan.removed <= plan.words else None
 
 
-def _name_terms(plan: _claims._Plan) -> frozenset[str]:
-    """The terms of the names the claim writes: _meet damps them by the sentence's text."""
-    return frozenset().union(*(ts for _, ts in plan.names))
-
-
 def best_hits(claims: Sequence[Claim], units: Sequence[Unit], weigh: Weights) -> list[Hit]:
     """claims.best_hits, asking meet() only about the claims sharing a core term with each sentence,
     reading a section's heading once per claim, building a `Hit` only for each sentence's best claim,
@@ -174,7 +169,7 @@ def best_hits(claims: Sequence[Claim], units: Sequence[Unit], weigh: Weights) ->
     else:
         plans = [_claims._plan(c, weigh) for c in claims]
         seens = [_seen(p) for p in plans]  # the last guide's are dropped: a guide is scored once per change
-        names = [_name_terms(p) if p.names else None for p in plans]
+        names = [p.name_terms if p.names else None for p in plans]
         _last_plans = (claims, weigh, plans, seens, names)
     meet = _claims._meet
     hits: list[Hit] = []
