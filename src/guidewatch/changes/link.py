@@ -201,8 +201,11 @@ def _score(index: _GuideIndex, claims: list[Claim], cites: set[str]) -> dict[str
         score = hits[0].score + _SECOND * (hits[1].score if len(hits) > 1 else 0.0) * (1 - hits[0].score)
         if s.id in cites:
             score += _CITE_BONUS * (1 - score)
-        fair = [h for h in hits if h.score >= _FAIR or h is hits[0]]
-        anchor, changed = max(h.anchor for h in fair), max(h.changed for h in fair)
+        anchor, changed = hits[0].anchor, hits[0].changed  # the most over the fair hits: the best one, ...
+        for h in hits[1:]:
+            if h.score < _FAIR:
+                break  # ... and those scoring _FAIR, first as hits come strongest first
+            anchor, changed = max(anchor, h.anchor), max(changed, h.changed)
         out[s.id] = _Scored(s, round(min(1.0, score), 3), hits[0], anchor, changed)
     return out
 
