@@ -113,9 +113,15 @@ class Probe:
     def __init__(self, claims: Sequence[Claim]) -> None:
         self.core: frozenset[str] = frozenset().union(*(c.core for c in claims))
         self.body: frozenset[str] = frozenset().union(*(c.words for c in claims)) - BODY_TERMS
+        self.few = len(claims) <= 2
 
     def units(self, guide: GuideTerms, section: str) -> Sequence[Unit]:
-        """The section's sentences that can meet a claim, in order; none when the section cannot score."""
+        """The section's sentences that can meet a claim, in order; none when the section cannot score.
+
+        With one or two claims, every sentence of a section where some may meet one: best_hits asks
+        each sentence about each claim's core terms anyway, and a sentence sharing none gives no hit;
+        a section whose hits would all lack a body term is then dropped by link._score, not here.
+        """
         units = guide.units[section]
         if not _enabled:
             return units
@@ -124,6 +130,8 @@ class Probe:
         if words.isdisjoint(body):
             return ()  # no sentence states a non-body term of the claims: no body hit
         core = self.core
+        if self.few:
+            return () if core.isdisjoint(body) and core.isdisjoint(heading) else units
         kept: list[Unit] = []
         stated = False  # some sentence kept states a non-body term of the claims
         if core.isdisjoint(heading):
