@@ -292,33 +292,20 @@ class _Plan:
         self.added, self.names = claim.added, claim.names
         self.name_terms: frozenset[str] = frozenset().union(*(ts for _, ts in claim.names))  # damped by the text
         rows, self.numeric, self.figures, self.changed_figures, self.beside, self.lead_context = claim.reading
-        self.terms = _Weighed(rows, weigh)
+        # term -> (weight, kind: 0 changed / 1 kept / 2 context, subject weight met in the sentence,
+        #          weight met in the heading only, the heading's factor)
+        self.terms: dict[str, tuple[float, int, float, float, float]] = {}
+        for term, role, body, kind, subject, share in rows:
+            guide = weigh(term)
+            w = guide * role
+            if body:
+                w *= 0.15  # a body met by mere presence: the change is not about it
+            self.terms[term] = (w, kind, guide if subject else 0.0, w * share, share)
         self.whole = claim_weight(claim, weigh)
 
 
-class _Weighed(dict[str, tuple[float, int, float, float, float]]):
-    """A plan's term -> (weight, kind: 0 changed / 1 kept / 2 context, subject weight met in the sentence,
-    weight met in the heading only, the heading's factor), each term weighed when _meet first meets it:
-    of a claim's ~40 terms (its context included) a guide meets few, and the plan is made per guide."""
-
-    __slots__ = ("rows", "weigh")
-
-    def __init__(self, rows: dict[str, tuple[float, bool, int, bool, float]], weigh: Weights) -> None:
-        super().__init__()
-        self.rows, self.weigh = rows, weigh
-
-    def __missing__(self, term: str) -> tuple[float, int, float, float, float]:
-        role, body, kind, subject, share = self.rows[term]
-        guide = self.weigh(term)
-        w = guide * role
-        if body:
-            w *= 0.15  # a body met by mere presence: the change is not about it
-        out = self[term] = (w, kind, guide if subject else 0.0, w * share, share)
-        return out
-
-
 _Reading = tuple[
-    dict[str, tuple[float, bool, int, bool, float]], bool, frozenset[str], frozenset[str], frozenset[str],
+    tuple[tuple[str, float, bool, int, bool, float], ...], bool, frozenset[str], frozenset[str], frozenset[str],
     frozenset[str],
 ]
 
@@ -327,20 +314,20 @@ def _reading(claim: Claim) -> _Reading:
     """What _Plan needs of the claim whatever the guide: per term its role, whether it is a body
     met by mere presence, its kind, whether it can name the subject, its heading factor; then the
     claim's figures and the words that place them."""
-    rows = {}
+    rows = []
     for term in claim.words:
         kind = 0 if term in claim.delta else 1 if term in claim.core else 2
         # a kept phrase, written as one, can name the subject; the lead-in is where it sits
         subject = kind == 1 and term in claim.phrases and term not in claim.lead_in
-        rows[term] = (claim.role(term), term in BODY_TERMS and term not in claim.delta, kind, subject,
-                      HEADING_SHARE * (0.2 if term in _GENERIC else 1.0))
+        rows.append((term, claim.role(term), term in BODY_TERMS and term not in claim.delta, kind, subject,
+                     HEADING_SHARE * (0.2 if term in _GENERIC else 1.0)))
     figures = figure_terms(claim)
     units = {p.split()[1] for p in claim.delta if " " in p and p[0] in "~0123456789"}
     # a figure-only claim meets a sentence stating one of these: a word it says the figure of
     beside = frozenset(
         t for t in claim.core - claim.delta if " " not in t and t not in units and t[0] not in "~0123456789"
     )
-    return rows, numeric(claim), figures, figures & claim.delta, beside, claim.lead_in | claim.context
+    return tuple(rows), numeric(claim), figures, figures & claim.delta, beside, claim.lead_in | claim.context
 
 
 def _plan(claim: Claim, weigh: Weights) -> _Plan:
