@@ -62,21 +62,23 @@ class _Written:
                 if not words or words[-1] != (term, word):
                     words.append((term, word))
         self.words = words
-        self.first: dict[str, str] = {}  # term -> the word it first came from
+        self.first: dict[str, str] = {}  # term -> the word it first came from (and pairs, once asked)
         self.at: dict[str, list[int]] = {}  # term -> where it comes, in order
         for i, (t, w) in enumerate(words):
             self.first.setdefault(t, w)
             self.at.setdefault(t, []).append(i)
 
     def get(self, term: str) -> str | None:
-        if " " not in term:
-            return self.first.get(term)
+        found = self.first.get(term)
+        if found is not None or " " not in term:
+            return found
         a, _, b = term.partition(" ")
         words = self.words
         for i in self.at.get(a, ()):
             for j in range(i + 1, min(i + 4, len(words))):  # a pair spans dropped stop words
                 if words[j][0] == b:
-                    return " ".join(dict.fromkeys(x for _, x in words[i : j + 1]))
+                    found = self.first[term] = " ".join(dict.fromkeys(x for _, x in words[i : j + 1]))  # kept
+                    return found
         return None  # (b with a space never matches: no term has one)
 
 
