@@ -295,8 +295,11 @@ class _Plan:
         # term -> (weight, kind: 0 changed / 1 kept / 2 context, subject weight met in the sentence,
         #          weight met in the heading only, the heading's factor)
         self.terms: dict[str, tuple[float, int, float, float, float]] = {}
+        known = weigh._known  # weigh(term), without the call for a term already weighed in this guide
         for term, role, body, kind, subject, share in rows:
-            guide = weigh(term)
+            guide = known.get(term)
+            if guide is None:
+                guide = weigh(term)
             w = guide * role
             if body:
                 w *= 0.15  # a body met by mere presence: the change is not about it
