@@ -53,33 +53,38 @@ class _Written:
     order the words come, as a dict of every pair filled in that order would hold.
     """
 
-    __slots__ = ("at", "first", "words")
+    __slots__ = ("first", "terms", "words")
 
     def __init__(self, text: str) -> None:
-        words: list[tuple[str, str]] = []
+        terms: list[str] = []
+        words: list[str] = []  # the word each of terms came from; two lists of strings: little for the collector
         for word in re.findall(r"[A-Za-z0-9][A-Za-z0-9'’-]*", text):
             for term in _word_terms(word):
-                if not words or words[-1] != (term, word):
-                    words.append((term, word))
-        self.words = words
+                if not terms or terms[-1] != term or words[-1] != word:
+                    terms.append(term)
+                    words.append(word)
+        self.terms, self.words = terms, words
         self.first: dict[str, str] = {}  # term -> the word it first came from (and pairs, once asked)
-        self.at: dict[str, list[int]] = {}  # term -> where it comes, in order
-        for i, (t, w) in enumerate(words):
+        for t, w in zip(terms, words, strict=True):
             self.first.setdefault(t, w)
-            self.at.setdefault(t, []).append(i)
 
     def get(self, term: str) -> str | None:
         found = self.first.get(term)
         if found is not None or " " not in term:
             return found
         a, _, b = term.partition(" ")
-        words = self.words
-        for i in self.at.get(a, ()):
-            for j in range(i + 1, min(i + 4, len(words))):  # a pair spans dropped stop words
-                if words[j][0] == b:
-                    found = self.first[term] = " ".join(dict.fromkeys(x for _, x in words[i : j + 1]))  # kept
+        if a not in self.first:
+            return None
+        terms = self.terms
+        i = terms.index(a)
+        while True:
+            for j in range(i + 1, min(i + 4, len(terms))):  # a pair spans dropped stop words
+                if terms[j] == b:
+                    found = self.first[term] = " ".join(dict.fromkeys(self.words[i : j + 1]))  # kept
                     return found
-        return None  # (b with a space never matches: no term has one)
+            if a not in terms[i + 1 :]:
+                return None  # (b with a space never matches: no term has one)
+            i = terms.index(a, i + 1)
 
 
 @lru_cache(maxsize=4096)
