@@ -49,12 +49,17 @@ def pairwise(docs: Sequence[str], tokenize: Tokenizer) -> list[list[float]]:
     """Cosine matrix of documents under a TF-IDF fitted on them (diagonal included)."""
     tfs = [sublinear_tf(ngrams(tokenize(d))) for d in docs]
     df = Counter(g for tf in tfs for g in tf)
+    idfs = {k: idf(len(docs), k) for k in set(df.values())}  # the same values, one log per document count
     postings: dict[str, list[tuple[int, float]]] = {}
     for i, tf in enumerate(tfs):
-        for g, w in _normalised({g: w * idf(len(docs), df[g]) for g, w in tf.items()}).items():
+        for g, w in _normalised({g: w * idfs[df[g]] for g, w in tf.items()}).items():
             postings.setdefault(g, []).append((i, w))
     sim = [[0.0] * len(docs) for _ in docs]
     for posting in postings.values():  # only pairs that share a gram
+        if len(posting) == 1:  # a gram of one document: its own square only
+            i, wi = posting[0]
+            sim[i][i] += wi * wi
+            continue
         for k, (i, wi) in enumerate(posting):
             row = sim[i]
             for j, wj in posting[k:]:  # the upper triangle: each cell sums the same products in gram order ...
