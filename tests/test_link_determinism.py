@@ -41,3 +41,27 @@ def test_every_labelled_change_links_the_same_under_any_hash_seed() -> None:
     assert lines > 200  # the sets do flag sections: the comparison is not of empty output
     for seed in ("1", "12345"):
         assert _run(seed) == (first, lines), f"PYTHONHASHSEED={seed} gives other impacts or evidence"
+
+
+_RESTATED = r"""
+from guidewatch.changes.claims import Unit, Weights, claims_of, meet, terms
+from guidewatch.model import Change
+old = "Patients should ask their specialist whether the Innovation Office applies to their treatment."
+new = old.replace("applies", "promptly")
+claim = claims_of(Change("c1", "modified", "substantive", "", ("Fees",), old, new))[0]
+weigh = Weights(["Hospital exemption applies to some treatments.", "Fees for an application.", "Ask your nurse.", old,
+                 "Clinical trials", "Side effects"])
+print(repr(meet(claim, Unit("s", old, frozenset(terms(old)), frozenset()), weigh).score))
+"""
+
+
+def test_a_sentence_stating_every_kept_word_scores_the_same_under_any_hash_seed() -> None:
+    """It covers the claim's kept words exactly (1.0): the claim's weight is summed in the order meet()
+    sums what it met, so a restatement's floor does not move with the hash seed (seed 5 gave 0.9999999999999999,
+    and on a large page another section's best claim)."""
+    scores = set()
+    for seed in ("0", "1", "2", "3", "4", "5", "6", "7"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        scores.add(subprocess.run([sys.executable, "-c", _RESTATED], env=env, capture_output=True, text=True,
+                                  check=True, timeout=120).stdout.strip())
+    assert scores == {"1.0"}

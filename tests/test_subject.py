@@ -34,6 +34,27 @@ def test_technical_words_are_rare_and_everyday_words_are_not() -> None:
     assert not rare("women") and not rare("risk") and not rare("offered")
 
 
+def test_plain_words_read_from_the_shipped_list_score_as_wordfreq_scores_them() -> None:
+    """subject.zipf reads wordfreq's small English list itself for words of plain letters (importing
+    wordfreq costs ~80 ms): every plain word of the list, capitalised too, and words it does not list
+    get wordfreq's own value, to the last bit; other words are asked of wordfreq."""
+    import random
+    import string
+
+    from wordfreq import iter_wordlist, zipf_frequency
+
+    from guidewatch.changes.subject import zipf
+
+    listed = [w for w in iter_wordlist("en", "small") if w.isascii() and w.isalpha()]
+    rng = random.Random(3)
+    unlisted = ["".join(rng.choice(string.ascii_letters) for _ in range(rng.randint(1, 9))) for _ in range(2000)]
+    assert len(listed) > 25000
+    for word in [*listed, *(w.capitalize() for w in listed[:3000]), *unlisted]:
+        assert repr(zipf.__wrapped__(word)) == repr(zipf_frequency(word.lower(), "en", wordlist="small")), word
+    for word in ("CAR-T", "patient’s", "don't", "covid19"):
+        assert zipf(word) == zipf_frequency(word.lower(), "en", wordlist="small")
+
+
 def test_the_subject_is_a_technical_word_of_the_unchanged_claim_the_guide_never_writes() -> None:
     c = change("Offer tamoxifen for 5 years to premenopausal women at high risk of breast cancer.",
                "Offer tamoxifen for 5 years to premenopausal women at moderate or high risk of breast cancer.",

@@ -283,18 +283,23 @@ class _Plan:
     """What meet() asks of one claim in one guide, worked out once: every term's weight in a
     sentence and in a heading, and the claim's figures (issue 20: ~140,000 meetings per large page)."""
 
-    __slots__ = ("added", "beside", "changed_figures", "claim", "core", "figures", "lead_context", "names",
+    __slots__ = ("added", "beside", "changed_figures", "core", "figures", "lead_context", "name_terms", "names",
                  "numeric", "removed", "terms", "whole", "words")
 
     def __init__(self, claim: Claim, weigh: Weights) -> None:
-        self.claim, self.words, self.core, self.removed = claim, claim.words, claim.core, claim.removed
+        # not the claim itself: the claim keeps its plans, and a cycle would wait for the garbage collector
+        self.words, self.core, self.removed = claim.words, claim.core, claim.removed
         self.added, self.names = claim.added, claim.names
+        self.name_terms: frozenset[str] = frozenset().union(*(ts for _, ts in claim.names))  # damped by the text
         rows, self.numeric, self.figures, self.changed_figures, self.beside, self.lead_context = claim.reading
         # term -> (weight, kind: 0 changed / 1 kept / 2 context, subject weight met in the sentence,
         #          weight met in the heading only, the heading's factor)
         self.terms: dict[str, tuple[float, int, float, float, float]] = {}
+        known = weigh._known  # weigh(term), without the call for a term already weighed in this guide
         for term, role, body, kind, subject, share in rows:
-            guide = weigh(term)
+            guide = known.get(term)
+            if guide is None:
+                guide = weigh(term)
             w = guide * role
             if body:
                 w *= 0.15  # a body met by mere presence: the change is not about it
@@ -372,7 +377,8 @@ def _meet(plan: _Plan, unit: Unit, in_body: frozenset[str], in_heading: frozense
     dropped = False  # some term met weighs nothing in this guide (it is in every section)
     shared: list[tuple[float, str]] = []
     weighed = plan.terms
-    other = _other_names(plan.names, unit.text) if plan.names else None
+    # the sentence's text is read for the claim's names only when it meets a term of one
+    other = _other_names(plan.names, unit.text) if plan.names and not plan.name_terms.isdisjoint(met) else None
     for term in met:  # a fixed order: float sums and ties the same in every process
         w, kind, pair, heading_w, share = weighed[term]
         if other and term in other:
@@ -413,7 +419,7 @@ def _meet(plan: _Plan, unit: Unit, in_body: frozenset[str], in_heading: frozense
             return None  # a figure changed, and this sentence states no figure for anything ("3 in 10" would do)
         if anchor == 0 and not restates:
             total *= 0.45 if off_figure else 0.65  # the sentence meets the topic, none of the words that changed
-        elif cover < 0.15 and not (cover >= 0.08 and not plan.removed.isdisjoint(unit.terms)):
+        elif cover < 0.15 and not (cover >= 0.08 and not plan.removed.isdisjoint(in_body)):  # removed <= words
             total *= 0.45  # the changed words, in a sentence about something else
     score = 1 - math.exp(-total / _SCALE)
     if restates:
@@ -469,8 +475,10 @@ def numeric(claim: Claim) -> bool:
 
 
 def claim_weight(claim: Claim, weigh: Weights) -> float:
-    """Weight of the claim's kept words: what the sentence is about besides what changed."""
-    return sum(weigh(t) * ROLE_CORE for t in claim.core - claim.delta)
+    """Weight of the claim's kept words: what the sentence is about besides what changed. Summed in
+    sorted order, as meet() sums what it met: a sentence stating all of them covers exactly 1.0 in
+    every process (in set order the last bit moved with the hash seed, and a restatement's floor with it)."""
+    return sum([weigh(t) * ROLE_CORE for t in sorted(claim.core - claim.delta)])
 
 
 def best_hits(claims: Sequence[Claim], units: Sequence[Unit], weigh: Weights) -> list[Hit]:

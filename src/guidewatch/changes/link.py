@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from guidewatch.changes.claims import BODY_TERMS, Claim, Hit, Unit, Weights
 from guidewatch.changes.claims import sentences as claim_sentences
@@ -111,6 +111,11 @@ class _GuideIndex:
         self.terms = GuideTerms(self.units)  # for skipping sentences a change cannot meet (linkindex)
         self.titles: dict[tuple[tuple[str, str], ...], frozenset[str]] = {}
 
+    @cached_property
+    def known(self) -> frozenset[str]:
+        """Every term the guide writes (subject.known_terms): once per index, not per change."""
+        return known_terms(s.heading + "\n" + s.text for s in self.guide.sections)
+
     def title_only(self, cites: Sequence[Citation]) -> frozenset[str]:
         """Terms of the link texts citing the source that the guide writes nowhere else: they name
         the cited page ("axicabtagene ciloleucel for ..."), the change's topic, not a claim the guide makes."""
@@ -196,8 +201,11 @@ def _score(index: _GuideIndex, claims: list[Claim], cites: set[str]) -> dict[str
         score = hits[0].score + _SECOND * (hits[1].score if len(hits) > 1 else 0.0) * (1 - hits[0].score)
         if s.id in cites:
             score += _CITE_BONUS * (1 - score)
-        fair = [h for h in hits if h.score >= _FAIR or h is hits[0]]
-        anchor, changed = max(h.anchor for h in fair), max(h.changed for h in fair)
+        anchor, changed = hits[0].anchor, hits[0].changed  # the most over the fair hits: the best one, ...
+        for h in hits[1:]:
+            if h.score < _FAIR:
+                break  # ... and those scoring _FAIR, first as hits come strongest first
+            anchor, changed = max(anchor, h.anchor), max(changed, h.changed)
         out[s.id] = _Scored(s, round(min(1.0, score), 3), hits[0], anchor, changed)
     return out
 
@@ -299,7 +307,7 @@ def _evidence(x: _Scored, weigh: Weights) -> tuple[str, ...]:
     """
 
     def rank(term: str) -> tuple[int, float]:
-        if term in BODY_TERMS or any(t in BODY_TERMS for t in term.split()):
+        if not BODY_TERMS.isdisjoint(term.split()):  # the term, or a word of it, names a body
             return (3, 0.0)
         if " " in term:
             return (0 if weigh.df.get(term, 0) > 1 else 1, -weigh(term))
@@ -357,8 +365,7 @@ def _passage_impacts(
     scored = _score(index, claims, cited)
     tiers = _tiers(scored, index.pairs, threshold)
     rests = cited | {k for k, v in index.pairs.items() if v in cited}  # the page's own sections, and restatements
-    known = known_terms(s.heading + "\n" + s.text for s in guide.sections)
-    tiers = judge_subject(tiers, {k: scored[k].hit for k in tiers}, rests, known, change.source_section)
+    tiers = judge_subject(tiers, {k: scored[k].hit for k in tiers}, rests, index.known, change.source_section)
     tiers = _few_glances(tiers, scored, rests)
     if not tiers and max((x.score for x in scored.values()), default=0.0) < _VAGUE:
         # the guide's wording cannot tell its sections apart: those citing the source, if they share a phrase

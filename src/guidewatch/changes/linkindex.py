@@ -113,9 +113,15 @@ class Probe:
     def __init__(self, claims: Sequence[Claim]) -> None:
         self.core: frozenset[str] = frozenset().union(*(c.core for c in claims))
         self.body: frozenset[str] = frozenset().union(*(c.words for c in claims)) - BODY_TERMS
+        self.few = len(claims) <= 2
 
     def units(self, guide: GuideTerms, section: str) -> Sequence[Unit]:
-        """The section's sentences that can meet a claim, in order; none when the section cannot score."""
+        """The section's sentences that can meet a claim, in order; none when the section cannot score.
+
+        With one or two claims, every sentence of a section where some may meet one: best_hits asks
+        each sentence about each claim's core terms anyway, and a sentence sharing none gives no hit;
+        a section whose hits would all lack a body term is then dropped by link._score, not here.
+        """
         units = guide.units[section]
         if not _enabled:
             return units
@@ -124,6 +130,8 @@ class Probe:
         if words.isdisjoint(body):
             return ()  # no sentence states a non-body term of the claims: no body hit
         core = self.core
+        if self.few:
+            return () if core.isdisjoint(body) and core.isdisjoint(heading) else units
         kept: list[Unit] = []
         stated = False  # some sentence kept states a non-body term of the claims
         if core.isdisjoint(heading):
@@ -139,38 +147,70 @@ class Probe:
         return kept if stated else ()
 
 
-_last_plans: tuple[Sequence[Claim], Weights, list[_claims._Plan]] | None = None
+_Seen = dict[frozenset[str], dict[object, "_claims._Met | None"]]
+_Plans = tuple[Sequence[Claim], Weights, list[_claims._Plan], list[_Seen | None], list[frozenset[str] | None]]
+_last_plans: _Plans | None = None
+_UNSEEN = object()
+
+
+def _seen(plan: _claims._Plan) -> _Seen | None:
+    """Where best_hits keeps a plan's answers in one guide, by the terms a sentence's heading and the
+    sentence itself state: all _meet reads of a sentence (and, for a figure-only claim, whether it states
+    a figure; it reads `removed` of the sentence's terms, and `removed` <= `words`), unless it meets a term
+    of a name the claim writes (_meet then reads the sentence's text for that name). None: not kept."""
+    return {} if plan.removed <= plan.words else None
 
 
 def best_hits(claims: Sequence[Claim], units: Sequence[Unit], weigh: Weights) -> list[Hit]:
     """claims.best_hits, asking meet() only about the claims sharing a core term with each sentence,
-    reading a section's heading once per claim, and building a `Hit` only for each sentence's best claim."""
+    reading a section's heading once per claim, building a `Hit` only for each sentence's best claim,
+    and scoring a claim once per guide for the sentences that state the same terms of it."""
     if not _enabled:
         return _claims.best_hits(claims, units, weigh)
+    if not units:
+        return []  # a section Probe.units left nothing of
     global _last_plans
     last = _last_plans  # one read: another thread may replace it
     if last is not None and last[0] is claims and last[1] is weigh and len(last[2]) == len(claims):
-        plans = last[2]  # the next section of the same guide and change: the same claims, read once
+        # the next section of the same guide and change: the same claims, read once
+        plans, seens, names = last[2], last[3], last[4]
     else:
         plans = [_claims._plan(c, weigh) for c in claims]
-        _last_plans = (claims, weigh, plans)
+        seens = [_seen(p) for p in plans]  # the last guide's are dropped: a guide is scored once per change
+        names = [p.name_terms if p.names else None for p in plans]
+        _last_plans = (claims, weigh, plans, seens, names)
     meet = _claims._meet
     hits: list[Hit] = []
     heading: frozenset[str] | None = None
-    asked: list[tuple[_claims._Plan, frozenset[str], frozenset[str], frozenset[str], bool]] = []
+    asked: list[tuple[_claims._Plan, Claim, frozenset[str], frozenset[str], frozenset[str], bool, dict | None,
+                      bool, frozenset[str] | None]] = []
     for unit in units:
         if unit.heading is not heading:  # a section's sentences share one heading
             heading = unit.heading
-            asked = [(p, p.core, p.words, p.words & heading, not p.core.isdisjoint(heading)) for p in plans]
+            asked = []
+            for p, c, seen, named in zip(plans, claims, seens, names, strict=True):
+                h = p.words & heading
+                if seen is not None:
+                    seen = seen[h] if h in seen else seen.setdefault(h, {})
+                if named is not None and not named.isdisjoint(h):
+                    seen = None  # every sentence here meets a term of a name
+                asked.append((p, c, p.core, p.words, h, not p.core.isdisjoint(heading), seen, p.numeric, named))
         terms = unit.terms
         best, by = None, None
-        for plan, core, words, in_heading, core_heading in asked:
+        for plan, claim, core, words, in_heading, core_heading, seen, numeric, named in asked:
             if not core_heading and core.isdisjoint(terms):
                 continue
-            found = meet(plan, unit, words & terms, in_heading)
+            in_body = words & terms
+            if seen is None or (named is not None and not named.isdisjoint(in_body)):
+                found = meet(plan, unit, in_body, in_heading)
+            else:
+                key = (in_body, unit.figure) if numeric else in_body
+                found = seen.get(key, _UNSEEN)
+                if found is _UNSEEN:
+                    found = seen[key] = meet(plan, unit, in_body, in_heading)
             if found is not None and (best is None or found[0] > best[0]):  # the first best, as max() keeps
-                best, by = found, plan
+                best, by = found, claim
         if best is not None and by is not None:
-            hits.append(hit(best, unit, by.claim))
+            hits.append(hit(best, unit, by))
     hits.sort(key=attrgetter("score"), reverse=True)  # stable, as sorted(key=-score)
     return hits

@@ -12,6 +12,7 @@ it rests on the page and may name the subject in lay words ("ovaries removed" fo
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
@@ -24,13 +25,59 @@ RARE_ZIPF = 3.3  # below this Zipf frequency (about 2 per million words) a word 
 _WORD = re.compile(r"[A-Za-z]{3,}")
 
 
+_PLAIN = re.compile(r"[A-Za-z]+")
+
+
 @lru_cache(maxsize=65536)
 def zipf(word: str) -> float:
-    """The word's frequency in wordfreq's shipped English list; imported on first use (0.1 s),
-    so a crawl with nothing to link never loads it."""
+    """The word's frequency in wordfreq's shipped English list (`zipf_frequency(word, "en", "small")`).
+
+    A word of plain letters (every word rare() is asked about) is looked up in the list itself: wordfreq
+    tokenises it to itself, lower-cased, and importing wordfreq (ftfy, langcodes, regex) costs 80 ms of
+    CPU against ~10 ms for msgpack and the list. Any other word asks wordfreq, imported then.
+    """
+    if _PLAIN.fullmatch(word):
+        return _small_en().get(word.lower(), _ABSENT)
     from wordfreq import zipf_frequency
 
     return zipf_frequency(word.lower(), "en", wordlist="small")
+
+
+def _zipf_of_bucket(index: int | None) -> float:
+    """wordfreq's Zipf value of a word in the list's bucket `index` (-index centibels; None: not listed),
+    computed as zipf_frequency computes it for a one-token word, step for step (the same floats)."""
+    minimum = 10**0.0 / 1e9  # zipf_to_freq(0), zipf_frequency's default minimum
+    if index is None:
+        freq = minimum  # a token not listed: the minimum, unrounded
+    else:
+        freq = 1.0 / (0.0 + 1.0 / 10 ** (-index / 100))  # cB_to_freq, combined over one token
+        freq = max(freq, minimum)
+        freq = round(freq, math.floor(-math.log(freq, 10)) + 3)
+    return round(math.log(freq, 10) + 9, 2)
+
+
+_ABSENT = _zipf_of_bucket(None)
+
+
+@lru_cache(maxsize=1)
+def _small_en() -> dict[str, float]:
+    """wordfreq's small English list, word -> Zipf value, read from the file wordfreq ships (its cBpack:
+    a gzipped msgpack list, a header then one bucket of words per centibel; a later bucket wins, as in
+    wordfreq's get_frequency_dict). msgpack comes with wordfreq."""
+    import gzip
+    from importlib.util import find_spec
+    from pathlib import Path
+
+    import msgpack  # type: ignore[import-untyped]
+
+    spec = find_spec("wordfreq")  # its location, without running its __init__
+    assert spec is not None and spec.submodule_search_locations
+    with gzip.open(Path(next(iter(spec.submodule_search_locations))) / "data" / "small_en.msgpack.gz", "rb") as f:
+        data = msgpack.load(f, raw=False)
+    header = data[0]
+    if not isinstance(header, dict) or header.get("format") != "cB" or header.get("version") != 1:
+        raise ValueError(f"wordfreq's small_en list: unexpected header {header!r}")
+    return {w: z for i, bucket in enumerate(data[1:]) for z in (_zipf_of_bucket(i),) for w in bucket}
 
 
 def rare(word: str) -> bool:
@@ -86,11 +133,15 @@ def judge_subject(
     Any other is dropped when one everyday word is all it shares with the change, and is at most
     related (never re-read) when the change is about something the guide never names."""
     out: dict[str, Tier] = {}
+    unknown: dict[Claim, bool] = {}  # a change has a few claims, met by many sections
     for sid, tier in tiers.items():
         if sid in rests:
             out[sid] = tier
         elif not one_everyday_word(hits[sid]):
-            out[sid] = "related" if unknown_subject(hits[sid].claim, known, path) else tier
+            claim = hits[sid].claim
+            if claim not in unknown:
+                unknown[claim] = bool(unknown_subject(claim, known, path))
+            out[sid] = "related" if unknown[claim] else tier
     return out
 
 

@@ -20,7 +20,14 @@ Vector = dict[str, float]
 
 def ngrams(tokens: Sequence[str], max_n: int = 3) -> list[str]:
     """Word 1..max_n grams, spelled and ordered as scikit-learn's `_word_ngrams` makes them."""
-    return [" ".join(tokens[i : i + n]) for n in range(1, max_n + 1) for i in range(len(tokens) - n + 1)]
+    if max_n < 1:
+        return []
+    out = list(tokens)  # the 1-, 2- and 3-grams without slicing and joining each (the same strings)
+    if max_n >= 2:
+        out += [f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False)]
+    if max_n >= 3:
+        out += [f"{a} {b} {c}" for a, b, c in zip(tokens, tokens[1:], tokens[2:], strict=False)]
+    return out + [" ".join(tokens[i : i + n]) for n in range(4, max_n + 1) for i in range(len(tokens) - n + 1)]
 
 
 def idf(n_docs: int, df: int) -> float:
@@ -42,12 +49,17 @@ def pairwise(docs: Sequence[str], tokenize: Tokenizer) -> list[list[float]]:
     """Cosine matrix of documents under a TF-IDF fitted on them (diagonal included)."""
     tfs = [sublinear_tf(ngrams(tokenize(d))) for d in docs]
     df = Counter(g for tf in tfs for g in tf)
+    idfs = {k: idf(len(docs), k) for k in set(df.values())}  # the same values, one log per document count
     postings: dict[str, list[tuple[int, float]]] = {}
     for i, tf in enumerate(tfs):
-        for g, w in _normalised({g: w * idf(len(docs), df[g]) for g, w in tf.items()}).items():
+        for g, w in _normalised({g: w * idfs[df[g]] for g, w in tf.items()}).items():
             postings.setdefault(g, []).append((i, w))
     sim = [[0.0] * len(docs) for _ in docs]
     for posting in postings.values():  # only pairs that share a gram
+        if len(posting) == 1:  # a gram of one document: its own square only
+            i, wi = posting[0]
+            sim[i][i] += wi * wi
+            continue
         for k, (i, wi) in enumerate(posting):
             row = sim[i]
             for j, wj in posting[k:]:  # the upper triangle: each cell sums the same products in gram order ...
