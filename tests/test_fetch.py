@@ -576,3 +576,14 @@ def test_outcome_lines_cut_anywhere_by_the_pipe_all_arrive(caplog: pytest.LogCap
     got = fetch_sources(requests, FAST, timeout=30, child=child)
     assert got == outcomes
     assert "unreadable message from the crawl process" in caplog.text
+
+
+def test_the_crawled_line_is_logged_at_debug_only(http_server: LocalHTTPServer,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    http_server.page("/logged", PAGE.format("logged"))
+    caplog.set_level("DEBUG", logger="guidewatch.sources.spider")
+    assert fetch_one(http_server.url("/logged"), fast(log_level="DEBUG")).status == "ok"
+    assert f"Crawled (200) <GET {http_server.url('/logged')}>" in caplog.text
+    caplog.clear()
+    assert fetch_one(http_server.url("/logged"), fast(log_level="INFO")).status == "ok"
+    assert "Crawled (" not in caplog.text
