@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -77,7 +78,8 @@ def test_ok_page_records_body_headers_and_timing(http_server: LocalHTTPServer) -
     assert outcome.elapsed_ms >= 0 and outcome.error is None
     [seen] = http_server.requests("/guidance")
     assert seen.headers["user-agent"] == f"guidewatch-test/1.0 (+{CONTACT})"
-    assert "if-none-match" not in seen.headers
+    assert seen.headers["accept"].startswith("text/html") and seen.headers["accept-language"] == "en-GB,en;q=0.8"
+    assert "if-none-match" not in seen.headers and "referer" not in seen.headers
 
 
 def test_same_page_twice_in_one_crawl_gives_identical_bodies(http_server: LocalHTTPServer) -> None:
@@ -188,6 +190,10 @@ def test_redirect_chain_records_final_url(http_server: LocalHTTPServer) -> None:
     assert outcome.final_url == http_server.url("/new")
     assert outcome.redirects == [url, http_server.url("/older")]
     assert outcome.moved
+    # each hop names the page that sent it there, as Scrapy's Referer middleware did
+    assert "referer" not in http_server.requests("/old")[0].headers
+    assert http_server.requests("/older")[0].headers["referer"] == url
+    assert http_server.requests("/new")[0].headers["referer"] == http_server.url("/older")
 
 
 def test_redirect_loop_fails(http_server: LocalHTTPServer) -> None:
@@ -332,7 +338,8 @@ def test_robots_txt_disallow_is_blocked(http_server: LocalHTTPServer) -> None:
     assert private.error == f"disallowed by {http_server.base_url}/robots.txt"
     assert http_server.hits("/private/page") == 0
     assert public.status == "ok"
-    assert http_server.requests("/robots.txt")[0].headers["user-agent"].startswith("guidewatch-test/1.0")
+    robots = http_server.requests("/robots.txt")[0].headers
+    assert robots["user-agent"].startswith("guidewatch-test/1.0") and robots["accept-language"] == "en-GB,en;q=0.8"
 
 
 def test_private_addresses_blocked_unless_allowed(http_server: LocalHTTPServer) -> None:
@@ -538,3 +545,45 @@ def test_keep_false_hands_every_outcome_over_once_and_holds_none(http_server: Lo
     assert fetch_sources(requests, FAST, on_outcome=seen.append, timeout=30, keep=False) == []
     assert sorted(o.url for o in seen) == sorted(r.url for r in requests)
     assert [o.status for o in seen if o.url.startswith("ftp")] == ["failed"]
+
+
+# A stand-in crawl child: takes the job, then writes its outcome lines cut at odd places (a
+# line split over two writes, several lines in one write, one unreadable line, the last one
+# without its newline), with pauses so the parent reads them piece by piece.
+_CHOPPY_CHILD = """
+import os, sys, time
+os.read(0, 1 << 20)  # the job
+data = "".join(sys.argv[1:]).encode()
+first, second = (len(line.encode()) for line in sys.argv[1:3])
+sent = 0
+for cut in (5, 40, first + second + 3, len(data) - 2, len(data)):
+    sys.stdout.buffer.write(data[sent:cut])
+    sys.stdout.buffer.flush()
+    sent = cut
+    time.sleep(0.05)
+"""
+
+
+def test_outcome_lines_cut_anywhere_by_the_pipe_all_arrive(caplog: pytest.LogCaptureFixture) -> None:
+    requests = [FetchRequest(f"https://example.org/{i}", "default") for i in range(4)]
+    outcomes = [FetchOutcome(url=r.url, status="not_modified", http_status=304, headers={"etag": f'"{i}"'},
+                             fetched_at=datetime.now(UTC)) for i, r in enumerate(requests)]
+    lines = [json.dumps({"i": i, "outcome": encode_outcome(o)}) + "\n" for i, o in enumerate(outcomes)]
+    lines.insert(2, "not json\n")
+    lines[-1] = lines[-1].rstrip("\n")
+    child = subprocess.Popen([sys.executable, "-c", _CHOPPY_CHILD, *lines], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    got = fetch_sources(requests, FAST, timeout=30, child=child)
+    assert got == outcomes
+    assert "unreadable message from the crawl process" in caplog.text
+
+
+def test_the_crawled_line_is_logged_at_debug_only(http_server: LocalHTTPServer,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    http_server.page("/logged", PAGE.format("logged"))
+    caplog.set_level("DEBUG", logger="guidewatch.sources.spider")
+    assert fetch_one(http_server.url("/logged"), fast(log_level="DEBUG")).status == "ok"
+    assert f"Crawled (200) <GET {http_server.url('/logged')}>" in caplog.text
+    caplog.clear()
+    assert fetch_one(http_server.url("/logged"), fast(log_level="INFO")).status == "ok"
+    assert "Crawled (" not in caplog.text

@@ -155,6 +155,8 @@ def test_a_crawl_starts_its_child_first_and_sends_the_job_before_loading_the_rec
     assert tops(seen["exit"]) & (CRAWLER | ELSEWHERE) == set()
     # no PDF among the pages: pdfminer and the cryptography it loads (~11 MB) stay out
     assert tops(seen["exit"]) & {"pdfminer", "cryptography"} == set()
+    # every answer a 304: nothing to normalise or link, so neither is loaded (recorder.parse)
+    assert {"guidewatch.pages.normalise", "guidewatch.changes.link"} & set(seen["exit"]) == set()
 
 
 def test_an_offline_check_loads_no_crawler_and_starts_no_child(workspace: Path, tmp_path: Path) -> None:

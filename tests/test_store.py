@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from guidewatch.app.workspace import watched_sources
 from guidewatch.model import Block, Change, FetchOutcome, Impact, Page
@@ -56,6 +57,33 @@ def test_sync_guides_creates_sources_for_external_citations(store: Store) -> Non
     g = store.guides.all()[0]
     assert g.section("what-is-hospital-exemption").level == 2
     assert {m.body for m in g.mentions} >= {"MHRA", "NICE"}
+
+
+def test_sync_keeps_an_unchanged_guide_and_rewrites_a_changed_one(store: Store) -> None:
+    import dataclasses
+
+    written: list[str] = []  # the statements that change a guide's sections or citations
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip().upper().startswith(("DELETE", "INSERT")) and ("citations" in statement
+                                                                           or "sections" in statement):
+            written.append(statement)
+
+    event.listen(store.db.engine, "before_cursor_execute", seen)
+    [guide] = store.guides.all()
+    again = [load_guide(GUIDE)]
+    store.guides.sync(again, watched_sources(again, (), load_profiles()))
+    assert written == [] and store.guides.all() == [guide]  # nothing rewritten, nothing lost
+    first = guide.citations[0]
+    edited = dataclasses.replace(again[0], citations=[dataclasses.replace(first, text="renamed link"),
+                                                      *guide.citations[1:]])
+    store.guides.sync([edited], watched_sources([edited], (), load_profiles()))
+    event.remove(store.db.engine, "before_cursor_execute", seen)
+    assert {w.split("(")[0].split(" WHERE")[0] for w in written} == {  # its rows deleted and written again
+        "DELETE FROM sections", "DELETE FROM citations", "INSERT INTO sections ", "INSERT INTO citations "}
+    [stored] = store.guides.all()
+    assert stored.citations[0].text == "renamed link" and stored.citations[1:] == guide.citations[1:]
+    assert stored.sections == guide.sections and stored.mentions == guide.mentions
 
 
 def test_snapshot_only_when_text_changes(store: Store) -> None:

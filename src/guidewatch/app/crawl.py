@@ -3,8 +3,10 @@
 Each outcome is processed as soon as the child crawl process streams it back, so a crawl
 that is killed part-way keeps everything it had already recorded (`recording.Recording`,
 which records them in batches through `recorder` as `decision.decide` says). The
-recording machinery (normalising, diffing, linking) is imported only once the child has its
-job, so that import overlaps the child's start instead of delaying its first request.
+recording machinery (deciding, diffing) is imported only once the child has its job, so that
+import overlaps the child's start instead of delaying its first request; the normaliser and
+the linker only with the first page that needs them (`recorder.parse`), so a crawl of 304s
+never loads them.
 """
 
 from __future__ import annotations

@@ -27,15 +27,15 @@ from guidewatch.app.decision import (
 )
 from guidewatch.app.schedule_policy import next_due
 from guidewatch.app.snapshot_files import files_in_line, sync_snapshot_files, write_baseline_files
-from guidewatch.changes.link import link_changes
 from guidewatch.model import FetchOutcome, Page
-from guidewatch.pages.parse import ParseJob, parse
 from guidewatch.pages.suspect import Judgement, error_like, judge
 from guidewatch.store import RecordResult, SnapshotRecord, SourceState, utcnow
 
 if TYPE_CHECKING:
     from guidewatch.app.recording import CrawlSummary
     from guidewatch.app.workspace import Workspace
+    from guidewatch.pages.parse import ParseJob
+    from guidewatch.sources.profiles import Profile
 
 
 @dataclass(frozen=True)
@@ -101,8 +101,19 @@ def screen(ws: Workspace, src: SourceState, outcome: FetchOutcome, parsed: Page 
     return apply_judgement(screened, judge_version(ws, src, screened.page))
 
 
+def parse(job: ParseJob, profiles: dict[str, Profile]) -> Page | str:
+    """`pages.parse.parse`. The normaliser and the linker are imported with the first page that
+    needs them, not with this module: a crawl whose sources all answer 304 never loads them
+    (~50 ms of its CPU)."""
+    from guidewatch.pages.parse import parse as parse_page
+
+    return parse_page(job, profiles)
+
+
 def parse_job(ws: Workspace, src: SourceState, outcome: FetchOutcome) -> ParseJob:
     """How to normalise this answer: the source's profile (or the API's), its ignore rules."""
+    from guidewatch.pages.parse import ParseJob
+
     sc = ws.config.source(src.url)
     profile = ws.profiles.get(outcome.via_api and src.profile or "") or ws.profile(src)
     return ParseJob(outcome.body, outcome.final_url or outcome.url, profile.name, outcome.headers.get("content-type"),
@@ -165,6 +176,8 @@ def _record_changes(ws: Workspace, state: SourceState, decision: Decision, summa
     """The decision's changes linked to the guide sections they affect, and stored with their alerts."""
     if not decision.to_record:
         return
+    from guidewatch.changes.link import link_changes  # see `parse`
+
     changes = list(decision.changes)
     marks = ws.store.changes.dismissals(state.url)
     linked = link_changes(changes, state.url, ws.guides_citing(state.url), dismissed=marks)

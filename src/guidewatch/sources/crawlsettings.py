@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
+import logging
+import sys
+from collections.abc import Iterator
 from typing import Any
 from urllib.request import getproxies
 
+from scrapy import Request, Spider
+from scrapy.http import Response
+from scrapy.logformatter import LogFormatter, LogFormatterResult
 from scrapy.settings import default_settings
 
 from guidewatch.sources.fetch import FetchSettings
@@ -33,6 +40,11 @@ UNUSED_DOWNLOADER_MIDDLEWARES = frozenset({
     # host guard checks hosts) and every request is dont_filter; no HTTPAUTH_* or http_user.
     _DM + "offsite.OffsiteMiddleware",
     _DM + "httpauth.HttpAuthMiddleware",
+    # What these three added to every request is set once as each request is built
+    # (`request_defaults.RequestDefaults`): three middleware calls fewer per request.
+    _DM + "downloadtimeout.DownloadTimeoutMiddleware",
+    _DM + "defaultheaders.DefaultHeadersMiddleware",
+    _DM + "useragent.UserAgentMiddleware",
 })
 # Only when the environment names a proxy (`_downloader_base`): it decides per request.
 _PROXY_MIDDLEWARE = _DM + "httpproxy.HttpProxyMiddleware"
@@ -43,6 +55,13 @@ UNUSED_SPIDER_MIDDLEWARES = frozenset({
     # drops follow-ups over URLLENGTH_LIMIT without a word: a redirect hop it dropped left its
     # source to the "crawl ended" failure; every hop goes through the spider's own checks
     _SM + "urllength.UrlLengthMiddleware",
+    # Each ran once per request or response (an async generator per response for the output
+    # ones) for what the spider now does itself: it marks its start requests, asks for every
+    # status (handle_httpstatus_all, so HttpError let everything through) and gives the
+    # follow-ups of a response their Referer by Scrapy's policy (`GuideSpider.from_crawler`).
+    _SM + "start.StartSpiderMiddleware",
+    _SM + "httperror.HttpErrorMiddleware",
+    _SM + "referer.RefererMiddleware",
 })
 UNUSED_EXTENSIONS = frozenset({
     "scrapy.extensions.telnet.TelnetConsole",  # TELNETCONSOLE_ENABLED off
@@ -61,6 +80,19 @@ UNUSED_EXTENSIONS = frozenset({
 # Only http(s) is fetched: the spider answers any other scheme itself, and a redirect off
 # HTTP(S) is blocked (`hosts.redirect_problem`) before anything is requested.
 USED_SCHEMES = frozenset({"http", "https"})
+
+
+class QuietLogFormatter(LogFormatter):
+    """Scrapy's log messages, except that the "Crawled (304) <GET ...>" line of every response
+    is not put together (its referer looked up, its flags formatted, a dict built) only for the
+    logger to drop it: it is a DEBUG line, and a crawl logs at WARNING unless asked."""
+
+    _engine_log = logging.getLogger("scrapy.core.engine")  # the logger Scrapy logs that line to
+
+    def crawled(self, request: Request, response: Response, spider: Spider) -> LogFormatterResult | None:  # type: ignore[override]
+        if not self._engine_log.isEnabledFor(logging.DEBUG):
+            return None
+        return super().crawled(request, response, spider)
 
 
 def _base(name: str, unused: frozenset[str]) -> dict[str, Any]:
@@ -117,7 +149,7 @@ def scrapy_settings(settings: FetchSettings) -> dict[str, Any]:
         "EXTENSIONS_BASE": _base("EXTENSIONS_BASE", UNUSED_EXTENSIONS),
         "DOWNLOAD_HANDLERS_BASE": {k: v for k, v in default_settings.DOWNLOAD_HANDLERS_BASE.items()
                                    if k in USED_SCHEMES},
-        "DEFAULT_REQUEST_HEADERS": {
+        "DEFAULT_REQUEST_HEADERS": {  # set by `RequestDefaults`, not by Scrapy's middleware
             "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
             "Accept-Language": "en-GB,en;q=0.8",
         },
@@ -126,6 +158,7 @@ def scrapy_settings(settings: FetchSettings) -> dict[str, Any]:
         # the INFO line that shows them is not logged
         **({} if settings.log_level.upper() in ("DEBUG", "INFO") else {"LOG_VERSIONS": []}),
         "LOG_FORMAT": "%(levelname)s|%(name)s|%(message)s",
+        "LOG_FORMATTER": QuietLogFormatter,
         "GUIDEWATCH_ALLOW_PRIVATE": settings.allow_private,
         "GUIDEWATCH_RETRIES": settings.retries,
         "GUIDEWATCH_RETRY_BACKOFF": settings.retry_backoff,
@@ -151,10 +184,31 @@ def preload() -> None:
     settings = Settings(scrapy_settings(FetchSettings()))
     paths = [settings.get(name) for name in _COMPONENTS]
     paths += [item for name in _COMPONENT_LISTS for pair in (settings.get(name) or {}).items() for item in pair]
-    for path in paths:
-        if isinstance(path, str) and "." in path:
-            with contextlib.suppress(Exception):
-                load_object(path)
+    with _caller_only_stack():
+        for path in paths:
+            if isinstance(path, str) and "." in path:
+                with contextlib.suppress(Exception):
+                    load_object(path)
+
+
+@contextlib.contextmanager
+def _caller_only_stack() -> Iterator[None]:
+    """`inspect.stack()` giving only its caller's frame and the one above. Scrapy's
+    `create_deprecated_class`, run three times as the HTTP handler's TLS modules load, calls
+    it only to name the module that called it (``stack()[1]``), and the full stack reads the
+    source lines of every frame and scans every loaded module per frame: ~30 ms of the child's
+    CPU, most of `preload`. Only while preloading, in the one thread the child has then."""
+    real = inspect.stack
+
+    def stack(context: int = 1) -> list[inspect.FrameInfo]:
+        frames = (sys._getframe(1), sys._getframe(2))
+        return [inspect.FrameInfo(f, f.f_code.co_filename, f.f_lineno, f.f_code.co_name, None, None) for f in frames]
+
+    inspect.stack = stack  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        inspect.stack = real
 
 
 def _robots_token(user_agent: str) -> str:

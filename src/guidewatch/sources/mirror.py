@@ -74,6 +74,8 @@ class Mirror:
 
 
 def _swap(url: str, table: Mapping[str, str]) -> str:
+    if not table:  # no mirror configured (most crawls): no URL to parse, per request and per redirect
+        return url
     origin = origin_of(url)
     target = table.get(origin)
     if not target:

@@ -32,6 +32,8 @@ from twisted.internet.defer import Deferred
 from twisted.internet.error import DNSLookupError
 from w3lib.url import safe_url_string
 
+from guidewatch.sources.request_defaults import RequestDefaults
+
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.robotstxt import RobotParser
@@ -150,6 +152,7 @@ class RobotsMiddleware(RobotsTxtMiddleware):
 
     def __init__(self, crawler: Crawler):
         super().__init__(crawler)
+        self._defaults = RequestDefaults.from_settings(crawler.settings)  # no middleware adds them
         self._ready: dict[str, RobotParser | None] = {}
         self._waiting: dict[str, list[Deferred[RobotParser | None]]] = {}
 
@@ -173,8 +176,11 @@ class RobotsMiddleware(RobotsTxtMiddleware):
 
     async def _fetch_parser(self, request: Request) -> RobotParser | None:
         url = urlparse_cached(request)
+        headers: dict[str, str] = {}
+        meta: dict[str, Any] = {"dont_obey_robotstxt": True}
+        self._defaults.apply(headers, meta)
         robots = Request(f"{url.scheme}://{url.netloc}/robots.txt", priority=self.DOWNLOAD_PRIORITY,
-                         meta={"dont_obey_robotstxt": True}, callback=NO_CALLBACK)
+                         headers=headers, meta=meta, callback=NO_CALLBACK)
         self._stats.inc_value("robotstxt/request_count")
         try:
             response = await self.crawler.engine.download_async(robots)

@@ -38,7 +38,7 @@ def partial_body(status: int, headers: Mapping[str, str], body: bytes, flags: It
     """
     if status == 206:
         return "HTTP 206 Partial Content: the server sent part of the page, not the page"
-    if not 200 <= status < 300 or status == 204:  # only a page's body matters (a 304 may announce a length)
+    if not _has_page_body(status):
         return None
     flags = set(flags)
     length = _content_length(headers.get("content-length"))
@@ -49,6 +49,11 @@ def partial_body(status: int, headers: Mapping[str, str], body: bytes, flags: It
     if "partial" in flags and coding in _WBITS and _stream_cut_short(body, _WBITS[coding], max_bytes):
         return f"body cut short: the {coding} stream stops before its end ({len(body)} bytes received)"
     return None
+
+
+def _has_page_body(status: int) -> bool:
+    """Only a page's body matters (a 304 may announce a length); a 206 is a problem in itself."""
+    return status == 206 or (200 <= status < 300 and status != 204)
 
 
 def _content_length(value: str | None) -> int | None:
@@ -90,6 +95,8 @@ class PartialBodyMiddleware:
         return cls(crawler.settings.getint("DOWNLOAD_MAXSIZE"))
 
     def process_response(self, request: object, response: Response) -> Response:
+        if not _has_page_body(response.status):  # a 304, a redirect, an error: no header lookups
+            return response
         headers = {k: response.headers.get(k, b"").decode("latin-1") for k in ("content-length", "content-encoding")}
         problem = partial_body(response.status, headers, response.body, response.flags, self.max_bytes)
         if problem is None:

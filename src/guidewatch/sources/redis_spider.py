@@ -18,7 +18,7 @@ from scrapy_redis.spiders import RedisMixin
 
 from guidewatch.model import FetchRequest
 from guidewatch.sources.fetch import FetchSettings
-from guidewatch.sources.spider import Emit, GuideSpider, _Source
+from guidewatch.sources.spider import Emit, GuideSpider, _Source, mark_start
 from guidewatch.sources.work_queue import decode_request
 
 log = logging.getLogger("guidewatch.app.distributed")
@@ -65,7 +65,7 @@ class RedisGuideSpider(RedisMixin, GuideSpider):  # type: ignore[misc]
 
     async def start(self) -> AsyncIterator[Request]:
         for request in self.next_requests():
-            yield request
+            yield mark_start(request)
 
     def next_requests(self) -> list[Request]:
         """The whole popped batch at once, so every popped entry is known before any is

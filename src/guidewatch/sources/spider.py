@@ -31,6 +31,7 @@ settings), the downloader middlewares `hostguard.HostGuardMiddleware` and
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -42,7 +43,9 @@ from urllib.parse import urljoin
 import scrapy
 from scrapy import Request, signals
 from scrapy.crawler import Crawler, CrawlerProcess
+from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
+from scrapy.spidermiddlewares.referer import RefererMiddleware
 from twisted.python.failure import Failure
 
 from guidewatch.model import FetchOutcome, FetchRequest, FetchStatus
@@ -62,6 +65,7 @@ from guidewatch.sources.outcomes import (
     http_error,
 )
 from guidewatch.sources.partial import partial_problem
+from guidewatch.sources.request_defaults import RequestDefaults
 from guidewatch.sources.retry import RETRY_CODES, _header, retry_after_seconds
 
 if TYPE_CHECKING:
@@ -129,10 +133,19 @@ class GuideSpider(scrapy.Spider):
         allowed = allowed_hosts_for(local)
         return _Source(index, local, self._hosts.setdefault(allowed, allowed), real_url=request.url)
 
+    #: What Scrapy's default-headers, user-agent and timeout middlewares would add (set in `from_crawler`).
+    defaults = RequestDefaults({}, {})
+    #: Scrapy's Referer policy, applied here to the follow-ups of a response (None: REFERER_ENABLED off).
+    referer: RefererMiddleware | None = None
+
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> GuideSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider._reached_downloader, signal=signals.request_reached_downloader)
+        spider.defaults = RequestDefaults.from_settings(crawler.settings)
+        # The spider middleware would run on every response to find a follow-up once in a while
+        with contextlib.suppress(NotConfigured):
+            spider.referer = RefererMiddleware.from_crawler(crawler)
         return spider
 
     async def start(self) -> AsyncIterator[Request]:
@@ -150,7 +163,7 @@ class GuideSpider(scrapy.Spider):
                 self._finish(src, "failed", error=f"invalid URL: {exc}")
                 continue
             if request is not None:
-                yield request
+                yield mark_start(request)
 
     def closed(self, reason: str) -> None:
         """Whatever never got an outcome (a bug, a shutdown) still gets one."""
@@ -189,6 +202,7 @@ class GuideSpider(scrapy.Spider):
             "handle_httpstatus_all": True,
             "dont_redirect": True,
         }
+        self.defaults.apply(headers, meta)
         return Request(
             url,
             callback=self._on_response,
@@ -219,6 +233,8 @@ class GuideSpider(scrapy.Spider):
             log.exception("error handling %s", response.url)
             self._finish(src, "failed", response=response, error=f"internal error: {exc!r}")
             return []
+        if follow is not None and self.referer is not None:  # as Scrapy's RefererMiddleware did
+            follow = self.referer.get_processed_request(follow, response)
         return [follow] if follow is not None else []
 
     def _handle_response(self, src: _Source, response: Response) -> Request | None:
@@ -331,6 +347,12 @@ class GuideSpider(scrapy.Spider):
             outcome = self.mirror.outcome(outcome, src.real_url or src.request.url)
         log.debug("%s: %s %s", outcome.url, status, outcome.error or "")
         self.emit(src.index, outcome)
+
+
+def mark_start(request: Request) -> Request:
+    """A start request as Scrapy's StartSpiderMiddleware marked it: the scheduler queues these apart."""
+    request.meta.setdefault("is_start_request", True)
+    return request
 
 
 def run_crawl(

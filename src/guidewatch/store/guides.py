@@ -2,13 +2,37 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.orm import Session
 
 from guidewatch.model import Citation, Guide, Mention, Section
 from guidewatch.store.engine import Db
 from guidewatch.store.schema import CitationRow, GuideRow, SectionRow, SourceRow, utcnow
+
+_SECTION_COLUMNS = ("sid", "heading", "level", "path", "own_text", "text", "ord", "parent")
+_CITATION_COLUMNS = ("section", "url", "text", "internal", "mention")
+_Stored = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]
+
+
+def _keyed(sections: Sequence[Mapping[str, Any]], citations: Sequence[Mapping[str, Any]]) -> _Stored:
+    """A guide's section and citation rows as `_stored_rows` reads them back, in order."""
+    return ([tuple(r[k] for k in _SECTION_COLUMNS) for r in sections],
+            [tuple(r[k] for k in _CITATION_COLUMNS) for r in citations])
+
+
+def _stored_rows(s: Session) -> dict[int, _Stored]:
+    """Every guide's stored section and citation rows (in the order they were written), by guide id."""
+    out: dict[int, _Stored] = defaultdict(lambda: ([], []))
+    for part, table, columns in ((0, SectionRow.__table__, _SECTION_COLUMNS),
+                                 (1, CitationRow.__table__, _CITATION_COLUMNS)):
+        for guide_id, *values in s.execute(select(table.c.guide_id, *(table.c[k] for k in columns))
+                                           .order_by(table.c.id)):
+            out[guide_id][part].append(tuple(values))
+    return dict(out)
 
 
 class Guides:
@@ -25,6 +49,7 @@ class Guides:
         now = utcnow()
         wanted = dict(sources)
         with self.db.session() as s:
+            stored = _stored_rows(s)
             slugs = {g.slug for g in guides}
             for row in s.scalars(select(GuideRow)):
                 if row.slug not in slugs:
@@ -37,9 +62,6 @@ class Guides:
                 row.title, row.source, row.format = g.title, g.source, g.format
                 row.editors, row.loaded_at = list(g.editors), now
                 s.flush()
-                s.query(SectionRow).filter(SectionRow.guide_id == row.id).delete()
-                s.query(CitationRow).filter(CitationRow.guide_id == row.id).delete()
-                # Bulk INSERTs (executemany): every command re-syncs every guide.
                 sections = [dict(guide_id=row.id, sid=sec.id, heading=sec.heading, level=sec.level,
                                  path=list(sec.path), own_text=sec.own_text, text=sec.text, ord=sec.order,
                                  parent=sec.parent) for sec in g.sections]
@@ -47,6 +69,14 @@ class Guides:
                                   mention=None) for c in g.citations]
                 citations += [dict(guide_id=row.id, section=m.section, url="", text=m.body, internal=True,
                                    mention=m.body) for m in g.mentions]
+                # Every command re-syncs every guide; one whose sections and citations are stored
+                # as they are (most, most of the time) keeps its rows: deleting and inserting them
+                # again was most of the sync.
+                if stored.get(row.id) == _keyed(sections, citations):
+                    continue
+                s.query(SectionRow).filter(SectionRow.guide_id == row.id).delete()
+                s.query(CitationRow).filter(CitationRow.guide_id == row.id).delete()
+                # Bulk INSERTs (executemany)
                 if sections:
                     s.execute(insert(SectionRow), sections)
                 if citations:

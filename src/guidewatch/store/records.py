@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -118,6 +118,11 @@ class RecordResult:
 
 
 # --- from rows ------------------------------------------------------------------------------
+
+
+#: `SourceState`'s columns in its field order: listing every source of a crawl reads plain rows
+#: (`SourceState(*row)`), not ORM objects first (~25 us less per source).
+SOURCE_STATE_COLUMNS = tuple(SourceRow.__table__.c[f.name] for f in fields(SourceState))
 
 
 def source_state(row: SourceRow) -> SourceState:

@@ -16,6 +16,7 @@ from guidewatch.pages.versions import version_change
 from guidewatch.sources.states import CLEARED_BY_AN_ANSWER, after_answer, after_failure
 from guidewatch.store.engine import Db, StoreError
 from guidewatch.store.records import (
+    SOURCE_STATE_COLUMNS,
     RecordResult,
     ReviewRecord,
     SnapshotRecord,
@@ -35,12 +36,12 @@ class Sources:
         read 500 at a time: all 10,000 ORM rows of a large workspace at once cost ~20 MB more
         at the start of every crawl."""
         with self.db.session() as s:
-            q = select(SourceRow).order_by(SourceRow.url).execution_options(yield_per=500)
+            q = select(*SOURCE_STATE_COLUMNS).order_by(SourceRow.url).execution_options(yield_per=500)
             if active_only:
                 q = q.where(SourceRow.active.is_(True))
             if unversioned_only:
                 q = q.where(SourceRow.current_snapshot_id.is_(None))
-            return [source_state(r) for r in s.scalars(q)]
+            return [SourceState(*r) for r in s.execute(q)]
 
     def get(self, url: str) -> SourceState | None:
         """The source at `url`, or the one that moved there."""
@@ -53,10 +54,10 @@ class Sources:
     def due(self, now: datetime | None = None) -> list[SourceState]:
         now = now or utcnow()
         with self.db.session() as s:
-            q = (select(SourceRow).where(SourceRow.active.is_(True))
+            q = (select(*SOURCE_STATE_COLUMNS).where(SourceRow.active.is_(True))
                  .where((SourceRow.next_due_at.is_(None)) | (SourceRow.next_due_at <= now))
                  .order_by(SourceRow.next_due_at))
-            return [source_state(r) for r in s.scalars(q)]
+            return [SourceState(*r) for r in s.execute(q)]
 
     def claim_due(self, worker: str, limit: int, now: datetime | None = None,
                   lease: timedelta = timedelta(minutes=30)) -> list[SourceState]:
