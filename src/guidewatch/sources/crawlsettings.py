@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import inspect
 import logging
-import sys
-from collections.abc import Iterator
 from typing import Any
 from urllib.request import getproxies
 
@@ -184,31 +181,10 @@ def preload() -> None:
     settings = Settings(scrapy_settings(FetchSettings()))
     paths = [settings.get(name) for name in _COMPONENTS]
     paths += [item for name in _COMPONENT_LISTS for pair in (settings.get(name) or {}).items() for item in pair]
-    with _caller_only_stack():
-        for path in paths:
-            if isinstance(path, str) and "." in path:
-                with contextlib.suppress(Exception):
-                    load_object(path)
-
-
-@contextlib.contextmanager
-def _caller_only_stack() -> Iterator[None]:
-    """`inspect.stack()` giving only its caller's frame and the one above. Scrapy's
-    `create_deprecated_class`, run three times as the HTTP handler's TLS modules load, calls
-    it only to name the module that called it (``stack()[1]``), and the full stack reads the
-    source lines of every frame and scans every loaded module per frame: ~30 ms of the child's
-    CPU, most of `preload`. Only while preloading, in the one thread the child has then."""
-    real = inspect.stack
-
-    def stack(context: int = 1) -> list[inspect.FrameInfo]:
-        frames = (sys._getframe(1), sys._getframe(2))
-        return [inspect.FrameInfo(f, f.f_code.co_filename, f.f_lineno, f.f_code.co_name, None, None) for f in frames]
-
-    inspect.stack = stack  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        inspect.stack = real
+    for path in paths:
+        if isinstance(path, str) and "." in path:
+            with contextlib.suppress(Exception):
+                load_object(path)
 
 
 def _robots_token(user_agent: str) -> str:
