@@ -81,13 +81,27 @@ def full_page_shot(driver: Any, path: Path) -> Path:
 def follow(driver: Any, element: Any) -> None:
     """Click a link or submit button and wait for the next page: reading the page at once
     would race the navigation (the old page, or an element gone stale mid-read)."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
     old = driver.find_element(By.TAG_NAME, "html")
     element.click()
-    WebDriverWait(driver, 30).until(expected_conditions.staleness_of(old))
+
+    def gone(_: Any) -> bool:
+        """Selenium's staleness_of, plus the form ChromeDriver sometimes reports mid-navigation:
+        "Node with given id does not belong to the document" (an inspector error, not a stale one)."""
+        try:
+            old.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as e:
+            if "does not belong to the document" in str(e):
+                return True
+            raise
+        return False
+
+    WebDriverWait(driver, 30).until(gone)
 
 
 def sign_in_by_mail(driver: Any, app: LiveApp, mailbox: Mailbox, email: str) -> None:
