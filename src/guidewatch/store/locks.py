@@ -44,9 +44,9 @@ class Locks:
                                   .values(holder=holder, pid=os.getpid(), host=host, acquired_at=now,
                                           heartbeat_at=now)).rowcount
                 if not taken:
-                    raise LockHeld(f"{name} lock was just taken by another process")
+                    raise LockHeld(f"{name} lock is held by another process, which has just taken it")
         except IntegrityError:
-            raise LockHeld(f"{name} lock was just taken by another process") from None
+            raise LockHeld(f"{name} lock is held by another process, which has just taken it") from None
 
     def heartbeat(self, name: str, holder: str) -> bool:
         """Say the holder is alive; False when it no longer holds the lock (taken over)."""
