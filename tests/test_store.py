@@ -302,3 +302,32 @@ def test_batched_304s_are_one_transaction(store: Store) -> None:
         store.sources.record_not_modified([(src.id, good, None), (987654, good, None)])
     assert len(store.sources.fetch_history(URL, limit=100)) == before
     assert store.sources.get(URL).last_checked_at == src.last_checked_at
+
+
+def test_dismissals_are_read_in_one_query_each_with_the_sentence_it_was_made_on(store: Store) -> None:
+    """The linker reads every mark of a source before linking it: one SELECT however many marks there
+    are, and each mark names the guide sentence of the impact the editor judged."""
+    src = store.sources.record_fetch(ok(), page("Hospitals may use it.")).source
+    judged = []
+    for n in range(3):
+        sentence = f"Guide sentence {n} the editor read."
+        impact = Impact(IMPACT.guide, IMPACT.section, IMPACT.heading, 0.5, ("hospital exemption", sentence))
+        [alert] = store.changes.record(src.id, None, None, [(change("Hospitals may use it.", f"Hospitals must {n}."),
+                                                              [impact])])
+        [made] = [a.change for a in store.alerts.find(ids=[alert])]
+        mark = store.changes.dismiss(made.id, IMPACT.section, by=f"Editor {n}")
+        assert mark.sentence == sentence and mark.source_url == URL
+        judged.append(sentence)
+    selects: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            selects.append(statement)
+
+    event.listen(store.db.engine, "before_cursor_execute", seen)
+    try:
+        marks = store.changes.dismissals()
+    finally:
+        event.remove(store.db.engine, "before_cursor_execute", seen)
+    assert len(selects) == 1, selects
+    assert [(m.by, m.sentence, m.source_url) for m in marks] == [(f"Editor {n}", judged[n], URL) for n in range(3)]

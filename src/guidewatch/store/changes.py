@@ -119,15 +119,19 @@ class Changes:
                                 note=note)
             s.add(mark)
             s.flush()
-            return _dismissal(s, mark)
+            src = s.get(SourceRow, row.source_id)
+            return _dismissal(mark, src.url if src else "", impacts[0].evidence)
 
     def dismissals(self, source_url: str | None = None) -> list[Dismissal]:
         """Every mark (of one source), oldest first: what the linker is given as plain data."""
         with self.db.session() as s:
-            q = select(DismissalRow).order_by(DismissalRow.id)
+            q = _DISMISSALS.order_by(DismissalRow.id, ImpactRow.id)
             if source_url is not None:
                 q = q.where(DismissalRow.source_id.in_(_source_ids(source_url)))
-            return [_dismissal(s, r) for r in s.scalars(q)]
+            seen: dict[int, Dismissal] = {}  # one query for every mark, not two per mark
+            for r, url, evidence in s.execute(q):
+                seen.setdefault(r.id, _dismissal(r, url, evidence))
+            return list(seen.values())
 
 
 class Alerts:
@@ -247,12 +251,18 @@ def _change_record(s: Session, row: ChangeRow) -> ChangeRecord:
                               for i in impacts))
 
 
-def _dismissal(s: Session, r: DismissalRow) -> Dismissal:
+#: Each mark with its source's URL and the evidence of the impact it was made on.
+_DISMISSALS = (
+    select(DismissalRow, SourceRow.url, ImpactRow.evidence)
+    .outerjoin(SourceRow, SourceRow.id == DismissalRow.source_id)
+    .outerjoin(ImpactRow, (ImpactRow.change_id == DismissalRow.change_id) & (ImpactRow.guide == DismissalRow.guide)
+               & (ImpactRow.section == DismissalRow.section))
+)
+
+
+def _dismissal(r: DismissalRow, url: str | None, evidence: list[str] | None) -> Dismissal:
     """The mark as the linker reads it, with the guide sentence of the evidence it was made on (the
     last of the stored impact's evidence), so a change meeting another sentence is new evidence."""
-    src = s.get(SourceRow, r.source_id)
     note = f"on c{r.change_id}" + (f": {r.note}" if r.note else "")
-    evidence = s.scalar(select(ImpactRow.evidence).where(
-        ImpactRow.change_id == r.change_id, ImpactRow.guide == r.guide, ImpactRow.section == r.section))
-    return Dismissal(r.guide, r.section, src.url if src else "", tuple(r.source_section), r.dismissed_by,
+    return Dismissal(r.guide, r.section, url or "", tuple(r.source_section), r.dismissed_by,
                      r.dismissed_at, note, sentence=evidence[-1] if evidence else "")
