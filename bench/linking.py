@@ -1,6 +1,6 @@
 """Recall and precision of guidewatch.changes.link on the labelled development sets.
 
-Run: .venv/bin/python bench/linking.py [--part tune|holdout|all] [--threshold X] [--ids PREFIX] [-v]
+Run: .venv/bin/python bench/linking.py [--part tune|holdout|all] [--threshold X] [--ids PREFIX] [--intervals] [-v]
 
 Sets: tests/data/linking_devset.toml (the ATMP guide; `holdout`/`batch` fields) and every
 tests/data/linking/*.toml (one guide each; a `split` field per item, "tune" or "holdout").
@@ -13,11 +13,15 @@ the guide section and the source passage): "sequential" replays the items in fil
 item sees the marks made on earlier items; "round 2" makes the marks on a first pass, then links
 every item again, as the next change to each passage would be linked.
 The new sets' severity is computed by guidewatch.changes.severity.classify, as a crawl would.
+--intervals adds, under each line, 95 % Wilson intervals with the counts behind each figure: the
+parts are small (16-27 items), so a figure's neighbour on the other side of a target may be the
+same linker measured on other items.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import tomllib
 from dataclasses import dataclass, field
@@ -76,6 +80,19 @@ class Summary:
     def recall(self) -> float:
         must = sum(len(r.item.must) for r in self.results)
         return 1.0 if not must else sum(len(r.item.must & r.found) for r in self.results) / must
+
+    @property
+    def recall_counts(self) -> tuple[int, int]:
+        return (sum(len(r.item.must & r.found) for r in self.results), sum(len(r.item.must) for r in self.results))
+
+    @property
+    def precision_counts(self) -> tuple[int, int]:
+        flagged = sum(len(r.found) for r in self.results)
+        return flagged - sum(len(r.wrong) for r in self.results), flagged
+
+    def tier_counts(self, name: str) -> tuple[int, int]:
+        good = sum(len(r.tier(name) & (r.item.must | r.item.may)) for r in self.results)
+        return good, self.tier_count(name)
 
     @property
     def precision(self) -> float:
@@ -186,6 +203,21 @@ def line(name: str, s: Summary) -> str:
     )
 
 
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The 95 % Wilson score interval of k successes in n: sound at the small counts of these parts."""
+    if n == 0:
+        return (0.0, 1.0)
+    p, d = k / n, 1 + z * z / n
+    mid, half = (p + z * z / (2 * n)) / d, z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+    return (max(0.0, mid - half), min(1.0, mid + half))
+
+
+def intervals(s: Summary) -> str:
+    parts = [("recall", s.recall_counts), ("precision", s.precision_counts), ("re-read", s.tier_counts("reread"))]
+    return "    95 % intervals: " + "  ".join(
+        f"{name} {k}/{n} [{lo:.2f}, {hi:.2f}]" for name, (k, n) in parts for lo, hi in [wilson(k, n)])
+
+
 def details(s: Summary, verbose: bool) -> list[str]:
     out = []
     for r in s.results:
@@ -218,11 +250,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ids", metavar="PREFIX", action="append", default=[],
                         help="only items whose id starts with PREFIX (repeatable), e.g. --ids b4- for one batch")
     parser.add_argument("--no-marks", action="store_true", help="skip the replay of editor marks")
+    parser.add_argument("--intervals", action="store_true", help="95 %% Wilson intervals and counts under each line")
     parser.add_argument("-v", "--verbose", action="store_true", help="every item with its flags")
     parser.add_argument("-e", "--errors", action="store_true", help="list misses and wrong flags")
     args = parser.parse_args(argv)
     parts = {"tune": [False], "holdout": [True], "all": [False, True]}[args.part]
     grades: list[str] = []
+    pooled: dict[bool, list[Result]] = {h: [] for h in parts}  # every guide's plain results, per part
     hidden = 0  # severity misses on the untuned parts: counted, never named
     for slug, (guide, items) in all_sets().items():
         if args.guide and slug != args.guide:
@@ -239,10 +273,18 @@ def main(argv: list[str] | None = None) -> int:
             for holdout in parts:
                 s = part(summary, holdout)
                 print(line(f"{slug} {'untuned' if holdout else 'tuned'}{suffix}", s))
+                if args.intervals:
+                    print(intervals(s))
                 if args.errors or args.verbose:
                     print("\n".join(details(s, args.verbose)))
+        for holdout in parts:
+            pooled[holdout] += part(runs[0][1], holdout).results
         grades += part(runs[0][1], False).grade_errors
         hidden += len(part(runs[0][1], True).grade_errors)
+    if args.intervals:
+        for holdout, results in pooled.items():
+            print(line(f"all guides pooled, {'untuned' if holdout else 'tuned'}", Summary(results)))
+            print(intervals(Summary(results)))
     print(f"severity labels missed: tuned {len(grades)} {grades if grades else ''}  untuned {hidden}")
     return 0
 
