@@ -283,12 +283,19 @@ def _few_glances(tiers: dict[str, Tier], scored: dict[str, _Scored], rests: set[
 
 def _kept(x: _Scored, marks: Sequence[Dismissal]) -> bool:
     """A section an editor marked not relevant to this passage stays out, unless the change is
-    about something it asserts: the changed words themselves meet its sentence, or the change meets
-    another sentence than the one the editor judged (new evidence: a mark names what was read)."""
+    about something it asserts: the changed words themselves (or a changed figure) meet its sentence,
+    or the change meets another sentence than the one the editor judged (new evidence: a mark names
+    what was read)."""
     mine = [m for m in marks if m.section == x.section.id]
-    if not mine or x.changed >= _MARKED_ANCHOR:
+    if not mine or x.changed >= _MARKED_ANCHOR or _states_changed_figure(x.hit):
         return True
     return all(m.sentence and m.sentence != x.hit.unit.text for m in mine)
+
+
+def _states_changed_figure(hit: Hit) -> bool:
+    """The sentence states a figure the change changed ("aged 2" when "2 years" became "1 year"): the
+    change is about what it asserts, however little a figure weighs against words."""
+    return any(t[0].isdigit() for t in hit.claim.delta & hit.unit.terms)
 
 
 def _marks_for(change: Change, guide: Guide, source_url: str, dismissed: Sequence[Dismissal]) -> list[Dismissal]:
