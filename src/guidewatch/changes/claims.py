@@ -283,8 +283,8 @@ class _Plan:
     """What meet() asks of one claim in one guide, worked out once: every term's weight in a
     sentence and in a heading, and the claim's figures (issue 20: ~140,000 meetings per large page)."""
 
-    __slots__ = ("added", "beside", "changed_figures", "core", "figures", "lead_context", "name_terms", "names",
-                 "numeric", "removed", "terms", "whole", "words")
+    __slots__ = ("added", "beside", "changed_figures", "core", "figures", "label", "lead_context", "name_terms",
+                 "names", "numeric", "removed", "terms", "whole", "words")
 
     def __init__(self, claim: Claim, weigh: Weights) -> None:
         # not the claim itself: the claim keeps its plans, and a cycle would wait for the garbage collector
@@ -305,6 +305,10 @@ class _Plan:
                 w *= 0.15  # a body met by mere presence: the change is not about it
             self.terms[term] = (w, kind, guide if subject else 0.0, w * share, share)
         self.whole = claim_weight(claim, weigh)
+        # what a changed figure is said of, above all: its rarest word in this guide ("cocaine" in
+        # "cocaine: 5 micrograms per litre of blood")
+        ranked = sorted(self.beside, key=lambda t: (-self.terms[t][0], t)) if self.numeric else []
+        self.label = ranked[0] if ranked else ""
 
 
 _Reading = tuple[
@@ -415,6 +419,8 @@ def _meet(plan: _Plan, unit: Unit, in_body: frozenset[str], in_heading: frozense
     if not plan.added:
         restates = cover >= RESTATES and whole >= RESTATE_MIN and not in_body <= plan.lead_context
         off_figure = anchor == 0 and not restates and plan.numeric
+        if restates and anchor == 0 and plan.numeric and unit.figure and plan.label and plan.label not in in_body:
+            return None  # its own figure for the same measure, said of something else (THC's limit, not cocaine's)
         if off_figure and not unit.figure:
             return None  # a figure changed, and this sentence states no figure for anything ("3 in 10" would do)
         if anchor == 0 and not restates:
