@@ -78,31 +78,29 @@ class Summary:
 
     @property
     def recall(self) -> float:
-        must = sum(len(r.item.must) for r in self.results)
-        return 1.0 if not must else sum(len(r.item.must & r.found) for r in self.results) / must
+        return _ratio(self.recall_counts)
+
+    @property
+    def precision(self) -> float:
+        return _ratio(self.precision_counts)
+
+    def tier_precision(self, name: str, strict: bool = False) -> float:
+        return _ratio(self.tier_counts(name, strict))
 
     @property
     def recall_counts(self) -> tuple[int, int]:
+        """Must-read sections flagged, and all must-read sections."""
         return (sum(len(r.item.must & r.found) for r in self.results), sum(len(r.item.must) for r in self.results))
 
     @property
     def precision_counts(self) -> tuple[int, int]:
+        """Flagged sections that are must-read or acceptable, and all flagged."""
         flagged = sum(len(r.found) for r in self.results)
         return flagged - sum(len(r.wrong) for r in self.results), flagged
 
-    def tier_counts(self, name: str) -> tuple[int, int]:
-        good = sum(len(r.tier(name) & (r.item.must | r.item.may)) for r in self.results)
-        return good, self.tier_count(name)
-
-    @property
-    def precision(self) -> float:
-        flagged = sum(len(r.found) for r in self.results)
-        return 1.0 if not flagged else sum(len(r.found) - len(r.wrong) for r in self.results) / flagged
-
-    def tier_precision(self, name: str, strict: bool = False) -> float:
-        flagged = sum(len(r.tier(name)) for r in self.results)
+    def tier_counts(self, name: str, strict: bool = False) -> tuple[int, int]:
         good = sum(len(r.tier(name) & (r.item.must if strict else r.item.must | r.item.may)) for r in self.results)
-        return 1.0 if not flagged else good / flagged
+        return good, self.tier_count(name)
 
     def tier_count(self, name: str) -> int:
         return sum(len(r.tier(name)) for r in self.results)
@@ -201,6 +199,11 @@ def line(name: str, s: Summary) -> str:
         f"{s.tier_count('reread')} flags)  related {s.tier_precision('related'):.3f} "
         f"({s.tier_count('related')} flags)  noise flags {s.noise_flags}"
     )
+
+
+def _ratio(counts: tuple[int, int]) -> float:
+    k, n = counts
+    return 1.0 if not n else k / n
 
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
