@@ -307,8 +307,7 @@ class _Plan:
         self.whole = claim_weight(claim, weigh)
         # what a changed figure is said of, above all: its rarest word in this guide ("cocaine" in
         # "cocaine: 5 micrograms per litre of blood")
-        ranked = sorted(self.beside, key=lambda t: (-self.terms[t][0], t)) if self.numeric else []
-        self.label = ranked[0] if ranked else ""
+        self.label = min(self.beside, key=lambda t: (-self.terms[t][0], t), default="") if self.numeric else ""
 
 
 _Reading = tuple[
